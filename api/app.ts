@@ -1,0 +1,51 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Client } from '@temporalio/client';
+import type { BridgeConfig } from '../config/schema.js';
+import { startMessageDelivery } from './deliveries.js';
+import { webhookRoutes, type StartDelivery } from './webhook.js';
+
+export interface AppDeps {
+  config: BridgeConfig;
+  temporal: Client;
+  logger?: FastifyServerOptions['logger'];
+  /** Replaces the Temporal start, for tests of the HTTP layer alone. */
+  startDelivery?: StartDelivery;
+}
+
+/** The HTTP side of the bridge: Chatwoot's webhook and a health check. */
+export function buildApp({
+  config,
+  temporal,
+  logger = true,
+  startDelivery,
+}: AppDeps): FastifyInstance {
+  const app = Fastify({ logger, bodyLimit: config.webhook.maxBodyBytes });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    const body =
+      error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? {
+            error: 'payload_too_large',
+            message: `body exceeds ${config.webhook.maxBodyBytes} bytes`,
+          }
+        : {
+            error: error.code ?? 'error',
+            message: status >= 500 ? 'internal error' : error.message,
+          };
+    return reply.code(status).send(body);
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  void app.register((scope, _options, done) => {
+    webhookRoutes(scope, {
+      config,
+      startDelivery: startDelivery ?? ((input) => startMessageDelivery(temporal, config, input)),
+    });
+    done();
+  });
+
+  return app;
+}

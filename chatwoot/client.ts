@@ -1,0 +1,142 @@
+/** Minimal Chatwoot Application API client: only the calls the bridge makes. */
+
+export interface CreateMessageBody {
+  content: string;
+  message_type: 'outgoing';
+  private: boolean;
+  content_type?: 'text';
+  content_attributes?: Record<string, unknown>;
+  source_id?: string;
+}
+
+export interface ChatwootMessage {
+  id: number;
+  content?: string | null;
+  source_id?: string | null;
+  private?: boolean;
+}
+
+export type ConversationStatus = 'open' | 'resolved' | 'pending' | 'snoozed';
+
+/** A response Chatwoot gave with a non-2xx status, or a request that never got one. */
+export class ChatwootRequestError extends Error {
+  override name = 'ChatwootRequestError';
+  constructor(
+    message: string,
+    /** Undefined when no response arrived (network error, timeout). */
+    readonly status: number | undefined,
+    /** From `Retry-After`, when Chatwoot sent one. */
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message);
+  }
+
+  /** 5xx, 408, 429 and network errors may succeed later; other 4xx will not. */
+  get retryable(): boolean {
+    return (
+      this.status === undefined || this.status >= 500 || this.status === 408 || this.status === 429
+    );
+  }
+}
+
+export class ChatwootClient {
+  constructor(
+    private readonly options: { baseUrl: string; apiAccessToken: string; timeoutMs: number },
+  ) {}
+
+  createMessage(
+    accountId: number,
+    conversationId: number,
+    body: CreateMessageBody,
+  ): Promise<ChatwootMessage> {
+    return this.request('POST', this.conversationPath(accountId, conversationId, 'messages'), body);
+  }
+
+  /** Messages after `afterId` (Chatwoot returns up to 100, ascending). */
+  async listMessages(
+    accountId: number,
+    conversationId: number,
+    afterId?: number,
+  ): Promise<ChatwootMessage[]> {
+    const query = afterId === undefined ? '' : `?after=${afterId}`;
+    const page = await this.request<{ payload?: ChatwootMessage[] }>(
+      'GET',
+      this.conversationPath(accountId, conversationId, 'messages') + query,
+    );
+    return page.payload ?? [];
+  }
+
+  async toggleTyping(
+    accountId: number,
+    conversationId: number,
+    typingStatus: 'on' | 'off',
+  ): Promise<void> {
+    await this.request(
+      'POST',
+      this.conversationPath(accountId, conversationId, 'toggle_typing_status'),
+      {
+        typing_status: typingStatus,
+      },
+    );
+  }
+
+  async toggleStatus(
+    accountId: number,
+    conversationId: number,
+    status: ConversationStatus,
+  ): Promise<void> {
+    await this.request('POST', this.conversationPath(accountId, conversationId, 'toggle_status'), {
+      status,
+    });
+  }
+
+  private conversationPath(accountId: number, conversationId: number, action: string): string {
+    return `/api/v1/accounts/${accountId}/conversations/${conversationId}/${action}`;
+  }
+
+  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const url = new URL(
+      path,
+      this.options.baseUrl.endsWith('/') ? this.options.baseUrl : `${this.options.baseUrl}/`,
+    );
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: {
+          api_access_token: this.options.apiAccessToken,
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+    } catch (error) {
+      const cause =
+        error instanceof Error
+          ? error.cause instanceof Error
+            ? error.cause.message
+            : error.message
+          : String(error);
+      throw new ChatwootRequestError(`${method} ${path} failed: ${cause}`, undefined, undefined);
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      throw new ChatwootRequestError(
+        `${method} ${path} → ${response.status}: ${text.slice(0, 300)}`,
+        response.status,
+        parseRetryAfter(response.headers.get('retry-after')),
+      );
+    }
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+}
+
+/** `Retry-After` is either delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}

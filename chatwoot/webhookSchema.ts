@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/**
+ * Chatwoot webhook payloads, as Chatwoot really sends them. Only what the bridge reads is
+ * required; everything else passes through untouched (`loose`).
+ * - top-level `message_type` is a string (inside `conversation.messages[]` it is an integer);
+ * - `sender` may be null; a contact sender has no `type`, users have `type: "user"`,
+ *   agent bots `type: "agent_bot"`;
+ * - `content` may be null when only attachments came.
+ */
+
+const id = z.number().int().nonnegative();
+
+export const webhookEnvelopeSchema = z.object({ event: z.string().min(1) }).loose();
+
+export const webhookSenderSchema = z
+  .object({
+    id: id.optional(),
+    name: z.string().nullish(),
+    email: z.string().nullish(),
+    phone_number: z.string().nullish(),
+    identifier: z.string().nullish(),
+    type: z.string().optional(),
+  })
+  .loose();
+
+export const webhookAttachmentSchema = z
+  .object({
+    id: id.optional(),
+    file_type: z.string().optional(),
+    data_url: z.string().optional(),
+    thumb_url: z.string().optional(),
+  })
+  .loose();
+
+export const messageCreatedSchema = z
+  .object({
+    event: z.literal('message_created'),
+    id,
+    content: z.string().nullable().optional(),
+    message_type: z.string(),
+    private: z.boolean().default(false),
+    source_id: z.string().nullish(),
+    content_type: z.string().nullish(),
+    content_attributes: z.record(z.string(), z.unknown()).nullish(),
+    sender: webhookSenderSchema.nullish(),
+    attachments: z.array(webhookAttachmentSchema).nullish(),
+    account: z.object({ id }).loose(),
+    inbox: z.object({ id }).loose().optional(),
+    conversation: z
+      .object({
+        id,
+        inbox_id: id.optional(),
+        status: z.string().optional(),
+      })
+      .loose(),
+  })
+  .loose()
+  .refine(
+    (message) => message.inbox?.id !== undefined || message.conversation.inbox_id !== undefined,
+    {
+      message: 'inbox.id or conversation.inbox_id is required',
+      path: ['inbox', 'id'],
+    },
+  );
+
+export type MessageCreatedWebhook = z.infer<typeof messageCreatedSchema>;
+export type WebhookSender = z.infer<typeof webhookSenderSchema>;
+
+export function inboxIdOf(message: MessageCreatedWebhook): number {
+  // The refinement above guarantees one of the two is present.
+  return (message.inbox?.id ?? message.conversation.inbox_id) as number;
+}
+
+/** Contacts are the only senders without a `type` (or, in some versions, `type: "contact"`). */
+export function isContactSender(sender: WebhookSender | null | undefined): boolean {
+  return sender == null || sender.type === undefined || sender.type === 'contact';
+}

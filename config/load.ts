@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { bridgeConfigSchema, type BridgeConfig } from './schema.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads `BRIDGE_CONFIG` (a JSON file), applies the environment overrides and validates the result. */
+export function loadConfig(env: Env = process.env): BridgeConfig {
+  const path = env.BRIDGE_CONFIG;
+  if (!path) {
+    throw new ConfigError(
+      'BRIDGE_CONFIG is not set: point it at a JSON configuration file (see README, "Configuration").',
+    );
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`BRIDGE_CONFIG=${path} cannot be read: ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`BRIDGE_CONFIG=${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseConfig(raw, env, path);
+}
+
+/** Validates a configuration object; environment variables win over the file. */
+export function parseConfig(raw: unknown, env: Env = {}, source = 'configuration'): BridgeConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`${source}: the top level must be a JSON object`);
+  }
+  const merged = applyEnvOverrides(structuredClone(raw) as Record<string, unknown>, env);
+  const result = bridgeConfigSchema.safeParse(merged);
+  if (!result.success) {
+    throw new ConfigError(`${source} is invalid:\n${formatIssues(result.error)}`);
+  }
+  return result.data;
+}
+
+export function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `  - ${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('\n');
+}
+
+function section(raw: Record<string, unknown>, key: string): Record<string, unknown> {
+  const value = raw[key];
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    return value as Record<string, unknown>;
+  }
+  const created: Record<string, unknown> = {};
+  raw[key] = created;
+  return created;
+}
+
+function applyEnvOverrides(raw: Record<string, unknown>, env: Env): Record<string, unknown> {
+  if (env.CHATWOOT_BASE_URL) section(raw, 'chatwoot').baseUrl = env.CHATWOOT_BASE_URL;
+  if (env.CHATWOOT_API_TOKEN) section(raw, 'chatwoot').apiAccessToken = env.CHATWOOT_API_TOKEN;
+  if (env.CHATWOOT_WEBHOOK_SECRET) {
+    section(raw, 'webhook').secrets = env.CHATWOOT_WEBHOOK_SECRET.split(',')
+      .map((secret) => secret.trim())
+      .filter(Boolean);
+  }
+  if (env.PORT) {
+    const port = Number(env.PORT);
+    if (!Number.isInteger(port))
+      throw new ConfigError(`PORT must be an integer, got "${env.PORT}"`);
+    section(raw, 'http').port = port;
+  }
+  if (env.TEMPORAL_ADDRESS) section(raw, 'temporal').address = env.TEMPORAL_ADDRESS;
+  if (env.TEMPORAL_NAMESPACE) section(raw, 'temporal').namespace = env.TEMPORAL_NAMESPACE;
+  if (env.TEMPORAL_TASK_QUEUE) section(raw, 'temporal').taskQueue = env.TEMPORAL_TASK_QUEUE;
+  return raw;
+}

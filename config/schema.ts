@@ -1,0 +1,121 @@
+import { z } from 'zod';
+
+/** One AI agent the bridge can talk to. More transports and protocols arrive with later issues. */
+export const agentConfigSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-"'),
+    transport: z.literal('ws'),
+    protocol: z.literal('bridge-v1').default('bridge-v1'),
+    url: z.string().regex(/^wss?:\/\//, 'must start with ws:// or wss://'),
+    /** Time allowed to open the WebSocket. */
+    connectTimeoutMs: z.number().int().positive().default(2_000),
+    /** Time allowed between sending the message and the first reply. */
+    replyTimeoutMs: z.number().int().positive().default(30_000),
+    /** Time allowed between two replies once the agent has started answering. */
+    idleTimeoutMs: z.number().int().positive().default(30_000),
+    /** Upper bound on one whole exchange. */
+    totalTimeoutMs: z.number().int().positive().default(120_000),
+    /** Replies beyond this many are not read; the exchange ends there. */
+    maxResponses: z.number().int().positive().default(5),
+    headers: z.record(z.string(), z.string()).default({}),
+  })
+  .loose();
+
+export const routeSchema = z
+  .object({
+    inboxId: z.number().int().nonnegative(),
+    agentId: z.string(),
+  })
+  .loose();
+
+/** How hard the bridge tries before it hands a conversation to humans. */
+export const deliverySchema = z
+  .object({
+    /** Agent down or failing: keep retrying (durable timers) for this long, then hand off. */
+    agentRetryWindowMs: z.number().int().positive().default(600_000),
+    agentRetryInitialIntervalMs: z.number().int().positive().default(1_000),
+    agentRetryMaxIntervalMs: z.number().int().positive().default(60_000),
+    /** A worker that stops heartbeating for this long is presumed dead; the exchange moves on. */
+    exchangeHeartbeatTimeoutMs: z.number().int().positive().default(10_000),
+    /** Chatwoot calls (5xx, 429, network): retry with backoff for this long. */
+    chatwootRetryWindowMs: z.number().int().positive().default(3_600_000),
+    chatwootRetryInitialIntervalMs: z.number().int().positive().default(1_000),
+    chatwootRetryMaxIntervalMs: z.number().int().positive().default(60_000),
+    chatwootRequestTimeoutMs: z.number().int().positive().default(10_000),
+    fallbackMessage: z
+      .string()
+      .min(1)
+      .default(
+        'Sorry, our assistant is unavailable right now. A member of our team will reply soon.',
+      ),
+  })
+  .loose();
+
+export const bridgeConfigSchema = z
+  .object({
+    chatwoot: z
+      .object({
+        baseUrl: z.url({ protocol: /^https?$/ }),
+        apiAccessToken: z.string().min(1, 'set chatwoot.apiAccessToken or CHATWOOT_API_TOKEN'),
+      })
+      .loose(),
+    webhook: z
+      .object({
+        /** Any of these may sign a webhook (rotation); also accepted as `?token=` for unsigned installs. */
+        secrets: z.array(z.string().min(1)).default([]),
+        maxBodyBytes: z.number().int().positive().default(1_048_576),
+        /** Signed webhooks older or newer than this are rejected (replay protection). */
+        toleranceSeconds: z.number().int().positive().default(300),
+      })
+      .loose()
+      .default({ secrets: [], maxBodyBytes: 1_048_576, toleranceSeconds: 300 }),
+    agents: z.array(agentConfigSchema).min(1, 'configure at least one agent'),
+    routes: z.array(routeSchema).default([]),
+    delivery: deliverySchema.default(deliverySchema.parse({})),
+    http: z
+      .object({
+        port: z.number().int().min(0).max(65_535).default(8_000),
+        host: z.string().default('0.0.0.0'),
+      })
+      .loose()
+      .default({ port: 8_000, host: '0.0.0.0' }),
+    temporal: z
+      .object({
+        /** Unset: `npm start` runs an embedded dev server. */
+        address: z.string().optional(),
+        namespace: z.string().default('default'),
+        taskQueue: z.string().default('chatwoot-bridge'),
+        /** How long the webhook waits for Temporal to accept work before answering 503. */
+        startTimeoutMs: z.number().int().positive().default(3_000),
+      })
+      .loose()
+      .default({ namespace: 'default', taskQueue: 'chatwoot-bridge', startTimeoutMs: 3_000 }),
+  })
+  .loose()
+  .superRefine((config, ctx) => {
+    const agentIds = new Set(config.agents.map((agent) => agent.id));
+    config.routes.forEach((route, index) => {
+      if (!agentIds.has(route.agentId)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, 'agentId'],
+          message: `no agent with id "${route.agentId}" (known: ${[...agentIds].join(', ')})`,
+        });
+      }
+    });
+    const seen = new Set<number>();
+    config.routes.forEach((route, index) => {
+      if (seen.has(route.inboxId)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, 'inboxId'],
+          message: `inbox ${route.inboxId} is routed twice`,
+        });
+      }
+      seen.add(route.inboxId);
+    });
+  });
+
+export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+export type DeliveryConfig = z.infer<typeof deliverySchema>;

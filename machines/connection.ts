@@ -1,0 +1,294 @@
+import { assign, setup } from 'xstate';
+
+/**
+ * The lifecycle of one agent connection (one customer message):
+ * idle → connecting → sending → awaitingReply → streaming → closing → closed | failed.
+ *
+ * The machine decides; the exchange activity does the I/O through the named actions
+ * (`openSocket`, `sendRequest`, `closeSocket`, `deliverReply`) and feeds socket events back.
+ * Timeouts are `after` delays taken from the input, so the machine can be walked with a
+ * simulated clock in tests.
+ */
+
+export interface ConnectionInput {
+  connectTimeoutMs: number;
+  replyTimeoutMs: number;
+  idleTimeoutMs: number;
+  totalTimeoutMs: number;
+  maxResponses: number;
+}
+
+export type FailureReason =
+  | 'connect_failed'
+  | 'connect_timeout'
+  | 'reply_timeout'
+  | 'total_timeout'
+  | 'closed_before_reply'
+  | 'dropped'
+  | 'agent_error'
+  | 'protocol_error'
+  | 'cancelled';
+
+export type EndReason =
+  'final' | 'max_responses' | 'agent_closed' | 'idle_timeout' | 'total_timeout';
+
+export interface ReplyPayload {
+  content: string;
+  final: boolean;
+  metadata: Record<string, unknown>;
+}
+
+export type ConnectionEvent =
+  | { type: 'START' }
+  | { type: 'CONNECTED' }
+  | { type: 'CONNECT_FAILED'; detail: string }
+  | { type: 'SENT' }
+  | { type: 'REPLY'; reply: ReplyPayload }
+  | { type: 'AGENT_ERROR'; detail: string; retryable: boolean }
+  | { type: 'PROTOCOL_ERROR'; detail: string }
+  /** `clean`: the agent closed with a close frame (1000/1001); otherwise the socket dropped. */
+  | { type: 'SOCKET_CLOSED'; clean: boolean; detail?: string }
+  | { type: 'CANCEL' };
+
+export interface ConnectionContext extends ConnectionInput {
+  replies: number;
+  endReason?: EndReason;
+  failure?: { reason: FailureReason; detail: string; retryable: boolean };
+}
+
+export type ConnectionOutput =
+  | { outcome: 'completed'; endReason: EndReason; replies: number }
+  | {
+      outcome: 'failed';
+      reason: FailureReason;
+      detail: string;
+      retryable: boolean;
+      replies: number;
+    };
+
+/** Named phases, as reported in activity heartbeats. */
+export type ConnectionPhase =
+  | 'idle'
+  | 'connecting'
+  | 'sending'
+  | 'awaitingReply'
+  | 'streaming'
+  | 'closing'
+  | 'closed'
+  | 'failed';
+
+// The reply index is the count before this reply: 0, 1, 2, ...
+const replyParams = ({
+  context,
+  event,
+}: {
+  context: ConnectionContext;
+  event: ConnectionEvent;
+}) => ({
+  reply: event.type === 'REPLY' ? event.reply : { content: '', final: false, metadata: {} },
+  index: context.replies,
+});
+
+export const connectionMachine = setup({
+  types: {
+    context: {} as ConnectionContext,
+    events: {} as ConnectionEvent,
+    input: {} as ConnectionInput,
+    output: {} as ConnectionOutput,
+  },
+  actions: {
+    // Implemented by the exchange activity via `connectionMachine.provide(...)`.
+    openSocket: () => {},
+    sendRequest: () => {},
+    closeSocket: () => {},
+    deliverReply: (_, _params: { reply: ReplyPayload; index: number }) => {},
+    recordFailure: assign(({ event }, params: { reason: FailureReason; retryable?: boolean }) => ({
+      failure: {
+        reason: params.reason,
+        // An agent's error frame says itself whether a retry can help.
+        retryable: event.type === 'AGENT_ERROR' ? event.retryable : (params.retryable ?? true),
+        detail:
+          'detail' in event && event.detail ? event.detail : params.reason.replaceAll('_', ' '),
+      },
+    })),
+    recordEnd: assign((_, params: { endReason: EndReason }) => ({ endReason: params.endReason })),
+    countReply: assign({ replies: ({ context }) => context.replies + 1 }),
+    endAfterReply: assign({
+      endReason: ({ event }) =>
+        event.type === 'REPLY' && event.reply.final ? 'final' : 'max_responses',
+    }),
+  },
+  delays: {
+    connectTimeout: ({ context }) => context.connectTimeoutMs,
+    replyTimeout: ({ context }) => context.replyTimeoutMs,
+    idleTimeout: ({ context }) => context.idleTimeoutMs,
+    totalTimeout: ({ context }) => context.totalTimeoutMs,
+  },
+  guards: {
+    isLastReply: ({ context, event }) =>
+      event.type === 'REPLY' && (event.reply.final || context.replies + 1 >= context.maxResponses),
+    hasReplies: ({ context }) => context.replies > 0,
+  },
+}).createMachine({
+  id: 'connection',
+  context: ({ input }) => ({ ...input, replies: 0 }),
+  initial: 'idle',
+  states: {
+    idle: { on: { START: 'active' } },
+    active: {
+      initial: 'connecting',
+      after: {
+        totalTimeout: [
+          {
+            guard: 'hasReplies',
+            target: 'closing',
+            actions: { type: 'recordEnd', params: { endReason: 'total_timeout' } },
+          },
+          {
+            target: 'failed',
+            actions: { type: 'recordFailure', params: { reason: 'total_timeout' } },
+          },
+        ],
+      },
+      on: {
+        CANCEL: {
+          target: 'failed',
+          actions: { type: 'recordFailure', params: { reason: 'cancelled', retryable: false } },
+        },
+        AGENT_ERROR: {
+          target: 'failed',
+          actions: { type: 'recordFailure', params: { reason: 'agent_error' } },
+        },
+        PROTOCOL_ERROR: {
+          target: 'failed',
+          actions: {
+            type: 'recordFailure',
+            params: { reason: 'protocol_error', retryable: false },
+          },
+        },
+      },
+      states: {
+        connecting: {
+          entry: 'openSocket',
+          after: {
+            connectTimeout: {
+              target: '#connection.failed',
+              actions: { type: 'recordFailure', params: { reason: 'connect_timeout' } },
+            },
+          },
+          on: {
+            CONNECTED: 'sending',
+            CONNECT_FAILED: {
+              target: '#connection.failed',
+              actions: { type: 'recordFailure', params: { reason: 'connect_failed' } },
+            },
+            SOCKET_CLOSED: {
+              target: '#connection.failed',
+              actions: { type: 'recordFailure', params: { reason: 'connect_failed' } },
+            },
+          },
+        },
+        sending: {
+          entry: 'sendRequest',
+          on: {
+            SENT: 'awaitingReply',
+            SOCKET_CLOSED: {
+              target: '#connection.failed',
+              actions: { type: 'recordFailure', params: { reason: 'closed_before_reply' } },
+            },
+          },
+        },
+        awaitingReply: {
+          after: {
+            replyTimeout: {
+              target: '#connection.failed',
+              actions: { type: 'recordFailure', params: { reason: 'reply_timeout' } },
+            },
+          },
+          on: {
+            REPLY: [
+              {
+                guard: 'isLastReply',
+                target: '#connection.closing',
+                actions: [
+                  { type: 'deliverReply', params: replyParams },
+                  'countReply',
+                  'endAfterReply',
+                ],
+              },
+              {
+                target: 'streaming',
+                actions: [{ type: 'deliverReply', params: replyParams }, 'countReply'],
+              },
+            ],
+            SOCKET_CLOSED: {
+              target: '#connection.failed',
+              actions: { type: 'recordFailure', params: { reason: 'closed_before_reply' } },
+            },
+          },
+        },
+        streaming: {
+          after: {
+            idleTimeout: {
+              target: '#connection.closing',
+              actions: { type: 'recordEnd', params: { endReason: 'idle_timeout' } },
+            },
+          },
+          on: {
+            REPLY: [
+              {
+                guard: 'isLastReply',
+                target: '#connection.closing',
+                actions: [
+                  { type: 'deliverReply', params: replyParams },
+                  'countReply',
+                  'endAfterReply',
+                ],
+              },
+              // Re-entering restarts the idle timer.
+              {
+                target: 'streaming',
+                reenter: true,
+                actions: [{ type: 'deliverReply', params: replyParams }, 'countReply'],
+              },
+            ],
+            SOCKET_CLOSED: [
+              {
+                guard: ({ event }) => event.clean,
+                target: '#connection.closed',
+                actions: { type: 'recordEnd', params: { endReason: 'agent_closed' } },
+              },
+              {
+                target: '#connection.failed',
+                actions: { type: 'recordFailure', params: { reason: 'dropped' } },
+              },
+            ],
+          },
+        },
+      },
+    },
+    closing: {
+      entry: 'closeSocket',
+      // The socket layer reports the close; either way we are done.
+      on: { SOCKET_CLOSED: 'closed' },
+      after: { 1_000: 'closed' },
+    },
+    closed: { type: 'final' },
+    failed: { type: 'final', entry: 'closeSocket' },
+  },
+  output: ({ context }) =>
+    context.failure
+      ? { outcome: 'failed', ...context.failure, replies: context.replies }
+      : {
+          outcome: 'completed',
+          endReason: context.endReason ?? 'agent_closed',
+          replies: context.replies,
+        },
+});
+
+export function phaseOf(value: unknown): ConnectionPhase {
+  if (typeof value === 'string') return value as ConnectionPhase;
+  if (value && typeof value === 'object' && 'active' in value)
+    return (value as { active: ConnectionPhase }).active;
+  return 'idle';
+}

@@ -1,0 +1,382 @@
+import { createHmac, randomUUID } from 'node:crypto';
+
+/**
+ * Webhook bodies shaped like the ones Chatwoot POSTs (account webhooks, API inboxes and
+ * agent bots all send the same payloads). Two Chatwoot quirks are reproduced on purpose:
+ * - top-level `message_type` is the enum NAME ('incoming'), while `conversation.messages[]`
+ *   carries the raw integer (0), because they come from `webhook_data` vs `push_event_data`;
+ * - a contact's `webhook_data` has no `type` key, users have 'user', bots 'agent_bot'.
+ */
+
+export type MessageType = 'incoming' | 'outgoing' | 'activity' | 'template';
+export type ConversationStatus = 'open' | 'pending' | 'resolved' | 'snoozed';
+export type SenderKind = 'contact' | 'user' | 'agent_bot';
+
+export interface MessageOptions {
+  accountId?: number;
+  conversationId?: number;
+  inboxId?: number;
+  messageId?: number;
+  /** Defaults to 1000 + conversationId, so each conversation has its own contact. */
+  contactId?: number;
+  content?: string | null;
+  messageType?: MessageType;
+  private?: boolean;
+  sender?: SenderKind | null;
+  sourceId?: string | null;
+  attachments?: Array<{ id: number; file_type: string; data_url: string }>;
+  status?: ConversationStatus;
+}
+
+export interface ConversationOptions {
+  accountId?: number;
+  conversationId?: number;
+  inboxId?: number;
+  contactId?: number;
+  status?: ConversationStatus;
+  /** For status_changed; defaults to 'pending' → status. */
+  previousStatus?: ConversationStatus;
+  /** Rails-style `{attr: [before, after]}`, turned into Chatwoot's changed_attributes list. */
+  changes?: Record<string, [unknown, unknown]>;
+}
+
+export type ConversationEvent =
+  | 'conversation_created'
+  | 'conversation_status_changed'
+  | 'conversation_updated'
+  | 'webwidget_triggered';
+
+type Json = Record<string, unknown>;
+
+const MESSAGE_TYPE_CODES: Record<MessageType, number> = {
+  incoming: 0,
+  outgoing: 1,
+  activity: 2,
+  template: 3,
+};
+const SENDER_TYPES: Record<SenderKind, string> = {
+  contact: 'Contact',
+  user: 'User',
+  agent_bot: 'AgentBot',
+};
+const USER_ID = 3;
+const AGENT_BOT_ID = 5;
+
+let lastMessageId = 0;
+
+interface Ids {
+  accountId: number;
+  conversationId: number;
+  inboxId: number;
+  contactId: number;
+}
+
+function resolveIds(options: {
+  accountId?: number;
+  conversationId?: number;
+  inboxId?: number;
+  contactId?: number;
+}): Ids {
+  const conversationId = options.conversationId ?? 1;
+  return {
+    accountId: options.accountId ?? 1,
+    conversationId,
+    inboxId: options.inboxId ?? 7,
+    contactId: options.contactId ?? 1000 + conversationId,
+  };
+}
+
+const unixNow = () => Math.floor(Date.now() / 1000);
+const account = (ids: Ids) => ({ id: ids.accountId, name: 'Acme Support' });
+const inbox = (ids: Ids) => ({ id: ids.inboxId, name: 'API inbox' });
+const contactName = (ids: Ids) => `Customer ${ids.contactId}`;
+const contactSourceId = (ids: Ids) =>
+  `00000000-0000-4000-8000-${String(ids.contactId).padStart(12, '0')}`;
+
+/** `Contact#webhook_data`: note the absent `type`. */
+function contactWebhookData(ids: Ids): Json {
+  return {
+    account: account(ids),
+    additional_attributes: {},
+    avatar: '',
+    custom_attributes: {},
+    email: `customer${ids.contactId}@example.com`,
+    id: ids.contactId,
+    identifier: null,
+    name: contactName(ids),
+    phone_number: null,
+    thumbnail: '',
+  };
+}
+
+/** `Contact#push_event_data`, used inside `conversation.meta` and `messages[]`: has `type`. */
+function contactPushData(ids: Ids): Json {
+  return {
+    additional_attributes: {},
+    custom_attributes: {},
+    email: `customer${ids.contactId}@example.com`,
+    id: ids.contactId,
+    identifier: null,
+    name: contactName(ids),
+    phone_number: null,
+    thumbnail: '',
+    type: 'contact',
+  };
+}
+
+function senderWebhookData(kind: SenderKind | null, ids: Ids): Json | null {
+  if (kind === 'contact') return contactWebhookData(ids);
+  if (kind === 'user') {
+    return { id: USER_ID, name: 'Agent Smith', email: 'agent@example.com', type: 'user' };
+  }
+  if (kind === 'agent_bot') return { id: AGENT_BOT_ID, name: 'Bridge bot', type: 'agent_bot' };
+  return null;
+}
+
+function senderPushData(kind: SenderKind | null, ids: Ids): Json | undefined {
+  if (kind === 'contact') return contactPushData(ids);
+  if (kind === 'user') {
+    return {
+      id: USER_ID,
+      name: 'Agent Smith',
+      available_name: 'Agent Smith',
+      avatar_url: '',
+      type: 'user',
+      availability_status: 'online',
+      thumbnail: '',
+    };
+  }
+  if (kind === 'agent_bot') {
+    return { id: AGENT_BOT_ID, name: 'Bridge bot', avatar_url: '', type: 'agent_bot' };
+  }
+  return undefined;
+}
+
+function senderId(kind: SenderKind | null, ids: Ids): number | null {
+  if (kind === 'contact') return ids.contactId;
+  if (kind === 'user') return USER_ID;
+  if (kind === 'agent_bot') return AGENT_BOT_ID;
+  return null;
+}
+
+/** `Attachment#push_event_data`. */
+function attachmentData(
+  attachment: { id: number; file_type: string; data_url: string },
+  messageId: number,
+  ids: Ids,
+): Json {
+  return {
+    id: attachment.id,
+    message_id: messageId,
+    file_type: attachment.file_type,
+    account_id: ids.accountId,
+    extension: null,
+    data_url: attachment.data_url,
+    thumb_url: attachment.file_type === 'image' ? attachment.data_url : '',
+    file_size: 1024,
+    width: null,
+    height: null,
+  };
+}
+
+function contactInbox(ids: Ids): Json {
+  const created = new Date(Date.now() - 3_600_000).toISOString();
+  return {
+    id: ids.contactId,
+    contact_id: ids.contactId,
+    inbox_id: ids.inboxId,
+    source_id: contactSourceId(ids),
+    created_at: created,
+    updated_at: created,
+    hmac_verified: false,
+    pubsub_token: `pubsub-${ids.contactId}`,
+  };
+}
+
+/**
+ * `Conversation#webhook_data` (Conversations::EventDataPresenter#push_data). `messages` holds
+ * at most the last public, non-activity message, as Chatwoot's `messages.chat.last`.
+ */
+function conversationWebhookData(
+  ids: Ids,
+  status: ConversationStatus,
+  lastChatMessage?: Json,
+): Json {
+  const now = unixNow();
+  return {
+    additional_attributes: {},
+    can_reply: true,
+    channel: 'Channel::Api',
+    contact_inbox: contactInbox(ids),
+    id: ids.conversationId,
+    inbox_id: ids.inboxId,
+    messages: lastChatMessage ? [lastChatMessage] : [],
+    labels: [],
+    meta: {
+      sender: contactPushData(ids),
+      assignee: null,
+      assignee_type: null,
+      team: null,
+      hmac_verified: false,
+    },
+    status,
+    custom_attributes: {},
+    snoozed_until: null,
+    unread_count: lastChatMessage ? 1 : 0,
+    first_reply_created_at: null,
+    priority: null,
+    waiting_since: now,
+    agent_last_seen_at: 0,
+    contact_last_seen_at: 0,
+    last_activity_at: now,
+    timestamp: now,
+    created_at: now - 3600,
+    updated_at: Date.now() / 1000,
+  };
+}
+
+/** Body of a `message_created` webhook: `Message#webhook_data` plus `event`. */
+export function messageCreatedPayload(options: MessageOptions = {}): Record<string, unknown> {
+  const ids = resolveIds(options);
+  const id = options.messageId ?? ++lastMessageId;
+  const content = options.content === undefined ? 'Hello' : options.content;
+  const messageType = options.messageType ?? 'incoming';
+  const isPrivate = options.private ?? false;
+  const sender = options.sender === undefined ? 'contact' : options.sender;
+  const sourceId = options.sourceId ?? null;
+  const attachments = options.attachments?.map((a) => attachmentData(a, id, ids));
+  const createdAt = new Date();
+
+  // `Message#push_event_data`: integer message_type, unix created_at.
+  const pushData: Json = {
+    id,
+    content,
+    account_id: ids.accountId,
+    inbox_id: ids.inboxId,
+    conversation_id: ids.conversationId,
+    message_type: MESSAGE_TYPE_CODES[messageType],
+    created_at: Math.floor(createdAt.getTime() / 1000),
+    updated_at: createdAt.toISOString(),
+    private: isPrivate,
+    status: 'sent',
+    source_id: sourceId,
+    content_type: 'text',
+    content_attributes: {},
+    sender_type: sender ? SENDER_TYPES[sender] : null,
+    sender_id: senderId(sender, ids),
+    external_source_ids: {},
+    additional_attributes: {},
+    processed_message_content: content,
+    sentiment: {},
+    conversation: {
+      assignee_id: null,
+      unread_count: 1,
+      last_activity_at: Math.floor(createdAt.getTime() / 1000),
+      contact_inbox: { source_id: contactSourceId(ids) },
+    },
+    ...(attachments ? { attachments } : {}),
+    ...(sender ? { sender: senderPushData(sender, ids) } : {}),
+  };
+  const isChat = !isPrivate && messageType !== 'activity';
+
+  return {
+    account: account(ids),
+    additional_attributes: {},
+    content_attributes: {},
+    content_type: 'text',
+    content,
+    conversation: conversationWebhookData(
+      ids,
+      options.status ?? 'open',
+      isChat ? pushData : undefined,
+    ),
+    created_at: createdAt.toISOString(),
+    id,
+    inbox: inbox(ids),
+    message_type: messageType,
+    private: isPrivate,
+    sender: senderWebhookData(sender, ids),
+    source_id: sourceId,
+    ...(attachments ? { attachments } : {}),
+    event: 'message_created',
+  };
+}
+
+/** Chatwoot sends `changed_attributes` as `[{attr: {previous_value, current_value}}]`. */
+function changedAttributes(changes: Record<string, [unknown, unknown]>): Json[] {
+  return Object.entries(changes).map(([name, [before, after]]) => ({
+    [name]: { previous_value: before, current_value: after },
+  }));
+}
+
+/** Bodies of conversation-level webhooks (and `webwidget_triggered`, which is contact-inbox level). */
+export function conversationEventPayload(
+  event: ConversationEvent,
+  options: ConversationOptions = {},
+): Record<string, unknown> {
+  const ids = resolveIds(options);
+  const status = options.status ?? 'open';
+  const conversation = conversationWebhookData(ids, status);
+
+  switch (event) {
+    case 'conversation_created':
+      return { ...conversation, event };
+    case 'conversation_status_changed':
+      return {
+        ...conversation,
+        event,
+        changed_attributes: changedAttributes(
+          options.changes ?? { status: [options.previousStatus ?? 'pending', status] },
+        ),
+      };
+    case 'conversation_updated':
+      return {
+        ...conversation,
+        event,
+        changed_attributes: changedAttributes(options.changes ?? { assignee_id: [null, USER_ID] }),
+      };
+    case 'webwidget_triggered':
+      // `ContactInbox#webhook_data` plus the widget's event_info.
+      return {
+        id: ids.contactId,
+        contact: contactWebhookData(ids),
+        inbox: inbox(ids),
+        account: account(ids),
+        current_conversation: conversation,
+        source_id: contactSourceId(ids),
+        event,
+        event_info: {
+          initiated_at: { timestamp: new Date().toString() },
+          referer: 'https://shop.example.com/help',
+          widget_language: null,
+          browser_language: 'en',
+          browser: {
+            browser_name: 'Firefox',
+            browser_version: '128.0',
+            device_name: 'Unknown',
+            platform_name: 'Linux',
+            platform_version: null,
+          },
+        },
+      };
+  }
+}
+
+/** Headers Chatwoot (≥ 4.11) adds: HMAC-SHA256 over "<timestamp>.<raw body>". */
+export function signWebhook(
+  body: string,
+  secret: string,
+  timestampSeconds: number = unixNow(),
+): {
+  'x-chatwoot-signature': string;
+  'x-chatwoot-timestamp': string;
+  'x-chatwoot-delivery': string;
+} {
+  const timestamp = String(timestampSeconds);
+  const digest = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+  return {
+    'x-chatwoot-signature': `sha256=${digest}`,
+    'x-chatwoot-timestamp': timestamp,
+    'x-chatwoot-delivery': randomUUID(),
+  };
+}

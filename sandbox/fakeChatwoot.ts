@@ -1,0 +1,719 @@
+/**
+ * A fake Chatwoot Application API for tests, the benchmark and the demo.
+ *
+ * Every request is checked against Chatwoot's own OpenAPI document, so a bridge
+ * that drifts from the real API fails here rather than in production. Only the
+ * endpoints the bridge calls have handlers; the validator itself is generic.
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import Ajv2020Module from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+
+// ajv and ajv-formats are CommonJS; under NodeNext their default import is the module object.
+const Ajv2020 = Ajv2020Module.default;
+const addFormats = addFormatsModule.default;
+
+const DEFAULT_SWAGGER = new URL('../../shared/reference/chatwoot/swagger.json', import.meta.url);
+
+export interface RecordedCall {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+  status: number;
+  at: number;
+  fault?: string;
+}
+
+export interface StoredMessage {
+  id: number;
+  account_id: number;
+  conversation_id: number;
+  inbox_id: number;
+  content: string;
+  message_type: 'incoming' | 'outgoing' | 'activity' | 'template';
+  private: boolean;
+  source_id: string | null;
+  content_type: string;
+  content_attributes: Record<string, unknown>;
+  created_at: number;
+}
+
+export interface Violation {
+  method: string;
+  path: string;
+  errors: string[];
+}
+
+export interface FaultSpec {
+  /** Respond with this status instead of applying the request. */
+  status?: number;
+  /** Sent as `Retry-After` (seconds) with the faulted response. */
+  retryAfterSeconds?: number;
+  /** Hold the response this long; combined with nothing else the request is still applied. */
+  delayMs?: number;
+  /** Destroy the socket without answering. */
+  drop?: boolean;
+  /** With `drop`: apply the request first, so the work happens but the response is lost. */
+  afterApply?: boolean;
+  /** How many matching requests this fault affects (default 1). */
+  count?: number;
+  match?: { method?: string; pathIncludes?: string };
+}
+
+export interface FakeChatwootOptions {
+  port?: number;
+  host?: string;
+  apiAccessToken?: string;
+  swaggerPath?: string | URL;
+}
+
+// ---------------------------------------------------------------------------
+// Swagger-driven request validation
+
+interface ParamSpec {
+  name: string;
+  in: string;
+  required?: boolean;
+  schema?: { type?: string | string[]; enum?: unknown[] };
+}
+
+export interface SwaggerOperation {
+  template: string;
+  method: string;
+  operationId: string;
+  /** Literal segments as strings, `{param}` segments as their parameter name wrapped in an object. */
+  segments: Array<string | { param: string }>;
+  params: ParamSpec[];
+  /** Header carrying the API key, when the operation is secured. */
+  authHeader: string | undefined;
+  /** Ajv `$ref` to the JSON body schema inside the registered document. */
+  bodyRef: string | undefined;
+  bodyRequired: boolean;
+  bodyValidator?: ValidateFunction;
+}
+
+export interface MatchedOperation {
+  operation: SwaggerOperation;
+  pathParams: Record<string, string>;
+}
+
+type Json = Record<string, unknown>;
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
+const DOC_ID = 'chatwoot';
+
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** JSON Pointer escaping, then URI-encoding because the pointer lives in a `$ref` fragment. */
+const pointerSegment = (key: string): string =>
+  encodeURIComponent(key.replace(/~/g, '~0').replace(/\//g, '~1'));
+
+export class SwaggerValidator {
+  private static readonly cache = new Map<string, SwaggerValidator>();
+  private readonly ajv: InstanceType<typeof Ajv2020>;
+  /** Ordered so that literal segments win over templated ones at the first difference. */
+  private readonly operations: SwaggerOperation[] = [];
+
+  /** Parsing and registering the 400 kB document is the slow part: do it once per file. */
+  static load(path: string | URL = DEFAULT_SWAGGER): SwaggerValidator {
+    const file = path instanceof URL ? fileURLToPath(path) : path;
+    let validator = SwaggerValidator.cache.get(file);
+    if (!validator) {
+      validator = new SwaggerValidator(JSON.parse(readFileSync(file, 'utf8')) as Json);
+      SwaggerValidator.cache.set(file, validator);
+    }
+    return validator;
+  }
+
+  constructor(private readonly doc: Json) {
+    this.ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats(this.ajv);
+    // Registered whole so `#/components/...` refs resolve; not meta-validated since it is not a schema.
+    this.ajv.addSchema(doc, DOC_ID, undefined, false);
+
+    const paths = isObject(doc.paths) ? doc.paths : {};
+    for (const [template, item] of Object.entries(paths)) {
+      if (!isObject(item)) continue;
+      const shared = this.params(item.parameters);
+      for (const method of HTTP_METHODS) {
+        const op = item[method];
+        if (isObject(op)) this.operations.push(this.operation(template, method, op, shared));
+      }
+    }
+    this.operations.sort((a, b) => compareSpecificity(a.segments, b.segments));
+  }
+
+  match(method: string, path: string): MatchedOperation | undefined {
+    const parts = path.split('/');
+    const verb = method.toLowerCase();
+    for (const operation of this.operations) {
+      if (operation.method !== verb || operation.segments.length !== parts.length) continue;
+      const pathParams: Record<string, string> = {};
+      const matches = operation.segments.every((segment, i) => {
+        const part = parts[i] ?? '';
+        if (typeof segment === 'string') return segment === part;
+        pathParams[segment.param] = decodeURIComponent(part);
+        return part !== '';
+      });
+      if (matches) return { operation, pathParams };
+    }
+    return undefined;
+  }
+
+  /** Errors for path params (`path`) and for query and body (`request`); empty when valid. */
+  validate(
+    matched: MatchedOperation,
+    query: Record<string, string>,
+    body: unknown,
+  ): { path: string[]; request: string[] } {
+    const { operation, pathParams } = matched;
+    const path: string[] = [];
+    const request: string[] = [];
+    for (const param of operation.params) {
+      const source = param.in === 'path' ? pathParams : param.in === 'query' ? query : undefined;
+      if (!source) continue; // headers and cookies are not checked
+      const value = source[param.name];
+      const errors = param.in === 'path' ? path : request;
+      if (value === undefined) {
+        if (param.required) errors.push(`${param.in} parameter ${param.name} is required`);
+        continue;
+      }
+      const problem = scalarProblem(value, param.schema);
+      if (problem) errors.push(`${param.in} parameter ${param.name} ${problem}`);
+    }
+    if (operation.bodyRef) {
+      if (body === undefined) {
+        if (operation.bodyRequired) request.push('body is required');
+      } else {
+        const validate = (operation.bodyValidator ??= this.ajv.compile({
+          $ref: operation.bodyRef,
+        }));
+        if (false) request.push(...(validate.errors ?? []).map(formatError));
+      }
+    }
+    return { path, request };
+  }
+
+  /** Checks a response body against the documented schema for that status (used by tests). */
+  responseErrors(matched: MatchedOperation, status: number, body: unknown): string[] {
+    const { template, method } = matched.operation;
+    const ref = `${DOC_ID}#/paths/${pointerSegment(template)}/${method}/responses/${status}/content/application~1json/schema`;
+    const validate = this.ajv.getSchema(ref) ?? this.ajv.compile({ $ref: ref });
+    return validate(body) ? [] : (validate.errors ?? []).map(formatError);
+  }
+
+  private operation(
+    template: string,
+    method: string,
+    op: Json,
+    shared: ParamSpec[],
+  ): SwaggerOperation {
+    // Operation-level parameters override path-level ones with the same name and location.
+    const own = this.params(op.parameters);
+    const params = [
+      ...shared.filter((p) => !own.some((o) => o.name === p.name && o.in === p.in)),
+      ...own,
+    ];
+    const requestBody = isObject(op.requestBody) ? op.requestBody : undefined;
+    const hasJsonBody = isObject(requestBody?.content) && 'application/json' in requestBody.content;
+    return {
+      template,
+      method,
+      operationId: typeof op.operationId === 'string' ? op.operationId : `${method} ${template}`,
+      segments: template
+        .split('/')
+        .map((s) => (/^\{[^}]+\}$/.test(s) ? { param: s.slice(1, -1) } : s)),
+      params,
+      authHeader: this.authHeader(op.security ?? this.doc.security),
+      bodyRef: hasJsonBody
+        ? `${DOC_ID}#/paths/${pointerSegment(template)}/${method}/requestBody/content/application~1json/schema`
+        : undefined,
+      bodyRequired: requestBody?.required === true,
+    };
+  }
+
+  private params(list: unknown): ParamSpec[] {
+    if (!Array.isArray(list)) return [];
+    return list
+      .map((entry) => this.resolve(entry))
+      .filter((p): p is Json => isObject(p) && typeof p.name === 'string')
+      .map((p) => p as unknown as ParamSpec);
+  }
+
+  /** First apiKey-in-header scheme any security requirement names. */
+  private authHeader(security: unknown): string | undefined {
+    const components = isObject(this.doc.components) ? this.doc.components : {};
+    const schemes = isObject(components.securitySchemes) ? components.securitySchemes : {};
+    if (!Array.isArray(security)) return undefined;
+    for (const requirement of security) {
+      if (!isObject(requirement)) continue;
+      for (const name of Object.keys(requirement)) {
+        const scheme = schemes[name];
+        if (isObject(scheme) && scheme.type === 'apiKey' && scheme.in === 'header') {
+          return String(scheme.name).toLowerCase();
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** Follows a local `#/...` reference inside the document. */
+  private resolve(value: unknown): unknown {
+    if (!isObject(value) || typeof value.$ref !== 'string' || !value.$ref.startsWith('#/')) {
+      return value;
+    }
+    let node: unknown = this.doc;
+    for (const raw of value.$ref.slice(2).split('/')) {
+      const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+      node = isObject(node) ? node[key] : undefined;
+    }
+    return node;
+  }
+}
+
+function compareSpecificity(
+  a: Array<string | { param: string }>,
+  b: Array<string | { param: string }>,
+): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const aLiteral = typeof a[i] === 'string';
+    if (aLiteral !== (typeof b[i] === 'string')) return aLiteral ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Path and query values arrive as strings; check them against their declared scalar schema. */
+function scalarProblem(value: string, schema: ParamSpec['schema']): string | undefined {
+  const types = schema?.type === undefined ? [] : [schema.type].flat();
+  if (types.includes('integer') && !/^-?\d+$/.test(value))
+    return `must be an integer, got "${value}"`;
+  if (types.includes('number') && (value.trim() === '' || !Number.isFinite(Number(value)))) {
+    return `must be a number, got "${value}"`;
+  }
+  if (types.includes('boolean') && value !== 'true' && value !== 'false') {
+    return `must be a boolean, got "${value}"`;
+  }
+  if (schema?.enum && !schema.enum.some((e) => String(e) === value)) {
+    return `must be one of ${schema.enum.map(String).join(', ')}, got "${value}"`;
+  }
+  return undefined;
+}
+
+function formatError(error: ErrorObject): string {
+  const where = `body${error.instancePath}`;
+  const allowed = error.keyword === 'enum' ? (error.params as { allowedValues?: unknown[] }) : {};
+  const suffix = allowed.allowedValues ? `: ${allowed.allowedValues.map(String).join(', ')}` : '';
+  return `${where} ${error.message ?? 'is invalid'}${suffix}`;
+}
+
+// ---------------------------------------------------------------------------
+// The fake server
+
+const CONVERSATION = '/api/v1/accounts/{account_id}/conversations/{conversation_id}';
+const MESSAGE_TYPE_CODES = { incoming: 0, outgoing: 1, activity: 2, template: 3 } as const;
+
+interface Conversation {
+  messages: StoredMessage[];
+  typing: Array<'on' | 'off'>;
+  status: string;
+  statusChanges: string[];
+}
+
+interface HandlerContext {
+  conversation: Conversation;
+  accountId: number;
+  conversationId: number;
+  query: Record<string, string>;
+  body: Json;
+}
+
+interface Outcome {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+  fault?: string;
+  drop?: boolean;
+}
+
+type Handler = (ctx: HandlerContext) => Outcome;
+
+interface ActiveFault extends FaultSpec {
+  remaining: number;
+}
+
+export class FakeChatwoot {
+  readonly calls: RecordedCall[] = [];
+  readonly violations: Violation[] = [];
+  private readonly app: FastifyInstance;
+  private readonly events = new EventEmitter().setMaxListeners(0);
+  private readonly conversations = new Map<string, Conversation>();
+  private readonly stored: StoredMessage[] = [];
+  private faults: ActiveFault[] = [];
+  // Never reset, so ids keep increasing across reset() like a real database sequence.
+  private nextMessageId = 1;
+  private address = '';
+
+  private readonly handlers = new Map<string, Handler>([
+    [`post ${CONVERSATION}/messages`, (ctx) => this.createMessage(ctx)],
+    [`get ${CONVERSATION}/messages`, (ctx) => this.listMessages(ctx)],
+    [`post ${CONVERSATION}/toggle_typing_status`, (ctx) => this.toggleTyping(ctx)],
+    [`post ${CONVERSATION}/toggle_status`, (ctx) => this.toggleStatus(ctx)],
+  ]);
+
+  static async start(options: FakeChatwootOptions = {}): Promise<FakeChatwoot> {
+    const fake = new FakeChatwoot(
+      SwaggerValidator.load(options.swaggerPath),
+      options.apiAccessToken ?? 'test-token',
+    );
+    const host = options.host ?? '127.0.0.1';
+    await fake.app.listen({ port: options.port ?? 0, host });
+    const address = fake.app.server.address();
+    const port = typeof address === 'object' && address ? address.port : options.port;
+    fake.address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return fake;
+  }
+
+  private constructor(
+    readonly validator: SwaggerValidator,
+    private readonly apiAccessToken: string,
+  ) {
+    // Closing must not wait for keep-alive sockets or requests parked in a delay fault.
+    this.app = Fastify({ logger: false, forceCloseConnections: true });
+    // Bodies are parsed here rather than by Fastify, so malformed ones are recorded as violations.
+    this.app.removeAllContentTypeParsers();
+    this.app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+      done(null, body);
+    });
+    this.app.all('/*', (request, reply) => this.handle(request, reply));
+  }
+
+  get url(): string {
+    return this.address;
+  }
+
+  messages(accountId: number, conversationId: number): StoredMessage[] {
+    return [...(this.conversations.get(`${accountId}:${conversationId}`)?.messages ?? [])];
+  }
+
+  allMessages(): StoredMessage[] {
+    return [...this.stored];
+  }
+
+  typing(accountId: number, conversationId: number): Array<'on' | 'off'> {
+    return [...(this.conversations.get(`${accountId}:${conversationId}`)?.typing ?? [])];
+  }
+
+  status(accountId: number, conversationId: number): string {
+    return this.conversations.get(`${accountId}:${conversationId}`)?.status ?? 'pending';
+  }
+
+  statusChanges(accountId: number, conversationId: number): string[] {
+    return [...(this.conversations.get(`${accountId}:${conversationId}`)?.statusChanges ?? [])];
+  }
+
+  injectFault(fault: FaultSpec): void {
+    this.faults.push({ ...fault, remaining: fault.count ?? 1 });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  on(event: 'message', listener: (message: StoredMessage) => void): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  off(event: 'message', listener: (message: StoredMessage) => void): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
+  /** Resolves once `predicate` holds; re-checked after every request and on a short poll. */
+  async waitFor(
+    predicate: () => boolean,
+    options: { timeoutMs?: number; description?: string } = {},
+  ): Promise<void> {
+    if (predicate()) return;
+    const timeoutMs = options.timeoutMs ?? 15_000;
+    await new Promise<void>((resolve, reject) => {
+      const finish = (error?: Error): void => {
+        clearInterval(poll);
+        clearTimeout(timer);
+        this.events.off('change', check);
+        if (error) reject(error);
+        else resolve();
+      };
+      const check = (): void => {
+        try {
+          if (predicate()) finish();
+        } catch (error) {
+          finish(
+            error instanceof Error
+              ? error
+              : new Error(`waitFor predicate threw ${JSON.stringify(error)}`),
+          );
+        }
+      };
+      // The poll covers predicates over state outside this fake (e.g. a workflow's progress).
+      const poll = setInterval(check, 25);
+      const timer = setTimeout(() => {
+        finish(
+          new Error(
+            `FakeChatwoot.waitFor timed out after ${timeoutMs} ms: ${options.description ?? 'condition never held'} ` +
+              `(${this.calls.length} calls, ${this.stored.length} messages, ${this.violations.length} violations)`,
+          ),
+        );
+      }, timeoutMs);
+      this.events.on('change', check);
+    });
+  }
+
+  reset(): void {
+    this.calls.length = 0;
+    this.violations.length = 0;
+    this.stored.length = 0;
+    this.conversations.clear();
+    this.faults = [];
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+  }
+
+  private async handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const rawUrl = request.raw.url ?? '/';
+    const queryStart = rawUrl.indexOf('?');
+    const path = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart);
+    const query = Object.fromEntries(
+      new URLSearchParams(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1)),
+    );
+    const call: RecordedCall = {
+      method: request.method,
+      path,
+      query,
+      headers: { ...request.headers },
+      body: undefined,
+      status: 0,
+      at: Date.now(),
+    };
+    const outcome = await this.process(request, call);
+    call.fault = outcome.fault;
+    if (outcome.drop) {
+      // No response at all: the client sees a reset connection.
+      void reply.hijack();
+      request.raw.socket.destroy();
+    } else {
+      call.status = outcome.status;
+      void reply
+        .code(outcome.status)
+        .headers(outcome.headers ?? {})
+        .send(outcome.body);
+    }
+    this.calls.push(call);
+    this.events.emit('change');
+  }
+
+  /** Route → auth → swagger validation → fault → handler, in the order real Chatwoot would reject. */
+  private async process(request: FastifyRequest, call: RecordedCall): Promise<Outcome> {
+    const { method, path } = call;
+    const matched = this.validator.match(method, path);
+    if (!matched) {
+      this.violations.push({
+        method,
+        path,
+        errors: [`no swagger operation for ${method} ${path}`],
+      });
+      return { status: 404, body: { error: 'Not Found' } };
+    }
+
+    const { operation } = matched;
+    if (operation.authHeader && request.headers[operation.authHeader] !== this.apiAccessToken) {
+      return { status: 401, body: { error: 'Invalid Access Token' } };
+    }
+
+    const parsed = parseBody(request);
+    call.body = parsed.body;
+    if (parsed.error) {
+      this.violations.push({ method, path, errors: [parsed.error] });
+      return { status: 400, body: { message: parsed.error } };
+    }
+    const errors = this.validator.validate(matched, call.query, parsed.body);
+    if (errors.path.length > 0 || errors.request.length > 0) {
+      const all = [...errors.path, ...errors.request];
+      this.violations.push({ method, path, errors: all });
+      // A non-numeric id never finds a record in Rails: that is a 404, not a 422.
+      const status = errors.path.length > 0 ? 404 : 422;
+      return {
+        status,
+        body: { message: `Request does not match ${operation.operationId}`, errors: all },
+      };
+    }
+
+    const handler = this.handlers.get(`${operation.method} ${operation.template}`);
+    if (!handler) {
+      // Valid per swagger, but the bridge started using an endpoint this fake does not model.
+      const error = `${operation.operationId} is valid but not implemented by FakeChatwoot`;
+      this.violations.push({ method, path, errors: [error] });
+      return { status: 501, body: { error } };
+    }
+
+    const fault = this.takeFault(method, path);
+    if (fault?.delayMs) await sleep(fault.delayMs);
+    if (fault?.status) {
+      const headers: Record<string, string> =
+        fault.retryAfterSeconds === undefined
+          ? {}
+          : { 'retry-after': String(fault.retryAfterSeconds) };
+      return {
+        status: fault.status,
+        body: { error: 'Injected fault' },
+        headers,
+        fault: `status:${fault.status}`,
+      };
+    }
+    if (fault?.drop && !fault.afterApply)
+      return { status: 0, body: undefined, drop: true, fault: 'drop' };
+
+    const accountId = Number(matched.pathParams.account_id);
+    const conversationId = Number(matched.pathParams.conversation_id);
+    const outcome = handler({
+      conversation: this.conversation(accountId, conversationId),
+      accountId,
+      conversationId,
+      query: call.query,
+      body: isObject(parsed.body) ? parsed.body : {},
+    });
+    if (fault?.drop) return { ...outcome, drop: true, fault: 'drop-after-apply' };
+    return fault?.delayMs ? { ...outcome, fault: `delay:${fault.delayMs}ms` } : outcome;
+  }
+
+  /** Faults apply in injection order; each is used up after `count` matching requests. */
+  private takeFault(method: string, path: string): ActiveFault | undefined {
+    const fault = this.faults.find(
+      (f) =>
+        (!f.match?.method || f.match.method.toUpperCase() === method) &&
+        (!f.match?.pathIncludes || path.includes(f.match.pathIncludes)),
+    );
+    if (fault && --fault.remaining <= 0) this.faults = this.faults.filter((f) => f !== fault);
+    return fault;
+  }
+
+  private conversation(accountId: number, conversationId: number): Conversation {
+    const key = `${accountId}:${conversationId}`;
+    let conversation = this.conversations.get(key);
+    if (!conversation) {
+      conversation = { messages: [], typing: [], status: 'pending', statusChanges: [] };
+      this.conversations.set(key, conversation);
+    }
+    return conversation;
+  }
+
+  private createMessage({
+    conversation,
+    accountId,
+    conversationId,
+    body,
+  }: HandlerContext): Outcome {
+    const message: StoredMessage = {
+      id: this.nextMessageId++,
+      account_id: accountId,
+      conversation_id: conversationId,
+      inbox_id: 1,
+      content: String(body.content),
+      message_type: body.message_type === 'incoming' ? 'incoming' : 'outgoing',
+      private: body.private === true,
+      // Not in swagger's create payload, but Chatwoot persists it and the bridge relies on that.
+      source_id: typeof body.source_id === 'string' ? body.source_id : null,
+      content_type: typeof body.content_type === 'string' ? body.content_type : 'text',
+      content_attributes: isObject(body.content_attributes) ? body.content_attributes : {},
+      created_at: Math.floor(Date.now() / 1000),
+    };
+    conversation.messages.push(message);
+    this.stored.push(message);
+    this.events.emit('message', message);
+    return { status: 200, body: toApiMessage(message) };
+  }
+
+  /** Chatwoot's paging: `after` gives up to 100, `before` and the default the latest 20. */
+  private listMessages({ conversation, query }: HandlerContext): Outcome {
+    const after = query.after === undefined ? undefined : Number(query.after);
+    const before = query.before === undefined ? undefined : Number(query.before);
+    const inRange = conversation.messages.filter(
+      (m) => (after === undefined || m.id > after) && (before === undefined || m.id < before),
+    );
+    const page =
+      after !== undefined
+        ? inRange.slice(0, before === undefined ? 100 : 1000)
+        : inRange.slice(-20);
+    return { status: 200, body: { meta: {}, payload: page.map(toApiMessage) } };
+  }
+
+  private toggleTyping({ conversation, body }: HandlerContext): Outcome {
+    conversation.typing.push(body.typing_status === 'on' ? 'on' : 'off');
+    return { status: 200, body: {} };
+  }
+
+  private toggleStatus({ conversation, conversationId, body }: HandlerContext): Outcome {
+    conversation.status = String(body.status);
+    conversation.statusChanges.push(conversation.status);
+    return {
+      status: 200,
+      body: {
+        meta: {},
+        payload: {
+          success: true,
+          current_status: conversation.status,
+          conversation_id: conversationId,
+        },
+      },
+    };
+  }
+}
+
+function parseBody(request: FastifyRequest): { body: unknown; error?: string } {
+  const raw = request.body;
+  if (typeof raw !== 'string' || raw === '') return { body: undefined };
+  if (!/\bjson\b/i.test(request.headers['content-type'] ?? '')) return { body: raw };
+  try {
+    return { body: JSON.parse(raw) as unknown };
+  } catch (error) {
+    return { body: raw, error: `body is not valid JSON: ${(error as Error).message}` };
+  }
+}
+
+/** The API renders `message_type` as its integer code, unlike webhooks which use the name. */
+function toApiMessage(message: StoredMessage): Json {
+  const sent = message.message_type !== 'incoming' && message.message_type !== 'activity';
+  return {
+    ...message,
+    message_type: MESSAGE_TYPE_CODES[message.message_type],
+    updated_at: message.created_at,
+    status: 'sent',
+    processed_message_content: message.content,
+    sender_type: sent ? 'AgentBot' : message.message_type === 'incoming' ? 'Contact' : null,
+    sender_id: message.message_type === 'activity' ? null : 1,
+    additional_attributes: {},
+    external_source_ids: {},
+  };
+}
+
+// `tsx sandbox/fakeChatwoot.ts` runs it standalone for the demo and manual poking.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const fake = await FakeChatwoot.start({
+    port: Number(process.env.PORT ?? 3000),
+    host: process.env.HOST,
+    apiAccessToken: process.env.CHATWOOT_API_ACCESS_TOKEN,
+  });
+  console.log(`Fake Chatwoot listening on ${fake.url}`);
+  const stop = (): void => void fake.close().then(() => process.exit(0));
+  process.once('SIGINT', stop).once('SIGTERM', stop);
+}

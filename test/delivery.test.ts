@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { startStack, type Stack } from './helpers/stack.js';
+
+describe('message delivery (real Temporal, real sockets, fake Chatwoot)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      agents: { echo: 'echo', multi: 'multi?count=3&delayMs=30' },
+      routes: { 7: 'echo', 8: 'multi' },
+    });
+  });
+  afterAll(() => stack?.stop());
+
+  it('posts the agent reply into the conversation, with typing on then off', async () => {
+    const { response, json } = await stack.sendMessage({ conversationId: 101, content: 'Where is my order?' });
+    expect(response.statusCode).toBe(200);
+    expect(json.result).toBe('started');
+    const workflowId = json.workflowId as string;
+    expect(workflowId).toMatch(/^message:1:101:\d+$/);
+
+    const report = await stack.result(workflowId);
+    expect(report.outcome).toBe('delivered');
+    const messages = stack.chatwoot.messages(1, 101);
+    expect(messages.map((m) => m.content)).toEqual(['echo: Where is my order?']);
+    expect(messages[0]).toMatchObject({
+      message_type: 'outgoing',
+      private: false,
+      source_id: bridgeSourceId(workflowId, 0),
+    });
+    expect(stack.chatwoot.typing(1, 101)).toEqual(['on', 'off']);
+    expect(stack.chatwoot.violations).toEqual([]);
+  });
+
+  it('streams several replies in order, each posted once', async () => {
+    const { json } = await stack.sendMessage({ conversationId: 102, inboxId: 8, content: 'hi' });
+    const report = await stack.result(json.workflowId as string);
+    expect(report.outcome).toBe('delivered');
+    expect(report.replies.map((r) => r.status)).toEqual(['posted', 'posted', 'posted']);
+    expect(stack.chatwoot.messages(1, 102).map((m) => m.content)).toEqual([
+      'reply 1/3: hi',
+      'reply 2/3: hi',
+      'reply 3/3: hi',
+    ]);
+    expect(stack.chatwoot.violations).toEqual([]);
+  });
+});

@@ -1,0 +1,31 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node';
+import { BRIDGE_SEARCH_ATTRIBUTES, startDevServer } from '../workers/devServer.js';
+import { workflowsPath } from '../workers/worker.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    workflowBundlePath: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const [server, bundle] = await Promise.all([
+    startDevServer({ ui: false, searchAttributes: BRIDGE_SEARCH_ATTRIBUTES }),
+    bundleWorkflowCode({ workflowsPath, logger: quietLogger }),
+  ]);
+  const bundlePath = join(mkdtempSync(join(tmpdir(), 'bridge-bundle-')), 'workflows.js');
+  writeFileSync(bundlePath, bundle.code);
+  project.provide('temporalAddress', server.address);
+  project.provide('workflowBundlePath', bundlePath);
+  return async () => {
+    await server.stop();
+  };
+}
+
+const noop = () => {};
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };

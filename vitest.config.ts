@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // One real Temporal dev server for the whole run, plus a workflow bundle built once.
+    globalSetup: ['test/globalSetup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Two cores: a couple of files at a time keeps real-time timeouts honest.
+    maxWorkers: 2,
+  },
+});

@@ -1,0 +1,294 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { BridgeActivities } from '../activities/index.js';
+import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { searchAttributes } from './searchAttributes.js';
+import {
+  agentReplySignal,
+  deliveryStateQuery,
+  type AgentReply,
+  type AttemptReport,
+  type DeliveryReport,
+  type DeliveryStatus,
+  type MessageDeliveryInput,
+  type ReplyReport,
+} from './shared.js';
+
+/**
+ * One customer message: typing on → agent exchange (retried with backoff inside the agent
+ * retry window) → each reply posted as it arrives → typing off, always. When the agent stays
+ * down past the window: fallback message, conversation opened, private note saying why.
+ */
+export async function messageDeliveryWorkflow(
+  input: MessageDeliveryInput,
+): Promise<DeliveryReport> {
+  const { policy } = input;
+  const workflowId = workflowInfo().workflowId;
+  const startedAt = Date.now();
+  const chatwoot = chatwootActivities(policy);
+
+  let status: DeliveryStatus = 'received';
+  let attempt = 0;
+  let exchangeDone = false;
+  let firstReplyPostedAt: number | undefined;
+  const received = new Map<number, AgentReply>();
+  const replyReports: ReplyReport[] = [];
+  const attempts: AttemptReport[] = [];
+
+  const acceptReply = (reply: AgentReply) => {
+    // A superseded attempt (e.g. a worker presumed dead that is still running) must not add replies.
+    if (reply.attempt === attempt && !received.has(reply.index)) received.set(reply.index, reply);
+  };
+  setHandler(agentReplySignal, acceptReply);
+  setHandler(deliveryStateQuery, () => ({
+    status,
+    attempt,
+    repliesReceived: received.size,
+    repliesPosted: replyReports.filter((report) => report.status === 'posted').length,
+  }));
+
+  const setStatus = (next: DeliveryStatus) => {
+    status = next;
+    upsertSearchAttributes([{ key: searchAttributes.deliveryStatus, value: next }]);
+  };
+
+  const conversation = { accountId: input.accountId, conversationId: input.conversationId };
+
+  /** Exchange attempts until one completes, a failure cannot be retried, or the window closes. */
+  const exchangeWithRetries = async (): Promise<{ ok: true } | { ok: false; reason: string }> => {
+    const deadline = startedAt + policy.agentRetryWindowMs;
+    let backoff = policy.agentRetryInitialIntervalMs;
+    for (;;) {
+      attempt += 1;
+      setStatus(attempt === 1 ? 'exchanging' : 'retrying');
+      try {
+        const result = await agentExchange(policy).executeWithOptions(
+          {
+            ...exchangeOptions(policy),
+            summary: `agent ${input.agentId}, attempt ${attempt}, from reply ${contiguousCount(received)}`,
+          },
+          [
+            {
+              agentId: input.agentId,
+              attempt,
+              skipReplies: contiguousCount(received),
+              message: input,
+            },
+          ],
+        );
+        // Signals normally arrive first; the result is the safety net if one was lost.
+        result.replies.forEach(acceptReply);
+        attempts.push({ attempt, outcome: 'completed', detail: result.endReason });
+        return { ok: true };
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        const failure = describeFailure(error);
+        attempts.push({ attempt, outcome: 'failed', detail: failure.detail });
+        log.warn('agent exchange failed', {
+          attempt,
+          detail: failure.detail,
+          retryable: failure.retryable,
+        });
+        if (!failure.retryable) return { ok: false, reason: failure.detail };
+        if (Date.now() + backoff > deadline) {
+          return {
+            ok: false,
+            reason: `agent unavailable for ${Math.round(policy.agentRetryWindowMs / 1000)} s (${attempt} attempts); last error: ${failure.detail}`,
+          };
+        }
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, policy.agentRetryMaxIntervalMs);
+      }
+    }
+  };
+
+  const postReply = async (reply: AgentReply) => {
+    try {
+      const posted = await chatwoot.createMessage.executeWithOptions(
+        {
+          ...chatwootOptions(policy),
+          summary: `post reply ${reply.index + 1} from ${input.agentId}`,
+        },
+        [
+          {
+            ...conversation,
+            content: reply.content,
+            private: false,
+            sourceId: bridgeSourceId(workflowId, reply.index),
+          },
+        ],
+      );
+      firstReplyPostedAt ??= Date.now();
+      replyReports.push({ index: reply.index, status: 'posted', ...posted });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      const { detail } = describeFailure(error);
+      log.error('reply could not be posted', { index: reply.index, detail });
+      replyReports.push({ index: reply.index, status: 'failed', error: detail });
+    }
+  };
+
+  let outcome: DeliveryReport['outcome'] = 'delivered';
+  let reason: string | undefined;
+  await bestEffort(chatwoot.setTyping, { ...conversation, typingStatus: 'on' }, 'typing on');
+  try {
+    const exchange = exchangeWithRetries().finally(() => {
+      exchangeDone = true;
+    });
+    // Post replies in order as they arrive, while the exchange is still running.
+    for (let next = 0; ; next += 1) {
+      await condition(() => received.has(next) || exchangeDone);
+      const reply = received.get(next);
+      if (!reply) break;
+      await postReply(reply);
+    }
+    const result = await exchange;
+    if (!result.ok) {
+      reason = result.reason;
+      outcome = 'handed_off';
+      await handOff(result.reason, replyReports.length === 0);
+    } else if (replyReports.some((report) => report.status === 'failed')) {
+      outcome = 'failed';
+      reason = 'some replies could not be posted to Chatwoot';
+    }
+  } catch (error) {
+    outcome = 'failed';
+    reason = isCancellation(error) ? 'cancelled' : describeFailure(error).detail;
+    throw error;
+  } finally {
+    // Typing must never stay on, also after a failure or a cancellation.
+    await CancellationScope.nonCancellable(async () => {
+      await bestEffort(chatwoot.setTyping, { ...conversation, typingStatus: 'off' }, 'typing off');
+      setStatus(outcome);
+    });
+  }
+
+  const completedAt = Date.now();
+  return {
+    workflowId,
+    agentId: input.agentId,
+    outcome,
+    ...(reason ? { reason } : {}),
+    replies: replyReports,
+    attempts,
+    timings: {
+      startedAt: new Date(startedAt).toISOString(),
+      ...(firstReplyPostedAt
+        ? { firstReplyPostedAt: new Date(firstReplyPostedAt).toISOString() }
+        : {}),
+      completedAt: new Date(completedAt).toISOString(),
+      durationMs: completedAt - startedAt,
+    },
+  };
+
+  /** Humans take over: say sorry (unless the agent already answered), open, leave a note. */
+  async function handOff(why: string, postFallback: boolean): Promise<void> {
+    if (postFallback) {
+      await chatwoot.createMessage.executeWithOptions(
+        { ...chatwootOptions(policy), summary: 'post fallback message' },
+        [
+          {
+            ...conversation,
+            content: policy.fallbackMessage,
+            private: false,
+            sourceId: bridgeSourceId(workflowId, 'fallback'),
+          },
+        ],
+      );
+    }
+    await chatwoot.setConversationStatus.executeWithOptions(
+      { ...chatwootOptions(policy), summary: 'open conversation for a human' },
+      [{ ...conversation, status: 'open' }],
+    );
+    await chatwoot.createMessage.executeWithOptions(
+      { ...chatwootOptions(policy), summary: 'private note: why the bot handed off' },
+      [
+        {
+          ...conversation,
+          content: `The AI agent "${input.agentId}" could not answer message ${input.messageId}: ${why}. Handed off to the team.`,
+          private: true,
+          sourceId: bridgeSourceId(workflowId, 'handoff-note'),
+        },
+      ],
+    );
+  }
+}
+
+function chatwootOptions(policy: MessageDeliveryInput['policy']) {
+  return {
+    startToCloseTimeout: '30 seconds',
+    scheduleToCloseTimeout: policy.chatwootRetryWindowMs,
+    retry: {
+      initialInterval: policy.chatwootRetryInitialIntervalMs,
+      maximumInterval: policy.chatwootRetryMaxIntervalMs,
+      backoffCoefficient: 2,
+    },
+  } as const;
+}
+
+function exchangeOptions(policy: MessageDeliveryInput['policy']) {
+  return {
+    startToCloseTimeout: policy.exchangeAttemptTimeoutMs,
+    heartbeatTimeout: policy.exchangeHeartbeatTimeoutMs,
+    // The workflow retries itself, with durable timers and a fresh `skipReplies` each time.
+    retry: { maximumAttempts: 1 },
+    // Wait for the activity to close its socket when the workflow is cancelled.
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+  } as const;
+}
+
+function chatwootActivities(policy: MessageDeliveryInput['policy']) {
+  return proxyActivities<BridgeActivities>(chatwootOptions(policy));
+}
+
+function agentExchange(policy: MessageDeliveryInput['policy']) {
+  return proxyActivities<BridgeActivities>(exchangeOptions(policy)).agentExchange;
+}
+
+/** Typing indicators are cosmetic: a few quick tries, and a failure never fails the delivery. */
+async function bestEffort<T>(
+  activity: { executeWithOptions(options: object, args: [T]): Promise<unknown> },
+  args: T,
+  summary: string,
+): Promise<void> {
+  try {
+    await activity.executeWithOptions(
+      {
+        startToCloseTimeout: '10 seconds',
+        retry: { maximumAttempts: 3, initialInterval: '200 ms' },
+        summary,
+      },
+      [args],
+    );
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    log.warn(`${summary} failed`, { detail: describeFailure(error).detail });
+  }
+}
+
+/** Replies 0..n-1 all received: the next attempt may skip that many. */
+function contiguousCount(received: Map<number, AgentReply>): number {
+  let count = 0;
+  while (received.has(count)) count += 1;
+  return count;
+}
+
+function describeFailure(error: unknown): { detail: string; retryable: boolean } {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (cause instanceof ApplicationFailure) {
+    return { detail: cause.message, retryable: !cause.nonRetryable };
+  }
+  if (cause instanceof Error) return { detail: cause.message, retryable: true };
+  return { detail: String(cause), retryable: true };
+}
