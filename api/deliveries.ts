@@ -26,6 +26,7 @@ export function deliveryPolicy(config: BridgeConfig, agentId: string): DeliveryP
     agentRetryMaxIntervalMs: delivery.agentRetryMaxIntervalMs,
     exchangeHeartbeatTimeoutMs: delivery.exchangeHeartbeatTimeoutMs,
     exchangeAttemptTimeoutMs: agent.connectTimeoutMs + agent.totalTimeoutMs + 5_000,
+    chatwootAttemptTimeoutMs: delivery.chatwootRequestTimeoutMs * 2 + 1_000,
     chatwootRetryWindowMs: delivery.chatwootRetryWindowMs,
     chatwootRetryInitialIntervalMs: delivery.chatwootRetryInitialIntervalMs,
     chatwootRetryMaxIntervalMs: delivery.chatwootRetryMaxIntervalMs,

@@ -103,13 +103,10 @@ export function webhookRoutes(app: FastifyInstance, { config, startDelivery }: W
     } catch (error) {
       if (!(error instanceof TemporalUnavailableError)) throw error;
       log.error({ err: error }, 'Temporal unavailable; asking Chatwoot to retry');
-      return reply
-        .code(503)
-        .header('retry-after', '5')
-        .send({
-          error: 'temporal_unavailable',
-          reason: 'the message was not accepted; retry later',
-        });
+      return reply.code(503).header('retry-after', '5').send({
+        error: 'temporal_unavailable',
+        reason: 'the message was not accepted; retry later',
+      });
     }
   });
 }

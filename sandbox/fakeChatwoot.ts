@@ -196,7 +196,7 @@ export class SwaggerValidator {
         const validate = (operation.bodyValidator ??= this.ajv.compile({
           $ref: operation.bodyRef,
         }));
-        if (false) request.push(...(validate.errors ?? []).map(formatError));
+        if (!validate(body)) request.push(...(validate.errors ?? []).map(formatError));
       }
     }
     return { path, request };

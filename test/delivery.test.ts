@@ -13,7 +13,10 @@ describe('message delivery (real Temporal, real sockets, fake Chatwoot)', () => 
   afterAll(() => stack?.stop());
 
   it('posts the agent reply into the conversation, with typing on then off', async () => {
-    const { response, json } = await stack.sendMessage({ conversationId: 101, content: 'Where is my order?' });
+    const { response, json } = await stack.sendMessage({
+      conversationId: 101,
+      content: 'Where is my order?',
+    });
     expect(response.statusCode).toBe(200);
     expect(json.result).toBe('started');
     const workflowId = json.workflowId as string;

@@ -39,7 +39,8 @@ const postMessage = (conversationId: number, body: Record<string, unknown>): Pro
 describe('FakeChatwoot messages', () => {
   it('creates a message in Chatwoot API shape and lists it back with its source_id', async () => {
     const seen: StoredMessage[] = [];
-    fake.on('message', (message) => seen.push(message));
+    const onMessage = (message: StoredMessage): number => seen.push(message);
+    fake.on('message', onMessage);
 
     const response = await postMessage(7, {
       content: 'Hello from the bot',

@@ -227,7 +227,7 @@ export async function messageDeliveryWorkflow(
 
 function chatwootOptions(policy: MessageDeliveryInput['policy']) {
   return {
-    startToCloseTimeout: '30 seconds',
+    startToCloseTimeout: policy.chatwootAttemptTimeoutMs,
     scheduleToCloseTimeout: policy.chatwootRetryWindowMs,
     retry: {
       initialInterval: policy.chatwootRetryInitialIntervalMs,

@@ -27,6 +27,8 @@ export interface DeliveryPolicy {
   exchangeHeartbeatTimeoutMs: number;
   /** Upper bound on one exchange attempt (connect + total timeout + margin). */
   exchangeAttemptTimeoutMs: number;
+  /** Upper bound on one Chatwoot activity attempt (a look-up plus a post). */
+  chatwootAttemptTimeoutMs: number;
   chatwootRetryWindowMs: number;
   chatwootRetryInitialIntervalMs: number;
   chatwootRetryMaxIntervalMs: number;

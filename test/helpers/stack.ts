@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { buildApp } from '../../api/app.js';
 import { parseConfig } from '../../config/load.js';
@@ -42,6 +43,7 @@ export const fastDelivery: Partial<BridgeConfig['delivery']> = {
   chatwootRetryWindowMs: 20_000,
   chatwootRetryInitialIntervalMs: 50,
   chatwootRetryMaxIntervalMs: 200,
+  chatwootRequestTimeoutMs: 1_000,
 };
 
 /**
@@ -49,6 +51,7 @@ export const fastDelivery: Partial<BridgeConfig['delivery']> = {
  * the HTTP app, a fake Chatwoot and a mock agent server.
  */
 export async function startStack(options: StackOptions = {}) {
+  quietSdkLogs();
   const chatwoot = await FakeChatwoot.start({ apiAccessToken: API_TOKEN });
   const agentServer: MockAgentServer = await startMockAgent();
   const agents = options.agents ?? { echo: 'echo' };
@@ -136,3 +139,11 @@ export async function startStack(options: StackOptions = {}) {
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+let runtimeInstalled = false;
+/** The SDK logs every worker state change at INFO; tests only want errors. */
+function quietSdkLogs(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+}
