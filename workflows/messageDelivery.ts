@@ -8,9 +8,11 @@ import {
   proxyActivities,
   setHandler,
   sleep,
+  TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
 import type { BridgeActivities } from '../activities/index.js';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import { searchAttributes } from './searchAttributes.js';
@@ -67,7 +69,9 @@ export async function messageDeliveryWorkflow(
 
   /** Exchange attempts until one completes, a failure cannot be retried, or the window closes. */
   const exchangeWithRetries = async (): Promise<{ ok: true } | { ok: false; reason: string }> => {
-    const deadline = startedAt + policy.agentRetryWindowMs;
+    // The window opens at the agent's first failure; a dead worker is not the agent's fault.
+    let deadline: number | undefined;
+    let workerLosses = 0;
     let backoff = policy.agentRetryInitialIntervalMs;
     for (;;) {
       attempt += 1;
@@ -101,7 +105,16 @@ export async function messageDeliveryWorkflow(
           retryable: failure.retryable,
         });
         if (!failure.retryable) return { ok: false, reason: failure.detail };
-        if (Date.now() + backoff > deadline) {
+        if (isWorkerLoss(error)) {
+          workerLosses += 1;
+          // A message that kills every worker that touches it must still end somewhere.
+          if (workerLosses > MAX_WORKER_LOSSES) {
+            return { ok: false, reason: `worker lost ${workerLosses} times during the exchange` };
+          }
+          continue;
+        }
+        const windowEnd = (deadline ??= Date.now() + policy.agentRetryWindowMs);
+        if (Date.now() + backoff > windowEnd) {
           return {
             ok: false,
             reason: `agent unavailable for ${Math.round(policy.agentRetryWindowMs / 1000)} s (${attempt} attempts); last error: ${failure.detail}`,
@@ -282,6 +295,17 @@ function contiguousCount(received: Map<number, AgentReply>): number {
   let count = 0;
   while (received.has(count)) count += 1;
   return count;
+}
+
+const MAX_WORKER_LOSSES = 5;
+
+/** The worker stopped heartbeating: it died or lost its connection; the agent may be fine. */
+function isWorkerLoss(error: unknown): boolean {
+  return (
+    error instanceof ActivityFailure &&
+    error.cause instanceof TimeoutFailure &&
+    error.cause.timeoutType === TimeoutType.HEARTBEAT
+  );
 }
 
 function describeFailure(error: unknown): { detail: string; retryable: boolean } {
