@@ -30,7 +30,7 @@ export async function runBridgeV1Exchange(
 ): Promise<ConnectionOutput> {
   let socket: WebSocket | undefined;
   let deliveries: Promise<void> = Promise.resolve();
-  let deliveryError: unknown;
+  let deliveryError: Error | undefined;
 
   const actor = createActor(
     connectionMachine.provide({
@@ -65,7 +65,10 @@ export async function runBridgeV1Exchange(
           deliveries = deliveries
             .then(() => hooks.onReply(reply, index))
             .catch((error: unknown) => {
-              deliveryError ??= error;
+              deliveryError ??=
+                error instanceof Error
+                  ? error
+                  : new Error('reply hand-off failed', { cause: error });
               send({ type: 'CANCEL' });
             });
         },

@@ -37,7 +37,7 @@ export function buildApp({
     return reply.code(status).send(body);
   });
 
-  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/health', () => ({ status: 'ok' }));
 
   void app.register((scope, _options, done) => {
     webhookRoutes(scope, {

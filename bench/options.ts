@@ -56,7 +56,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
     conversations: count('conversations', values.conversations, 1),
     warmup: count('warmup', values.warmup, 0),
     timeoutMs: count('timeout', values.timeout, 1),
-    workerOptions: jsonObject('worker-options', values['worker-options']) as Partial<WorkerOptions>,
+    workerOptions: jsonObject('worker-options', values['worker-options']),
     dynamicConfig: jsonObject('dynamic-config', values['dynamic-config']) as Record<
       string,
       string | number | boolean

@@ -1,0 +1,294 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from '../config/load.js';
+
+/** The example from the docs. */
+const EXAMPLE = {
+  chatwoot: { baseUrl: 'http://localhost:3000', apiAccessToken: 'x' },
+  webhook: { secrets: ['s'] },
+  agents: [
+    {
+      id: 'echo',
+      transport: 'ws',
+      protocol: 'bridge-v1',
+      url: 'ws://127.0.0.1:9001',
+      connectTimeoutMs: 2000,
+      replyTimeoutMs: 30000,
+      maxResponses: 5,
+    },
+  ],
+  routes: [{ inboxId: 7, agentId: 'echo' }],
+};
+
+const example = (): Record<string, unknown> => structuredClone(EXAMPLE);
+const agent = (overrides: Record<string, unknown> = {}) => ({ ...EXAMPLE.agents[0], ...overrides });
+
+/** The ConfigError message for a configuration that must not parse. */
+function errorOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).message;
+  }
+  throw new Error('expected a ConfigError, but the configuration was accepted');
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'bridge-config-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+function writeTemp(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('parseConfig', () => {
+  it('parses the documented example and fills every default', () => {
+    const config = parseConfig(example());
+    expect(config.chatwoot).toEqual({ baseUrl: 'http://localhost:3000', apiAccessToken: 'x' });
+    expect(config.webhook).toEqual({
+      secrets: ['s'],
+      maxBodyBytes: 1_048_576,
+      toleranceSeconds: 300,
+    });
+    expect(config.agents).toEqual([
+      {
+        id: 'echo',
+        transport: 'ws',
+        protocol: 'bridge-v1',
+        url: 'ws://127.0.0.1:9001',
+        connectTimeoutMs: 2000,
+        replyTimeoutMs: 30000,
+        idleTimeoutMs: 30_000,
+        totalTimeoutMs: 120_000,
+        maxResponses: 5,
+        headers: {},
+      },
+    ]);
+    expect(config.routes).toEqual([{ inboxId: 7, agentId: 'echo' }]);
+    expect(config.http).toEqual({ port: 8_000, host: '0.0.0.0' });
+    expect(config.temporal).toEqual({
+      namespace: 'default',
+      taskQueue: 'chatwoot-bridge',
+      startTimeoutMs: 3_000,
+    });
+    expect(config.temporal.address).toBeUndefined();
+    expect(config.delivery).toMatchObject({
+      agentRetryWindowMs: 600_000,
+      exchangeHeartbeatTimeoutMs: 10_000,
+      chatwootRetryWindowMs: 3_600_000,
+      chatwootRequestTimeoutMs: 10_000,
+    });
+    expect(config.delivery.fallbackMessage.length).toBeGreaterThan(0);
+  });
+
+  it('fills agent defaults when only id, transport and url are given', () => {
+    const config = parseConfig({
+      ...example(),
+      agents: [{ id: 'echo', transport: 'ws', url: 'wss://agent.example.com/ws' }],
+    });
+    expect(config.agents[0]).toMatchObject({
+      protocol: 'bridge-v1',
+      connectTimeoutMs: 2_000,
+      replyTimeoutMs: 30_000,
+      maxResponses: 5,
+    });
+    expect(config.webhook.secrets).toEqual(['s']);
+  });
+
+  it('allows and keeps extra keys at every level', () => {
+    const config = parseConfig({
+      ...example(),
+      $comment: 'staging',
+      chatwoot: { ...EXAMPLE.chatwoot, note: 'self-hosted' },
+      agents: [agent({ owner: 'ml-team' })],
+      routes: [{ inboxId: 7, agentId: 'echo', label: 'web widget' }],
+    });
+    expect(config).toMatchObject({
+      $comment: 'staging',
+      chatwoot: { note: 'self-hosted' },
+      agents: [{ owner: 'ml-team' }],
+      routes: [{ label: 'web widget' }],
+    });
+  });
+
+  it('lets the environment win over the file', () => {
+    const config = parseConfig(example(), {
+      CHATWOOT_BASE_URL: 'https://chat.example.com',
+      CHATWOOT_API_TOKEN: 'from-env',
+      CHATWOOT_WEBHOOK_SECRET: 'new, old ,,',
+      PORT: '9090',
+      TEMPORAL_ADDRESS: 'temporal.internal:7233',
+      TEMPORAL_NAMESPACE: 'bridge',
+      TEMPORAL_TASK_QUEUE: 'bridge-q',
+    });
+    expect(config.chatwoot).toEqual({
+      baseUrl: 'https://chat.example.com',
+      apiAccessToken: 'from-env',
+    });
+    expect(config.webhook.secrets).toEqual(['new', 'old']);
+    expect(config.http.port).toBe(9090);
+    expect(config.temporal).toMatchObject({
+      address: 'temporal.internal:7233',
+      namespace: 'bridge',
+      taskQueue: 'bridge-q',
+    });
+  });
+
+  it('ignores unset and empty environment variables', () => {
+    const config = parseConfig(example(), { CHATWOOT_BASE_URL: '', PORT: undefined });
+    expect(config.chatwoot.baseUrl).toBe('http://localhost:3000');
+    expect(config.http.port).toBe(8_000);
+  });
+
+  it('fills missing sections from the environment', () => {
+    const { chatwoot: _chatwoot, ...withoutChatwoot } = example();
+    const config = parseConfig(withoutChatwoot, {
+      CHATWOOT_BASE_URL: 'http://chatwoot:3000',
+      CHATWOOT_API_TOKEN: 'token',
+    });
+    expect(config.chatwoot).toEqual({ baseUrl: 'http://chatwoot:3000', apiAccessToken: 'token' });
+  });
+
+  it('does not modify the object it was given', () => {
+    const raw = example();
+    parseConfig(raw, { CHATWOOT_API_TOKEN: 'from-env', PORT: '9090' });
+    expect(raw).toEqual(EXAMPLE);
+  });
+
+  it('names PORT when it is not an integer', () => {
+    expect(errorOf(() => parseConfig(example(), { PORT: 'eighty' }))).toMatch(/PORT.*"eighty"/);
+  });
+
+  it('names http.port when PORT is out of range', () => {
+    expect(errorOf(() => parseConfig(example(), { PORT: '70000' }))).toContain('http.port');
+  });
+
+  it.each([
+    ['not a URL', 'localhost:3000'],
+    ['not http(s)', 'ftp://chatwoot.example.com'],
+  ])('names chatwoot.baseUrl when it is %s', (_, baseUrl) => {
+    const message = errorOf(() =>
+      parseConfig({ ...example(), chatwoot: { ...EXAMPLE.chatwoot, baseUrl } }),
+    );
+    expect(message).toMatch(/^\s+- chatwoot\.baseUrl: /m);
+  });
+
+  it('names chatwoot.baseUrl when CHATWOOT_BASE_URL is bad, even with a good file', () => {
+    const message = errorOf(() => parseConfig(example(), { CHATWOOT_BASE_URL: 'chatwoot' }));
+    expect(message).toContain('chatwoot.baseUrl');
+  });
+
+  it('says how to set a missing API token', () => {
+    const message = errorOf(() =>
+      parseConfig({
+        ...example(),
+        chatwoot: { baseUrl: 'http://localhost:3000', apiAccessToken: '' },
+      }),
+    );
+    expect(message).toContain(
+      'chatwoot.apiAccessToken: set chatwoot.apiAccessToken or CHATWOOT_API_TOKEN',
+    );
+  });
+
+  it('names agents.0.url when it is not a WebSocket URL', () => {
+    const message = errorOf(() =>
+      parseConfig({ ...example(), agents: [agent({ url: 'http://127.0.0.1:9001' })] }),
+    );
+    expect(message).toContain('agents.0.url: must start with ws:// or wss://');
+  });
+
+  it('names the field of a bad second agent', () => {
+    const message = errorOf(() =>
+      parseConfig({ ...example(), agents: [agent(), agent({ id: 'b', maxResponses: 0 })] }),
+    );
+    expect(message).toContain('agents.1.maxResponses');
+  });
+
+  it('requires at least one agent', () => {
+    const message = errorOf(() => parseConfig({ ...example(), agents: [], routes: [] }));
+    expect(message).toContain('agents: configure at least one agent');
+  });
+
+  it('names routes.N.agentId for a route to an unknown agent, listing the known ones', () => {
+    const message = errorOf(() =>
+      parseConfig({
+        ...example(),
+        routes: [
+          { inboxId: 7, agentId: 'echo' },
+          { inboxId: 8, agentId: 'ehco' },
+        ],
+      }),
+    );
+    expect(message).toContain('routes.1.agentId: no agent with id "ehco" (known: echo)');
+    expect(message).not.toContain('routes.0');
+  });
+
+  it('names routes.0.agentId for the documented example with a typo', () => {
+    const message = errorOf(() =>
+      parseConfig({ ...example(), routes: [{ inboxId: 7, agentId: 'missing' }] }),
+    );
+    expect(message).toContain('routes.0.agentId');
+  });
+
+  it('rejects an inbox routed twice, naming the second route', () => {
+    const message = errorOf(() =>
+      parseConfig({
+        ...example(),
+        routes: [
+          { inboxId: 7, agentId: 'echo' },
+          { inboxId: 7, agentId: 'echo' },
+        ],
+      }),
+    );
+    expect(message).toContain('routes.1.inboxId: inbox 7 is routed twice');
+  });
+
+  it.each([
+    ['an array', []],
+    ['null', null],
+    ['a string', 'config'],
+  ])('rejects %s at the top level', (_, raw) => {
+    expect(errorOf(() => parseConfig(raw))).toContain('the top level must be a JSON object');
+  });
+});
+
+describe('loadConfig', () => {
+  it('reads the JSON file named by BRIDGE_CONFIG, with environment overrides', () => {
+    const path = writeTemp('good.json', JSON.stringify(EXAMPLE));
+    const config = loadConfig({ BRIDGE_CONFIG: path, TEMPORAL_NAMESPACE: 'prod' });
+    expect(config).toEqual(parseConfig(example(), { TEMPORAL_NAMESPACE: 'prod' }));
+    expect(config.temporal.namespace).toBe('prod');
+  });
+
+  it('says to set BRIDGE_CONFIG when it is unset or empty', () => {
+    for (const env of [{}, { BRIDGE_CONFIG: '' }]) {
+      const message = errorOf(() => loadConfig(env));
+      expect(message).toMatch(/BRIDGE_CONFIG is not set/);
+      expect(message).toMatch(/JSON configuration file/);
+    }
+  });
+
+  it('names the file that cannot be read', () => {
+    const path = join(dir, 'does-not-exist.json');
+    const message = errorOf(() => loadConfig({ BRIDGE_CONFIG: path }));
+    expect(message).toContain(`BRIDGE_CONFIG=${path} cannot be read`);
+    expect(message).toContain('ENOENT');
+  });
+
+  it('names the file that is not valid JSON', () => {
+    const path = writeTemp('broken.json', '{"chatwoot": {"baseUrl": "http://localhost:3000",}');
+    const message = errorOf(() => loadConfig({ BRIDGE_CONFIG: path }));
+    expect(message).toContain(`BRIDGE_CONFIG=${path} is not valid JSON`);
+  });
+
+  it('names the file and the field when the JSON is valid but the configuration is not', () => {
+    const bad = { ...EXAMPLE, agents: [agent({ url: 'localhost:9001' })] };
+    const path = writeTemp('invalid.json', JSON.stringify(bad));
+    const message = errorOf(() => loadConfig({ BRIDGE_CONFIG: path }));
+    expect(message).toContain(`${path} is invalid`);
+    expect(message).toContain('agents.0.url');
+  });
+});

@@ -1,0 +1,86 @@
+import { fileURLToPath } from 'node:url';
+import { Connection } from '@temporalio/client';
+import { startApi } from '../api/main.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { BridgeConfig } from '../config/schema.js';
+import {
+  BRIDGE_SEARCH_ATTRIBUTES,
+  ensureSearchAttributes,
+  startDevServer,
+  type DevServer,
+} from './devServer.js';
+import { createBridgeWorker } from './worker.js';
+
+/**
+ * `npm start`: the whole bridge in one process. Without TEMPORAL_ADDRESS it runs an embedded
+ * Temporal dev server (SQLite under .data/, so work survives a restart) with its web UI.
+ */
+const exampleConfig = fileURLToPath(new URL('../config/example.json', import.meta.url));
+
+function readConfig(): BridgeConfig {
+  if (!process.env.BRIDGE_CONFIG) {
+    console.warn(
+      `BRIDGE_CONFIG is not set: using ${exampleConfig} (an echo agent on ws://127.0.0.1:9001).`,
+    );
+  }
+  try {
+    return loadConfig({
+      ...process.env,
+      BRIDGE_CONFIG: process.env.BRIDGE_CONFIG ?? exampleConfig,
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+const config = readConfig();
+if (config.webhook.secrets.length === 0) {
+  console.warn(
+    'No webhook secret configured: anyone who can reach /webhook/chatwoot can start deliveries.',
+  );
+}
+
+let devServer: DevServer | undefined;
+let address = config.temporal.address;
+if (!address) {
+  devServer = await startDevServer({
+    port: Number(process.env.TEMPORAL_DEV_PORT ?? 7233),
+    uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
+    dbFilename: process.env.TEMPORAL_DB_FILE ?? '.data/temporal.sqlite',
+    namespace: config.temporal.namespace,
+    searchAttributes: BRIDGE_SEARCH_ATTRIBUTES,
+  });
+  address = devServer.address;
+  console.log(`Embedded Temporal dev server on ${address}; web UI: ${devServer.uiUrl ?? '(none)'}`);
+} else {
+  const connection = await Connection.connect({ address });
+  await ensureSearchAttributes(connection, config.temporal.namespace);
+  await connection.close();
+}
+
+const worker = await createBridgeWorker({ config, address });
+const running = worker.run();
+const api = await startApi(config, address);
+console.log(
+  `Bridge ready: POST http://${config.http.host}:${config.http.port}/webhook/chatwoot → task queue "${config.temporal.taskQueue}"`,
+);
+
+// The SDK already stops the worker on SIGINT/SIGTERM; close the rest once it has drained.
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    void (async () => {
+      await api.close();
+      await worker.shutdown();
+      await devServer?.stop();
+      process.exit(0);
+    })();
+  });
+}
+await running;
