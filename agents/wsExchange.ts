@@ -29,6 +29,7 @@ export async function runBridgeV1Exchange(
   hooks: ExchangeHooks,
 ): Promise<ConnectionOutput> {
   let socket: WebSocket | undefined;
+  let socketClosed: Promise<void> = Promise.resolve();
   let deliveries: Promise<void> = Promise.resolve();
   let deliveryError: Error | undefined;
 
@@ -96,6 +97,9 @@ export async function runBridgeV1Exchange(
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
     socket?.removeAllListeners('message');
+    // Return only once the socket is really gone: a cancelled exchange leaves nothing open.
+    closeSocket(socket);
+    await socketClosed;
   }
 }
 

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Stage } from './breakdown.js';
 import type { PathResult } from './measure.js';
 import type { BenchOptions } from './options.js';
 import { round } from './stats.js';
@@ -115,6 +116,18 @@ export function formatReport(
     ...rows.map(line),
     '',
     `added p50 latency (bridge − baseline): ${comparison.addedP50Ms.toFixed(1)} ms`,
+  ].join('\n');
+}
+
+/** The bridge's timeline, one line per history event, as medians after the webhook was sent. */
+export function formatBreakdown(stages: Stage[]): string {
+  const width = Math.max(...stages.map((stage) => stage.event.length));
+  return [
+    '',
+    'bridge timeline (median ms after webhook sent, sampled workflows):',
+    ...stages.map(
+      (stage) => `  ${stage.event.padEnd(width)}  ${stage.medianMs.toFixed(1).padStart(7)}`,
+    ),
   ].join('\n');
 }
 

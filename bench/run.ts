@@ -5,10 +5,17 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { drive, MessageIds, type LoadSettings, type Target } from './loadGenerator.js';
+import { latencyBreakdown } from './breakdown.js';
+import {
+  drive,
+  MessageIds,
+  type LoadSettings,
+  type PhaseResult,
+  type Target,
+} from './loadGenerator.js';
 import { evaluate, startProbe, type PathResult } from './measure.js';
 import { parseOptions, type BenchOptions } from './options.js';
-import { compare, formatReport, machine, writeResults } from './report.js';
+import { compare, formatBreakdown, formatReport, machine, writeResults } from './report.js';
 import { ReplyTracker } from './replyTracker.js';
 import { INBOX_ID, startBenchStack, WEBHOOK_SECRET, type BenchStack } from './stack.js';
 
@@ -35,12 +42,18 @@ try {
     settle: () => untilNoWorkflowRuns(stack, options.timeoutMs),
   };
 
-  const baseline = await runPath(baselinePath, options);
-  const bridge = await runPath(bridgePath, options);
+  const { result: baseline } = await runPath(baselinePath, options);
+  const { result: bridge, measured } = await runPath(bridgePath, options);
   const comparison = compare(baseline, bridge);
   const bridgeWorkflows = await countWorkflows(stack);
+  const breakdown = await latencyBreakdown(
+    stack.temporal,
+    bridgePath.target.accountId,
+    measured.samples,
+  );
 
   console.log(`\n${formatReport(options, baseline, bridge, comparison)}`);
+  console.log(formatBreakdown(breakdown));
   console.log(
     `bridge workflows: ${bridgeWorkflows.total} total, ${bridgeWorkflows.notDelivered} not delivered`,
   );
@@ -55,6 +68,7 @@ try {
     runs: { baseline, bridge },
     ...comparison,
     bridgeWorkflows,
+    bridgeBreakdown: breakdown,
     baselineFailures: stack.direct.failures.slice(0, 20),
   });
   console.log(`results: ${file}`);
@@ -70,7 +84,10 @@ try {
   await stack.stop();
 }
 
-async function runPath(path: PathUnderTest, opts: BenchOptions): Promise<PathResult> {
+async function runPath(
+  path: PathUnderTest,
+  opts: BenchOptions,
+): Promise<{ result: PathResult; measured: PhaseResult }> {
   const settings: LoadSettings = {
     count: opts.warmup,
     rate: opts.rate,
@@ -90,7 +107,14 @@ async function runPath(path: PathUnderTest, opts: BenchOptions): Promise<PathRes
   const measured = await drive(path.target, { ...settings, count: opts.messages }, tracker, ids);
   const reading = probe();
   await path.settle();
-  return evaluate(name, path.target.accountId, { warmup, measured }, stack.chatwoot, reading);
+  const result = evaluate(
+    name,
+    path.target.accountId,
+    { warmup, measured },
+    stack.chatwoot,
+    reading,
+  );
+  return { result, measured };
 }
 
 /** Polls visibility until the bridge's task queue has no running workflow (bounded). */

@@ -21,6 +21,8 @@ export interface MockAgentServer {
   readonly requests: AgentRequest[];
   /** Connections accepted so far. */
   readonly connections: number;
+  /** Sockets open right now (a bridge that closes its sockets brings this back to 0). */
+  readonly openConnections: number;
   /** false: stop listening and kill open sockets; true: listen again on the same port. */
   setAvailable(available: boolean): Promise<void>;
   close(): Promise<void>;
@@ -216,6 +218,9 @@ export async function startMockAgent(options: MockAgentOptions = {}): Promise<Mo
     requests,
     get connections() {
       return connections;
+    },
+    get openConnections() {
+      return wss.clients.size;
     },
     setAvailable: (available) =>
       available ? (listening ? Promise.resolve() : listen()) : stopListening(),

@@ -44,9 +44,9 @@ const reply = (content: string, final = false): ConnectionEvent => ({
 
 /** A live actor on a simulated clock, with every I/O action recorded. */
 function harness(overrides: Partial<ConnectionInput> = {}) {
-  const openSocket = vi.fn();
-  const sendRequest = vi.fn();
-  const closeSocket = vi.fn();
+  const openSocket = vi.fn<() => void>();
+  const sendRequest = vi.fn<() => void>();
+  const closeSocket = vi.fn<() => void>();
   const deliverReply = vi.fn<(params: { reply: ReplyPayload; index: number }) => void>();
   const clock = new SimulatedClock();
   const actor = createActor(
@@ -83,8 +83,9 @@ function harness(overrides: Partial<ConnectionInput> = {}) {
 describe('connectionMachine: model-based walk with @xstate/graph', () => {
   // Delayed transitions are ordinary events named `xstate.after.<delay>.<state id>`; taking them
   // from the machine keeps the walk honest if a timeout is added or renamed.
-  const afterEvents = getStateNodes(connectionMachine.root).flatMap((node: AnyStateNode) =>
-    node.after.map((t) => ({ type: t.eventType }) as unknown as ConnectionEvent),
+  // They are not in ConnectionEvent; AnyStateNode types `eventType` loosely, so they pass as one.
+  const afterEvents: ConnectionEvent[] = getStateNodes(connectionMachine.root).flatMap(
+    (node: AnyStateNode) => node.after.map((t) => ({ type: t.eventType })),
   );
   const events: ConnectionEvent[] = [
     { type: 'START' },
@@ -103,16 +104,15 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
   ];
   const paths = getSimplePaths(connectionMachine, { input: INPUT, events });
 
-  /** Ids of the state nodes a snapshot value is in, e.g. connection.active + connection.active.streaming. */
+  /** Ids of the state nodes a value is in, e.g. connection.active and connection.active.sending. */
   function nodeIds(value: StateValue): string[] {
     if (typeof value === 'string') return [`connection.${value}`];
-    return Object.entries(value)
-      .flatMap(([parent, child]) =>
-        nodeIds(child as StateValue).map((id) =>
-          id.replace('connection.', `connection.${parent}.`),
-        ),
-      )
-      .concat(Object.keys(value).map((parent) => `connection.${parent}`));
+    return Object.entries(value).flatMap(([parent, child]) => [
+      `connection.${parent}`,
+      ...nodeIds(child as StateValue).map((id) =>
+        id.replace('connection.', `connection.${parent}.`),
+      ),
+    ]);
   }
 
   it('generates paths from every event, including each timeout', () => {
@@ -217,7 +217,7 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
     expect(finished.length).toBeGreaterThan(30);
     const seen = new Set<string>();
     for (const path of finished) {
-      const pathEvents = path.steps.map((step) => step.event as ConnectionEvent);
+      const pathEvents = path.steps.map((step) => step.event);
       const phases = path.steps.map((step) => phaseOf(step.state.value));
       const output = path.state.output as ConnectionOutput;
       expect(output, pathEvents.map((e) => e.type).join(' → ')).toEqual(
@@ -247,7 +247,7 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
   it('runs the I/O actions a live actor would, along every path', () => {
     for (const path of paths) {
       const h = harness();
-      const pathEvents = path.steps.slice(1).map((step) => step.event as ConnectionEvent);
+      const pathEvents = path.steps.slice(1).map((step) => step.event);
       h.send(...pathEvents);
       const phases = path.steps.map((step) => phaseOf(step.state.value));
       const label = pathEvents.map((e) => e.type).join(' → ');

@@ -48,3 +48,28 @@ describe('message delivery (real Temporal, real sockets, fake Chatwoot)', () => 
     expect(stack.chatwoot.violations).toEqual([]);
   });
 });
+
+describe('cancelling a delivery', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      agents: { silent: 'silent' },
+      routes: { 7: 'silent' },
+      agentTimeouts: { replyTimeoutMs: 30_000, totalTimeoutMs: 60_000 },
+    });
+  });
+  afterAll(() => stack?.stop());
+
+  it('closes the agent socket and turns typing off', async () => {
+    const { json } = await stack.sendMessage({ conversationId: 111, content: 'never answered' });
+    const handle = stack.temporal.workflow.getHandle(json.workflowId as string);
+    await stack.chatwoot.waitFor(() => stack.agentServer.openConnections === 1, {
+      description: 'agent connected',
+    });
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow(/cancel/i);
+    expect(stack.agentServer.openConnections).toBe(0);
+    expect(stack.chatwoot.typing(1, 111)).toEqual(['on', 'off']);
+    expect(stack.chatwoot.messages(1, 111)).toEqual([]);
+  });
+});

@@ -63,6 +63,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const host = options.host ?? '127.0.0.1';
   const namespace = options.namespace ?? 'default';
   const ui = options.ui ?? true;
+  // Explicit ports are checked up front: otherwise the readiness probe could reach whatever
+  // already listens there and report success while our server failed to bind.
+  if (options.port !== undefined) await assertPortFree(host, options.port);
+  if (ui && options.uiPort !== undefined) await assertPortFree(host, options.uiPort);
   const port = options.port ?? (await freePort(host));
   const uiPort = ui ? (options.uiPort ?? (await preferredPort(host, port + 1000))) : undefined;
   if (options.dbFilename)
@@ -71,9 +75,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const args = ['server', 'start-dev', '--ip', host, '--port', String(port)];
   args.push(...(uiPort === undefined ? ['--headless'] : ['--ui-port', String(uiPort)]));
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
-  // "default" always exists; naming it again is harmless but noisy.
-  if (namespace !== 'default') args.push('--namespace', namespace);
-  args.push('--log-level', options.logLevel ?? 'warn');
+  args.push('--namespace', namespace, '--log-level', options.logLevel ?? 'warn');
   for (const [name, type] of Object.entries(options.searchAttributes ?? {})) {
     args.push('--search-attribute', `${name}=${type}`);
   }
@@ -245,14 +247,20 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 async function preferredPort(host: string, port: number): Promise<number> {
-  if (port > 65535) return freePort(host);
-  const free = await new Promise<boolean>((resolve) => {
+  return port <= 65535 && (await isPortFree(host, port)) ? port : freePort(host);
+}
+
+async function assertPortFree(host: string, port: number): Promise<void> {
+  if (!(await isPortFree(host, port))) throw new Error(`Port ${host}:${port} is already in use.`);
+}
+
+function isPortFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
     server.once('error', () => resolve(false));
     server.listen(port, host, () => server.close(() => resolve(true)));
   });
-  return free ? port : freePort(host);
 }
 
 function formatHost(host: string): string {

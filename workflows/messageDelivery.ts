@@ -68,7 +68,7 @@ export async function messageDeliveryWorkflow(
   const conversation = { accountId: input.accountId, conversationId: input.conversationId };
 
   /** Exchange attempts until one completes, a failure cannot be retried, or the window closes. */
-  const exchangeWithRetries = async (): Promise<{ ok: true } | { ok: false; reason: string }> => {
+  const exchangeWithRetries = async (): Promise<ExchangeOutcome> => {
     // The window opens at the agent's first failure; a dead worker is not the agent's fault.
     let deadline: number | undefined;
     let workerLosses = 0;
@@ -155,10 +155,13 @@ export async function messageDeliveryWorkflow(
   let outcome: DeliveryReport['outcome'] = 'delivered';
   let reason: string | undefined;
   await bestEffort(chatwoot.setTyping, { ...conversation, typingStatus: 'on' }, 'typing on');
+  let exchange: Promise<ExchangeOutcome> = Promise.resolve({ ok: true });
   try {
-    const exchange = exchangeWithRetries().finally(() => {
+    exchange = exchangeWithRetries().finally(() => {
       exchangeDone = true;
     });
+    // Awaited below; this only keeps a cancellation from surfacing as an unhandled rejection.
+    exchange.catch(() => undefined);
     // Post replies in order as they arrive, while the exchange is still running.
     for (let next = 0; ; next += 1) {
       await condition(() => received.has(next) || exchangeDone);
@@ -178,6 +181,8 @@ export async function messageDeliveryWorkflow(
   } catch (error) {
     outcome = 'failed';
     reason = isCancellation(error) ? 'cancelled' : describeFailure(error).detail;
+    // Let a cancelled exchange close its socket before the workflow ends.
+    await CancellationScope.nonCancellable(() => exchange.then(ignore, ignore));
     throw error;
   } finally {
     // Typing must never stay on, also after a failure or a cancellation.
@@ -297,7 +302,11 @@ function contiguousCount(received: Map<number, AgentReply>): number {
   return count;
 }
 
+type ExchangeOutcome = { ok: true } | { ok: false; reason: string };
+
 const MAX_WORKER_LOSSES = 5;
+
+const ignore = () => undefined;
 
 /** The worker stopped heartbeating: it died or lost its connection; the agent may be fine. */
 function isWorkerLoss(error: unknown): boolean {
