@@ -86,12 +86,10 @@ export function formatReport(
     countRow('unexpected replies', 'unexpected'),
     countRow('webhook errors', 'httpErrors'),
     ['machine CPU busy (%)', ms(baseline.machineCpuPercent), ms(bridge.machineCpuPercent)],
-    ['bench process CPU (%)', ms(baseline.processCpuPercent), ms(bridge.processCpuPercent)],
-    [
-      'event loop delay p99 (ms)',
-      ms(baseline.eventLoopDelayMs.p99),
-      ms(bridge.eventLoopDelayMs.p99),
-    ],
+    ['bench process CPU (% core)', ms(baseline.processCpuPercent), ms(bridge.processCpuPercent)],
+    ['Temporal server CPU (% core)', ms(baseline.childCpuPercent), ms(bridge.childCpuPercent)],
+    ['event loop lag p99 (ms)', ms(baseline.eventLoopLagMs.p99), ms(bridge.eventLoopLagMs.p99)],
+    ['load average (1 min)', baseline.loadAverage.toFixed(2), bridge.loadAverage.toFixed(2)],
   ];
 
   const widths = [0, 1, 2, 3].map((column) =>

@@ -64,15 +64,22 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: Env): Record<strin
   if (env.CHATWOOT_BASE_URL) section(raw, 'chatwoot').baseUrl = env.CHATWOOT_BASE_URL;
   if (env.CHATWOOT_API_TOKEN) section(raw, 'chatwoot').apiAccessToken = env.CHATWOOT_API_TOKEN;
   if (env.CHATWOOT_WEBHOOK_SECRET) {
-    section(raw, 'webhook').secrets = env.CHATWOOT_WEBHOOK_SECRET.split(',')
+    const secrets = env.CHATWOOT_WEBHOOK_SECRET.split(',')
       .map((secret) => secret.trim())
       .filter(Boolean);
+    // A blank value must not silently switch signature checks off.
+    if (secrets.length === 0) {
+      throw new ConfigError(
+        'CHATWOOT_WEBHOOK_SECRET is set but holds no secret; unset it or give one',
+      );
+    }
+    section(raw, 'webhook').secrets = secrets;
   }
   if (env.PORT) {
-    const port = Number(env.PORT);
-    if (!Number.isInteger(port))
-      throw new ConfigError(`PORT must be an integer, got "${env.PORT}"`);
-    section(raw, 'http').port = port;
+    if (!/^\d+$/.test(env.PORT.trim())) {
+      throw new ConfigError(`PORT must be a decimal port number, got "${env.PORT}"`);
+    }
+    section(raw, 'http').port = Number(env.PORT);
   }
   if (env.TEMPORAL_ADDRESS) section(raw, 'temporal').address = env.TEMPORAL_ADDRESS;
   if (env.TEMPORAL_NAMESPACE) section(raw, 'temporal').namespace = env.TEMPORAL_NAMESPACE;

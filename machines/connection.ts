@@ -159,6 +159,20 @@ export const connectionMachine = setup({
           target: 'failed',
           actions: { type: 'recordFailure', params: { reason: 'agent_error' } },
         },
+        // Handled here, not only in awaitingReply/streaming: a fast agent's reply may arrive
+        // before the socket reports the request as written. Entering `streaming` anew
+        // restarts its idle timer; `active` itself is not re-entered, so the total timer runs on.
+        REPLY: [
+          {
+            guard: 'isLastReply',
+            target: 'closing',
+            actions: [{ type: 'deliverReply', params: replyParams }, 'countReply', 'endAfterReply'],
+          },
+          {
+            target: '.streaming',
+            actions: [{ type: 'deliverReply', params: replyParams }, 'countReply'],
+          },
+        ],
         PROTOCOL_ERROR: {
           target: 'failed',
           actions: {
@@ -206,21 +220,6 @@ export const connectionMachine = setup({
             },
           },
           on: {
-            REPLY: [
-              {
-                guard: 'isLastReply',
-                target: '#connection.closing',
-                actions: [
-                  { type: 'deliverReply', params: replyParams },
-                  'countReply',
-                  'endAfterReply',
-                ],
-              },
-              {
-                target: 'streaming',
-                actions: [{ type: 'deliverReply', params: replyParams }, 'countReply'],
-              },
-            ],
             SOCKET_CLOSED: {
               target: '#connection.failed',
               actions: { type: 'recordFailure', params: { reason: 'closed_before_reply' } },
@@ -235,23 +234,6 @@ export const connectionMachine = setup({
             },
           },
           on: {
-            REPLY: [
-              {
-                guard: 'isLastReply',
-                target: '#connection.closing',
-                actions: [
-                  { type: 'deliverReply', params: replyParams },
-                  'countReply',
-                  'endAfterReply',
-                ],
-              },
-              // Re-entering restarts the idle timer.
-              {
-                target: 'streaming',
-                reenter: true,
-                actions: [{ type: 'deliverReply', params: replyParams }, 'countReply'],
-              },
-            ],
             SOCKET_CLOSED: [
               {
                 guard: ({ event }) => event.clean,

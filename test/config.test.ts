@@ -292,3 +292,21 @@ describe('loadConfig', () => {
     expect(message).toContain('agents.0.url');
   });
 });
+
+describe('environment values that would weaken the bridge', () => {
+  const base = {
+    chatwoot: { baseUrl: 'http://localhost:3000', apiAccessToken: 'x' },
+    webhook: { secrets: ['from-file'] },
+    agents: [{ id: 'echo', transport: 'ws', url: 'ws://127.0.0.1:9001' }],
+  };
+
+  it('refuses a CHATWOOT_WEBHOOK_SECRET that holds no secret instead of disabling the check', () => {
+    expect(() => parseConfig(base, { CHATWOOT_WEBHOOK_SECRET: ' , ' })).toThrow(
+      /CHATWOOT_WEBHOOK_SECRET/,
+    );
+  });
+
+  it.each(['0x1f90', '1e3', ' '])('refuses PORT=%j', (port) => {
+    expect(() => parseConfig(base, { PORT: port })).toThrow(/PORT must be a decimal port number/);
+  });
+});

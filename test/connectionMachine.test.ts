@@ -154,7 +154,10 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
       node.children.forEach(collect);
     };
     collect(toDirectedGraph(connectionMachine));
-    expect(edges.length).toBe(23);
+    // Both branches of every guarded event are separate edges, and must each be taken.
+    const branches = (event: string) => edges.filter((edge) => edge.event === event).length;
+    expect(branches('xstate.after.totalTimeout.connection.active')).toBe(2);
+    expect(branches('REPLY')).toBeGreaterThanOrEqual(2);
     const untaken = edges.filter(
       (edge) =>
         !steps.some(
@@ -508,14 +511,47 @@ describe('connectionMachine: replies and endings', () => {
     expect(h.sendRequest).not.toHaveBeenCalled();
   });
 
+  it('delivers a reply that arrives before the request is reported written', () => {
+    const h = harness();
+    h.send({ type: 'START' }, { type: 'CONNECTED' });
+    expect(h.phase()).toBe('sending');
+    h.send(reply('fast'));
+    expect(h.phase()).toBe('streaming');
+    expect(h.deliverReply).toHaveBeenCalledWith({
+      index: 0,
+      reply: { content: 'fast', final: false, metadata: { n: 'fast' } },
+    });
+    // The late SENT changes nothing; the exchange carries on as usual.
+    h.send({ type: 'SENT' }, reply('end', true), { type: 'SOCKET_CLOSED', clean: true });
+    expect(h.output()).toEqual({ outcome: 'completed', endReason: 'final', replies: 2 });
+  });
+
   it('ignores events that do not belong to the current phase', () => {
     const h = harness();
     h.send({ type: 'CONNECTED' }, reply('early'), { type: 'CANCEL' });
     expect(h.phase()).toBe('idle');
     expect(h.openSocket).not.toHaveBeenCalled();
-    h.send({ type: 'START' }, reply('too early'));
-    expect(h.phase()).toBe('connecting');
     expect(h.deliverReply).not.toHaveBeenCalled();
+    h.send({ type: 'START' }, { type: 'SENT' });
+    expect(h.phase()).toBe('connecting');
+    expect(h.sendRequest).not.toHaveBeenCalled();
+    h.send({ type: 'CONNECTED' }, { type: 'SENT' }, { type: 'CONNECTED' }, { type: 'START' });
+    expect(h.phase()).toBe('awaitingReply');
+    expect(h.openSocket).toHaveBeenCalledTimes(1);
+    expect(h.sendRequest).toHaveBeenCalledTimes(1);
+  });
+
+  it('ignores replies and errors once closing', () => {
+    const h = harness();
+    h.toAwaitingReply();
+    h.send(reply('last', true));
+    expect(h.phase()).toBe('closing');
+    h.send(reply('straggler'), { type: 'AGENT_ERROR', detail: 'late', retryable: false });
+    h.send({ type: 'CANCEL' });
+    expect(h.phase()).toBe('closing');
+    expect(h.deliverReply).toHaveBeenCalledTimes(1);
+    h.send({ type: 'SOCKET_CLOSED', clean: true });
+    expect(h.output()).toEqual({ outcome: 'completed', endReason: 'final', replies: 1 });
   });
 });
 

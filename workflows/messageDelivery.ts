@@ -180,7 +180,6 @@ export async function messageDeliveryWorkflow(
     }
   } catch (error) {
     outcome = 'failed';
-    reason = isCancellation(error) ? 'cancelled' : describeFailure(error).detail;
     // Let a cancelled exchange close its socket before the workflow ends.
     await CancellationScope.nonCancellable(() => exchange.then(ignore, ignore));
     throw error;
