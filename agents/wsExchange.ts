@@ -41,6 +41,8 @@ export async function runBridgeV1Exchange(
             headers: agent.headers,
             handshakeTimeout: agent.connectTimeoutMs,
           });
+          const opened = socket;
+          socketClosed = new Promise((resolve) => opened.once('close', () => resolve()));
           socket.on('open', () => send({ type: 'CONNECTED' }));
           socket.on('error', (error) => send({ type: 'CONNECT_FAILED', detail: error.message }));
           socket.on('close', (code, reason) =>
