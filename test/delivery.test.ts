@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { searchAttributes } from '../workflows/searchAttributes.js';
+import { deliveryStateQuery } from '../workflows/shared.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 describe('message delivery (real Temporal, real sockets, fake Chatwoot)', () => {
@@ -33,6 +35,38 @@ describe('message delivery (real Temporal, real sockets, fake Chatwoot)', () => 
     });
     expect(stack.chatwoot.typing(1, 101)).toEqual(['on', 'off']);
     expect(stack.chatwoot.violations).toEqual([]);
+  });
+
+  it('is findable in Temporal by conversation, agent and status, with a readable summary', async () => {
+    const { json } = await stack.sendMessage({
+      conversationId: 103,
+      content: 'Find me in the UI please',
+    });
+    const workflowId = json.workflowId as string;
+    await stack.result(workflowId);
+    const handle = stack.temporal.workflow.getHandle(workflowId);
+    const description = await handle.describe();
+    expect(await description.staticSummary()).toBe(
+      'conversation 103 → echo: "Find me in the UI please"',
+    );
+    expect(description.typedSearchAttributes.get(searchAttributes.deliveryStatus)).toBe(
+      'delivered',
+    );
+    expect(description.typedSearchAttributes.get(searchAttributes.inboxId)).toBe('7');
+
+    // Visibility is eventually consistent: poll the query an operator would type.
+    const query = `ChatwootConversationId = "103" AND AgentId = "echo" AND DeliveryStatus = "delivered"`;
+    const found: string[] = [];
+    for (let tries = 0; tries < 50 && found.length === 0; tries += 1) {
+      for await (const execution of stack.temporal.workflow.list({ query }))
+        found.push(execution.workflowId);
+      if (found.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(found).toContain(workflowId);
+    expect(await handle.query(deliveryStateQuery)).toMatchObject({
+      status: 'delivered',
+      repliesPosted: 1,
+    });
   });
 
   it('streams several replies in order, each posted once', async () => {
