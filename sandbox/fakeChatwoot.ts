@@ -6,7 +6,7 @@
  * endpoints the bridge calls have handlers; the validator itself is generic.
  */
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Ajv2020Module from 'ajv/dist/2020.js';
@@ -18,7 +18,16 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 const Ajv2020 = Ajv2020Module.default;
 const addFormats = addFormatsModule.default;
 
-const DEFAULT_SWAGGER = new URL('../../shared/reference/chatwoot/swagger.json', import.meta.url);
+/**
+ * Chatwoot's own OpenAPI document: the project's reference copy beside the repository when it is
+ * there, else the copy vendored here (same file, chatwoot/chatwoot swagger/swagger.json), so a
+ * clone on its own still validates. CHATWOOT_SWAGGER_PATH overrides both.
+ */
+const REFERENCE_SWAGGER = new URL('../../shared/reference/chatwoot/swagger.json', import.meta.url);
+const VENDORED_SWAGGER = new URL('./chatwoot-swagger.json', import.meta.url);
+const DEFAULT_SWAGGER =
+  process.env.CHATWOOT_SWAGGER_PATH ??
+  (existsSync(REFERENCE_SWAGGER) ? REFERENCE_SWAGGER : VENDORED_SWAGGER);
 
 export interface RecordedCall {
   method: string;

@@ -207,6 +207,8 @@ async function probe(
 /** Forwards output lines to `log`, keeping a tail for error messages. */
 function captureOutput(child: ChildProcess, log: (line: string) => void): () => string {
   const tail: string[] = [];
+  // Always listening: an unhandled 'error' event (e.g. spawn ENOENT) would crash the parent.
+  child.on('error', (error) => tail.push(`spawn error: ${error.message}`));
   for (const stream of [child.stdout, child.stderr]) {
     let partial = '';
     stream?.setEncoding('utf8');
