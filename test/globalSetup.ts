@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { BRIDGE_SEARCH_ATTRIBUTES, startDevServer } from '../workers/devServer.js';
+import {
+  BRIDGE_SEARCH_ATTRIBUTES,
+  LOW_LATENCY_DYNAMIC_CONFIG,
+  startDevServer,
+} from '../workers/devServer.js';
 import { workflowsPath } from '../workers/worker.js';
 
 declare module 'vitest' {
@@ -15,7 +19,11 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const [server, bundle] = await Promise.all([
-    startDevServer({ ui: false, searchAttributes: BRIDGE_SEARCH_ATTRIBUTES }),
+    startDevServer({
+      ui: false,
+      searchAttributes: BRIDGE_SEARCH_ATTRIBUTES,
+      dynamicConfig: LOW_LATENCY_DYNAMIC_CONFIG,
+    }),
     bundleWorkflowCode({ workflowsPath, logger: quietLogger }),
   ]);
   const bundlePath = join(mkdtempSync(join(tmpdir(), 'bridge-bundle-')), 'workflows.js');

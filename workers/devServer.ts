@@ -23,6 +23,14 @@ export const BRIDGE_SEARCH_ATTRIBUTES = {
   DeliveryStatus: 'Keyword',
 } as const satisfies Record<string, SearchAttributeTypeName>;
 
+/**
+ * The dev server polls its transfer queue at 20/s by default, which adds tens of milliseconds to
+ * every workflow and activity dispatch under load; a single-node embedded server can poll faster.
+ */
+export const LOW_LATENCY_DYNAMIC_CONFIG = {
+  'history.transferProcessorMaxPollRPS': 1000,
+} as const satisfies Record<string, number>;
+
 export interface DevServerOptions {
   /** Default: `await ensureTemporalCli()`. */
   cliPath?: string;

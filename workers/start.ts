@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import {
   BRIDGE_SEARCH_ATTRIBUTES,
+  LOW_LATENCY_DYNAMIC_CONFIG,
   ensureSearchAttributes,
   startDevServer,
   type DevServer,
@@ -53,6 +54,7 @@ if (!address) {
     dbFilename: process.env.TEMPORAL_DB_FILE ?? '.data/temporal.sqlite',
     namespace: config.temporal.namespace,
     searchAttributes: BRIDGE_SEARCH_ATTRIBUTES,
+    dynamicConfig: LOW_LATENCY_DYNAMIC_CONFIG,
   });
   address = devServer.address;
   console.log(`Embedded Temporal dev server on ${address}; web UI: ${devServer.uiUrl ?? '(none)'}`);

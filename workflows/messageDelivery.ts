@@ -6,6 +6,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   TimeoutFailure,
@@ -154,7 +155,7 @@ export async function messageDeliveryWorkflow(
 
   let outcome: DeliveryReport['outcome'] = 'delivered';
   let reason: string | undefined;
-  await bestEffort(chatwoot.setTyping, { ...conversation, typingStatus: 'on' }, 'typing on');
+  await setTypingBestEffort({ ...conversation, typingStatus: 'on' });
   let exchange: Promise<ExchangeOutcome> = Promise.resolve({ ok: true });
   try {
     exchange = exchangeWithRetries().finally(() => {
@@ -186,7 +187,7 @@ export async function messageDeliveryWorkflow(
   } finally {
     // Typing must never stay on, also after a failure or a cancellation.
     await CancellationScope.nonCancellable(async () => {
-      await bestEffort(chatwoot.setTyping, { ...conversation, typingStatus: 'off' }, 'typing off');
+      await setTypingBestEffort({ ...conversation, typingStatus: 'off' });
       setStatus(outcome);
     });
   }
@@ -273,21 +274,22 @@ function agentExchange(policy: MessageDeliveryInput['policy']) {
   return proxyActivities<BridgeActivities>(exchangeOptions(policy)).agentExchange;
 }
 
-/** Typing indicators are cosmetic: a few quick tries, and a failure never fails the delivery. */
-async function bestEffort<T>(
-  activity: { executeWithOptions(options: object, args: [T]): Promise<unknown> },
-  args: T,
-  summary: string,
+/**
+ * Typing indicators are cosmetic: a local activity (no task-queue round trip before the agent
+ * is reached), a few quick tries, and a failure never fails the delivery.
+ */
+const typingOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 3, initialInterval: '200 ms' },
+} as const;
+const typingIndicator = proxyLocalActivities<BridgeActivities>(typingOptions).setTyping;
+
+async function setTypingBestEffort(
+  args: Parameters<BridgeActivities['setTyping']>[0],
 ): Promise<void> {
+  const summary = `typing ${args.typingStatus}`;
   try {
-    await activity.executeWithOptions(
-      {
-        startToCloseTimeout: '10 seconds',
-        retry: { maximumAttempts: 3, initialInterval: '200 ms' },
-        summary,
-      },
-      [args],
-    );
+    await typingIndicator.executeWithOptions({ ...typingOptions, summary }, [args]);
   } catch (error) {
     if (isCancellation(error)) throw error;
     log.warn(`${summary} failed`, { detail: describeFailure(error).detail });
