@@ -13,6 +13,8 @@ export interface Stage {
   event: string;
   /** Median ms after the webhook was sent (same machine clock). */
   medianMs: number;
+  /** Sampled workflows that had this event (later ordinals may be missing in some). */
+  workflows: number;
 }
 
 /**
@@ -43,7 +45,11 @@ export async function latencyBreakdown(
     }
   }
   return [...offsets]
-    .map(([event, values]) => ({ event, medianMs: round(median(values), 1) }))
+    .map(([event, values]) => ({
+      event,
+      medianMs: round(median(values), 1),
+      workflows: values.length,
+    }))
     .sort((a, b) => a.medianMs - b.medianMs);
 }
 

@@ -15,7 +15,7 @@ export interface BenchOptions {
   timeoutMs: number;
   /** Experiments only: merged into `Worker.create` options. */
   workerOptions: Partial<WorkerOptions>;
-  /** Experiments only: dev server `--dynamic-config-value` entries. */
+  /** Dev server `--dynamic-config-value` entries added to (or overriding) the embedded server's tuning. */
   dynamicConfig: Record<string, string | number | boolean>;
 }
 
@@ -27,7 +27,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --warmup W          unmeasured messages per path first (default 20)
   --timeout MS        wait for replies after the last send (default 30000)
   --worker-options J  JSON merged into Worker.create options (experiments)
-  --dynamic-config J  JSON of dev server dynamic config values (experiments)`;
+  --dynamic-config J  JSON of dev server dynamic config values, over npm start's tuning`;
 
 export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptions {
   const { values } = parseArgs({

@@ -110,6 +110,7 @@ export function formatReport(
       `rate ${options.rate === 0 ? 'unlimited' : `${options.rate}/s`}, concurrency ${options.concurrency}, ` +
       `${options.conversations} conversations`,
     `machine: ${info.cpus} × ${info.cpuModel}, ${info.totalMemoryMb} MB, node ${info.node}`,
+    ...experiments(options),
     '',
     ...rows.map(line),
     '',
@@ -127,6 +128,16 @@ export function formatBreakdown(stages: Stage[]): string {
       (stage) => `  ${stage.event.padEnd(width)}  ${stage.medianMs.toFixed(1).padStart(7)}`,
     ),
   ].join('\n');
+}
+
+/** Non-default settings, so a pasted table says what it measured. */
+function experiments(options: BenchOptions): string[] {
+  const lines: string[] = [];
+  if (Object.keys(options.workerOptions).length > 0)
+    lines.push(`worker options: ${JSON.stringify(options.workerOptions)}`);
+  if (Object.keys(options.dynamicConfig).length > 0)
+    lines.push(`dev server dynamic config: ${JSON.stringify(options.dynamicConfig)}`);
+  return lines;
 }
 
 export async function writeResults(result: Record<string, unknown>): Promise<string> {

@@ -6,7 +6,11 @@ import { buildApp } from '../api/app.js';
 import { parseConfig } from '../config/load.js';
 import { FakeChatwoot } from '../sandbox/fakeChatwoot.js';
 import { startMockAgent } from '../sandbox/mockAgents.js';
-import { BRIDGE_SEARCH_ATTRIBUTES, startDevServer } from '../workers/devServer.js';
+import {
+  BRIDGE_SEARCH_ATTRIBUTES,
+  LOW_LATENCY_DYNAMIC_CONFIG,
+  startDevServer,
+} from '../workers/devServer.js';
 import { createBridgeWorker } from '../workers/worker.js';
 import { startDirectBridge } from './directBridge.js';
 
@@ -32,7 +36,8 @@ export async function startBenchStack(settings: StackSettings) {
     startDevServer({
       ui: false,
       searchAttributes: BRIDGE_SEARCH_ATTRIBUTES,
-      dynamicConfig: settings.dynamicConfig,
+      // The same server tuning `npm start` uses; experiments may add or override values.
+      dynamicConfig: { ...LOW_LATENCY_DYNAMIC_CONFIG, ...settings.dynamicConfig },
     }),
     FakeChatwoot.start({ apiAccessToken: API_TOKEN }),
     startMockAgent(),
