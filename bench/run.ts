@@ -131,6 +131,13 @@ async function untilNoWorkflowRuns(bench: BenchStack, timeoutMs: number): Promis
 
 async function countWorkflows(bench: BenchStack) {
   const queue = `TaskQueue="${bench.config.temporal.taskQueue}"`;
+  // The last replies are recorded a few ms before their workflows close, and visibility lags:
+  // wait (bounded) until none is running before counting outcomes.
+  for (let tries = 0; tries < 100; tries += 1) {
+    const running = await bench.temporal.workflow.count(`${queue} AND ExecutionStatus="Running"`);
+    if (running.count === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   const [total, notDelivered] = await Promise.all([
     bench.temporal.workflow.count(queue),
     bench.temporal.workflow.count(`${queue} AND DeliveryStatus!="delivered"`),
