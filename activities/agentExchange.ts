@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
+import { bridgeV1Request } from '../agents/bridgeV1.js';
 import { runBridgeV1Exchange } from '../agents/wsExchange.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { ConnectionPhase } from '../machines/connection.js';
@@ -54,17 +55,7 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
       try {
         const output = await runBridgeV1Exchange(
           agent,
-          {
-            message_id: String(message.messageId),
-            conversation_id: String(message.conversationId),
-            inbox_id: String(message.inboxId),
-            account_id: String(message.accountId),
-            session_id: `${input.agentId}:${message.accountId}:${message.conversationId}`,
-            content: message.content,
-            attachments: message.attachments,
-            sender: message.sender,
-            metadata: { attempt: input.attempt, chatwoot_message_id: message.messageId },
-          },
+          bridgeV1Request(input.agentId, message, input.attempt),
           {
             signal: context.cancellationSignal,
             onPhase: (phase, count) => {

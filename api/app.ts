@@ -4,21 +4,22 @@ import type { BridgeConfig } from '../config/schema.js';
 import { startMessageDelivery } from './deliveries.js';
 import { webhookRoutes, type StartDelivery } from './webhook.js';
 
-export interface AppDeps {
+export type AppDeps = {
   config: BridgeConfig;
-  temporal: Client;
   logger?: FastifyServerOptions['logger'];
-  /** Replaces the Temporal start, for tests of the HTTP layer alone. */
-  startDelivery?: StartDelivery;
-}
+} & (
+  | { temporal: Client }
+  /** Another way to accept a message (the benchmark's no-Temporal baseline). */
+  | { startDelivery: StartDelivery }
+);
 
 /** The HTTP side of the bridge: Chatwoot's webhook and a health check. */
-export function buildApp({
-  config,
-  temporal,
-  logger = true,
-  startDelivery,
-}: AppDeps): FastifyInstance {
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const { config, logger = true } = deps;
+  const startDelivery: StartDelivery =
+    'startDelivery' in deps
+      ? deps.startDelivery
+      : (input) => startMessageDelivery(deps.temporal, config, input);
   const app = Fastify({ logger, bodyLimit: config.webhook.maxBodyBytes });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -42,7 +43,7 @@ export function buildApp({
   void app.register((scope, _options, done) => {
     webhookRoutes(scope, {
       config,
-      startDelivery: startDelivery ?? ((input) => startMessageDelivery(temporal, config, input)),
+      startDelivery,
     });
     done();
   });

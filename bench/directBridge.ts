@@ -1,17 +1,10 @@
-import Fastify from 'fastify';
-import type { AgentRequest } from '../agents/bridgeV1.js';
+import { bridgeV1Request } from '../agents/bridgeV1.js';
 import { runBridgeV1Exchange } from '../agents/wsExchange.js';
+import { buildApp } from '../api/app.js';
 import { ChatwootClient } from '../chatwoot/client.js';
-import { verifyWebhook } from '../chatwoot/signature.js';
-import { bridgeSourceId, isBridgeSourceId } from '../chatwoot/sourceId.js';
-import {
-  inboxIdOf,
-  isContactSender,
-  messageCreatedSchema,
-  type MessageCreatedWebhook,
-} from '../chatwoot/webhookSchema.js';
+import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import type { AgentConfig, BridgeConfig } from '../config/schema.js';
-import { messageWorkflowId } from '../workflows/shared.js';
+import { messageWorkflowId, type MessageDeliveryInput } from '../workflows/shared.js';
 
 export interface DirectBridge {
   webhookUrl: string;
@@ -24,13 +17,12 @@ export interface DirectBridge {
 }
 
 /**
- * The baseline: the bridge's webhook → agent → Chatwoot path with no Temporal in between.
- * Same signature check, payload schema, exchange and Chatwoot client as the real bridge; the
- * work runs in this process right after the webhook is answered, so a crash would lose it.
+ * The baseline: the bridge's own HTTP app (signature, schema, filters), but a message is handed
+ * straight to the agent and its replies to Chatwoot in this process, with no Temporal in
+ * between; a crash would lose the work.
  */
 export async function startDirectBridge(config: BridgeConfig): Promise<DirectBridge> {
   const agents = new Map(config.agents.map((agent) => [agent.id, agent]));
-  const routes = new Map(config.routes.map((route) => [route.inboxId, agents.get(route.agentId)]));
   const chatwoot = new ChatwootClient({
     baseUrl: config.chatwoot.baseUrl,
     apiAccessToken: config.chatwoot.apiAccessToken,
@@ -39,53 +31,26 @@ export async function startDirectBridge(config: BridgeConfig): Promise<DirectBri
   const failures: string[] = [];
   const inFlight = new Set<Promise<void>>();
 
-  const app = Fastify({ logger: false, bodyLimit: config.webhook.maxBodyBytes });
-  // The signature covers the raw bytes.
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
-    done(null, body);
-  });
-
-  app.post<{ Querystring: { token?: string } }>('/webhook/chatwoot', async (request, reply) => {
-    const rawBody = request.body as Buffer;
-    const check = verifyWebhook(
-      {
-        rawBody,
-        signature: header(request.headers['x-chatwoot-signature']),
-        timestamp: header(request.headers['x-chatwoot-timestamp']),
-        urlToken: request.query.token,
-      },
-      config.webhook.secrets,
-      { toleranceSeconds: config.webhook.toleranceSeconds },
-    );
-    if (!check.ok) return reply.code(401).send({ error: 'unauthorized', reason: check.reason });
-
-    let json: unknown;
-    try {
-      json = JSON.parse(rawBody.toString('utf8'));
-    } catch {
-      return reply.code(400).send({ error: 'invalid_payload' });
-    }
-    const parsed = messageCreatedSchema.safeParse(json);
-    if (!parsed.success) return reply.code(400).send({ error: 'invalid_payload' });
-    const message = parsed.data;
-    const agent = routes.get(inboxIdOf(message));
-    if (!agent || !isForAgent(message)) return reply.send({ result: 'ignored' });
-
+  const app = buildApp({
+    config,
+    logger: false,
     // "Accepted" here means queued in memory; the real bridge waits for Temporal instead.
-    const delivery = deliver(agent, message)
-      .catch((error: unknown) => {
-        failures.push(error instanceof Error ? error.message : String(error));
-      })
-      .finally(() => inFlight.delete(delivery));
-    inFlight.add(delivery);
-    return reply.send({ result: 'started' });
+    startDelivery: (input) => {
+      const delivery = deliver(agents.get(input.agentId) as AgentConfig, input)
+        .catch((error: unknown) => {
+          failures.push(error instanceof Error ? error.message : String(error));
+        })
+        .finally(() => inFlight.delete(delivery));
+      inFlight.add(delivery);
+      const workflowId = messageWorkflowId(input.accountId, input.conversationId, input.messageId);
+      return Promise.resolve({ workflowId, duplicate: false });
+    },
   });
 
-  async function deliver(agent: AgentConfig, message: MessageCreatedWebhook): Promise<void> {
-    const accountId = message.account.id;
-    const conversationId = message.conversation.id;
-    const workflowId = messageWorkflowId(accountId, conversationId, message.id);
-    const output = await runBridgeV1Exchange(agent, agentRequest(agent, message), {
+  async function deliver(agent: AgentConfig, message: Omit<MessageDeliveryInput, 'policy'>) {
+    const { accountId, conversationId } = message;
+    const workflowId = messageWorkflowId(accountId, conversationId, message.messageId);
+    const output = await runBridgeV1Exchange(agent, bridgeV1Request(agent.id, message, 1), {
       onReply: async (reply, index) => {
         // Same source_id as the bridge, so duplicate checks read both paths alike.
         await chatwoot.createMessage(accountId, conversationId, {
@@ -116,41 +81,4 @@ export async function startDirectBridge(config: BridgeConfig): Promise<DirectBri
       await app.close();
     },
   };
-}
-
-/** The bridge's own filter, minus the parts the benchmark never exercises. */
-function isForAgent(message: MessageCreatedWebhook): boolean {
-  return (
-    !isBridgeSourceId(message.source_id) &&
-    !message.private &&
-    message.message_type === 'incoming' &&
-    isContactSender(message.sender) &&
-    Boolean(message.content?.trim() || message.attachments?.length)
-  );
-}
-
-/** The request the exchange activity builds, attempt 1. */
-function agentRequest(agent: AgentConfig, message: MessageCreatedWebhook): AgentRequest {
-  const accountId = message.account.id;
-  const conversationId = message.conversation.id;
-  return {
-    message_id: String(message.id),
-    conversation_id: String(conversationId),
-    inbox_id: String(inboxIdOf(message)),
-    account_id: String(accountId),
-    session_id: `${agent.id}:${accountId}:${conversationId}`,
-    content: message.content ?? '',
-    attachments: message.attachments ?? [],
-    sender: {
-      id: message.sender?.id,
-      name: message.sender?.name ?? null,
-      email: message.sender?.email ?? null,
-      phone_number: message.sender?.phone_number ?? null,
-    },
-    metadata: { attempt: 1, chatwoot_message_id: message.id },
-  };
-}
-
-function header(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
