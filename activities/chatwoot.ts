@@ -58,13 +58,29 @@ export function createChatwootActivities(chatwoot: ChatwootClient) {
   };
 }
 
+/** Enough for a busy conversation; the look-up stops earlier once it passes the first attempt. */
+const MAX_PAGES_SEARCHED = 10;
+
+/**
+ * Looks for a message carrying `sourceId`, newest first, page by page, back to the time this
+ * activity was first scheduled: nothing older can be an earlier attempt's post.
+ */
 async function findBySourceId(
   chatwoot: ChatwootClient,
   input: CreateMessageInput,
 ): Promise<number | undefined> {
+  const firstScheduledSeconds = Math.floor(Context.current().info.scheduledTimestampMs / 1000) - 1;
   try {
-    const recent = await chatwoot.listMessages(input.accountId, input.conversationId);
-    return recent.find((message) => message.source_id === input.sourceId)?.id;
+    let beforeId: number | undefined;
+    for (let page = 0; page < MAX_PAGES_SEARCHED; page += 1) {
+      const messages = await chatwoot.listMessages(input.accountId, input.conversationId, beforeId);
+      const found = messages.find((message) => message.source_id === input.sourceId);
+      if (found) return found.id;
+      const oldest = messages[0];
+      if (!oldest || (oldest.created_at ?? 0) < firstScheduledSeconds) return undefined;
+      beforeId = oldest.id;
+    }
+    return undefined;
   } catch (error) {
     // Agent-bot tokens may not list messages on older Chatwoot versions: post without the check.
     if (error instanceof ChatwootRequestError && !error.retryable) {

@@ -11,6 +11,8 @@ export interface CreateMessageBody {
 
 export interface ChatwootMessage {
   id: number;
+  /** Unix seconds. */
+  created_at?: number;
   content?: string | null;
   source_id?: string | null;
   private?: boolean;
@@ -52,13 +54,16 @@ export class ChatwootClient {
     return this.request('POST', this.conversationPath(accountId, conversationId, 'messages'), body);
   }
 
-  /** Messages after `afterId` (Chatwoot returns up to 100, ascending). */
+  /**
+   * One page of messages, ascending: the latest 20 by default, the 20 before `beforeId` when
+   * given (Chatwoot's own paging).
+   */
   async listMessages(
     accountId: number,
     conversationId: number,
-    afterId?: number,
+    beforeId?: number,
   ): Promise<ChatwootMessage[]> {
-    const query = afterId === undefined ? '' : `?after=${afterId}`;
+    const query = beforeId === undefined ? '' : `?before=${beforeId}`;
     const page = await this.request<{ payload?: ChatwootMessage[] }>(
       'GET',
       this.conversationPath(accountId, conversationId, 'messages') + query,

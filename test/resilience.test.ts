@@ -84,6 +84,50 @@ describe('delivery under faults', () => {
     ]);
   });
 
+  it('finds its earlier copy even when newer messages pushed it off the first page', async () => {
+    const path = '/conversations/309/messages';
+    stack.chatwoot.injectFault({
+      drop: true,
+      afterApply: true,
+      count: 1,
+      match: { method: 'POST', pathIncludes: path },
+    });
+    // The retry's look-up is held back while a busy conversation moves on by 25 messages.
+    stack.chatwoot.injectFault({
+      delayMs: 800,
+      count: 1,
+      match: { method: 'GET', pathIncludes: path },
+    });
+    const busy: Array<Promise<Response>> = [];
+    const onMessage = (message: { conversation_id: number; source_id: string | null }) => {
+      if (message.conversation_id !== 309 || message.source_id === null) return;
+      stack.chatwoot.off('message', onMessage);
+      for (let n = 1; n <= 25; n += 1) {
+        busy.push(
+          fetch(`${stack.chatwoot.url}/api/v1/accounts/1${path}`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              api_access_token: stack.config.chatwoot.apiAccessToken,
+            },
+            body: JSON.stringify({ content: `human message ${n}`, message_type: 'outgoing' }),
+          }),
+        );
+      }
+    };
+    stack.chatwoot.on('message', onMessage);
+
+    const { json } = await stack.sendMessage({ conversationId: 309, content: 'busy' });
+    const report = await stack.result(json.workflowId as string);
+    await Promise.all(busy);
+    expect(report.replies).toEqual([
+      expect.objectContaining({ status: 'posted', alreadyPosted: true }),
+    ]);
+    const mine = stack.chatwoot.messages(1, 309).filter((m) => m.source_id !== null);
+    expect(mine.map((m) => m.content)).toEqual(['echo: busy']);
+    expect(stack.chatwoot.messages(1, 309)).toHaveLength(26);
+  });
+
   it('Chatwoot 4xx fails fast and is recorded', async () => {
     stack.chatwoot.injectFault({
       status: 404,
