@@ -9,7 +9,10 @@ export interface ActivityDeps {
   temporal: Client;
 }
 
-/** All activities, built from their dependencies so tests can point them at local servers. */
+/**
+ * All activities, built from their dependencies so tests can point them at local servers.
+ * Two groups, because they run on separate task queues (see workers/worker.ts).
+ */
 export function createActivities({ config, temporal }: ActivityDeps) {
   const chatwoot = new ChatwootClient({
     baseUrl: config.chatwoot.baseUrl,
@@ -17,12 +20,13 @@ export function createActivities({ config, temporal }: ActivityDeps) {
     timeoutMs: config.delivery.chatwootRequestTimeoutMs,
   });
   return {
-    ...createAgentExchangeActivity({
+    chatwoot: createChatwootActivities(chatwoot),
+    agents: createAgentExchangeActivity({
       agents: new Map(config.agents.map((agent) => [agent.id, agent])),
       temporal,
     }),
-    ...createChatwootActivities(chatwoot),
   };
 }
 
-export type BridgeActivities = ReturnType<typeof createActivities>;
+type ActivityGroups = ReturnType<typeof createActivities>;
+export type BridgeActivities = ActivityGroups['chatwoot'] & ActivityGroups['agents'];

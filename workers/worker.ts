@@ -4,6 +4,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities } from '../activities/index.js';
 import { loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
+import { agentTaskQueue } from '../workflows/shared.js';
 import { ensureSearchAttributes } from './devServer.js';
 
 export interface BridgeWorkerOptions {
@@ -15,15 +16,18 @@ export interface BridgeWorkerOptions {
 }
 
 export interface BridgeWorker {
-  worker: Worker;
-  /** Resolves when the worker has shut down. */
+  /** Resolves when both workers have shut down. */
   run(): Promise<void>;
   shutdown(): Promise<void>;
 }
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
-/** A worker for the bridge's task queue, with activities wired to Chatwoot, the agents and Temporal. */
+/**
+ * The bridge's workers, in one process: one for workflows and Chatwoot calls, one for agent
+ * exchanges on their own task queue. Exchanges hold a slot for as long as an agent talks, so
+ * giving them their own slots means a crowd of slow agents never delays a reply's post.
+ */
 export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<BridgeWorker> {
   const { config, address } = options;
   const nativeConnection = await NativeConnection.connect({ address });
@@ -33,29 +37,40 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
     namespace: config.temporal.namespace,
   });
   const bundlePath = options.workflowBundlePath ?? process.env.WORKFLOW_BUNDLE_PATH;
+  const activities = createActivities({ config, temporal });
+  const common = { connection: nativeConnection, namespace: config.temporal.namespace };
 
-  const worker = await Worker.create({
-    connection: nativeConnection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath }),
-    activities: createActivities({ config, temporal }),
-    ...options.workerOptions,
-  });
+  const workers = await Promise.all([
+    Worker.create({
+      ...common,
+      taskQueue: config.temporal.taskQueue,
+      ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath }),
+      activities: activities.chatwoot,
+      ...options.workerOptions,
+    }),
+    Worker.create({
+      ...common,
+      taskQueue: agentTaskQueue(config.temporal.taskQueue),
+      activities: activities.agents,
+      // Mostly idle sockets waiting for an agent: many fit in one process.
+      maxConcurrentActivityTaskExecutions: 500,
+    }),
+  ]);
 
   let running: Promise<void> | undefined;
   const run = () => {
-    running ??= worker.run().finally(async () => {
-      await clientConnection.close();
-      await nativeConnection.close();
-    });
+    running ??= Promise.all(workers.map((worker) => worker.run()))
+      .then(() => undefined)
+      .finally(async () => {
+        await clientConnection.close();
+        await nativeConnection.close();
+      });
     return running;
   };
   return {
-    worker,
     run,
     async shutdown() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     },
   };

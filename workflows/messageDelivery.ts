@@ -19,6 +19,7 @@ import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import { searchAttributes } from './searchAttributes.js';
 import {
   agentReplySignal,
+  agentTaskQueue,
   deliveryStateQuery,
   type AgentReply,
   type AttemptReport,
@@ -257,6 +258,7 @@ function chatwootOptions(policy: MessageDeliveryInput['policy']) {
 
 function exchangeOptions(policy: MessageDeliveryInput['policy']) {
   return {
+    taskQueue: agentTaskQueue(workflowInfo().taskQueue),
     startToCloseTimeout: policy.exchangeAttemptTimeoutMs,
     heartbeatTimeout: policy.exchangeHeartbeatTimeoutMs,
     // The workflow retries itself, with durable timers and a fresh `skipReplies` each time.

@@ -106,6 +106,11 @@ export const deliveryStateQuery = defineQuery<{
   repliesPosted: number;
 }>('deliveryState');
 
+/** Agent exchanges run on their own task queue, beside the bridge's main one. */
+export function agentTaskQueue(taskQueue: string): string {
+  return `${taskQueue}-agents`;
+}
+
 export function messageWorkflowId(
   accountId: number,
   conversationId: number,
