@@ -68,6 +68,8 @@ export function webhookRoutes(app: FastifyInstance, { config, startDelivery }: W
     }
     const message = parsed.data;
     const log = request.log.child({
+      // Kept by Chatwoot across its retries: ties the retries of one delivery together in logs.
+      chatwootDelivery: header(request.headers['x-chatwoot-delivery']),
       accountId: message.account.id,
       conversationId: message.conversation.id,
       messageId: message.id,
