@@ -9,5 +9,9 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Two cores: a couple of files at a time keeps real-time timeouts honest.
     maxWorkers: 2,
+    // CI also writes a JSON summary, which .ci/run turns into a plain "N passed, N failed" line.
+    reporters: process.env.CI
+      ? ['default', ['json', { outputFile: '.cache/vitest-results.json' }]]
+      : ['default'],
   },
 });
