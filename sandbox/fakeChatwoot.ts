@@ -570,7 +570,7 @@ export class FakeChatwoot {
     const handler = this.handlers.get(`${operation.method} ${operation.template}`);
     if (!handler) {
       // Valid per swagger, but the bridge started using an endpoint this fake does not model.
-      const error = `${operation.operationId} is valid but not implemented by FakeChatwoot`;
+      const error = `${operation.operationId} is valid but has no handler in FakeChatwoot`;
       this.violations.push({ method, path, errors: [error] });
       return { status: 501, body: { error } };
     }

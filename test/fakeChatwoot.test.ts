@@ -186,7 +186,7 @@ describe('FakeChatwoot auth and swagger validation', () => {
     const response = await request('GET', '/api/v1/accounts/1/conversations/3');
     expect(response.status).toBe(501);
     expect(fake.violations).toHaveLength(1);
-    expect(fake.violations[0]!.errors[0]).toContain('not implemented');
+    expect(fake.violations[0]!.errors[0]).toContain('has no handler');
   });
 });
 
