@@ -163,7 +163,7 @@ export async function messageDeliveryWorkflow(
       exchangeDone = true;
     });
     // Awaited below; this only keeps a cancellation from surfacing as an unhandled rejection.
-    exchange.catch(() => undefined);
+    exchange.catch(ignore);
     // Post replies in order as they arrive, while the exchange is still running.
     for (let next = 0; ; next += 1) {
       await condition(() => received.has(next) || exchangeDone);
