@@ -1,7 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { bridgeV1Request } from '../agents/bridgeV1.js';
-import { runBridgeV1Exchange } from '../agents/wsExchange.js';
+import { runAgentExchange, turnFromMessage } from '../agents/transport.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { ConnectionPhase } from '../machines/connection.js';
 import {
@@ -40,7 +39,6 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
       if (!workflowId)
         throw ApplicationFailure.nonRetryable('agentExchange must run inside a workflow');
       const workflow = temporal.workflow.getHandle(workflowId);
-      const { message } = input;
 
       // Heartbeats carry progress; the interval keeps a silent-but-alive exchange from timing out.
       let progress: { phase: ConnectionPhase; replies: number } = { phase: 'idle', replies: 0 };
@@ -53,9 +51,9 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
 
       const replies: AgentReply[] = [];
       try {
-        const output = await runBridgeV1Exchange(
+        const output = await runAgentExchange(
           agent,
-          bridgeV1Request(input.agentId, message, input.attempt),
+          turnFromMessage(input.agentId, input.attempt, input.message),
           {
             signal: context.cancellationSignal,
             onPhase: (phase, count) => {
