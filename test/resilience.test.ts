@@ -171,7 +171,7 @@ describe('delivery under faults', () => {
     const messages = stack.chatwoot.messages(1, 306);
     expect(messages.map((m) => [m.private, m.content])).toEqual([
       [false, stack.config.delivery.fallbackMessage],
-      [true, expect.stringContaining('could not answer')],
+      [true, expect.stringContaining('handed message')],
     ]);
     expect(stack.chatwoot.statusChanges(1, 306)).toEqual(['open']);
     expect(stack.chatwoot.typing(1, 306)).toEqual(['on', 'off']);

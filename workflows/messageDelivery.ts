@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   proxyActivities,
@@ -16,10 +17,12 @@ import {
 import { TimeoutType } from '@temporalio/common';
 import type { BridgeActivities } from '../activities/index.js';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { chatwootOptions } from './activityOptions.js';
 import { searchAttributes } from './searchAttributes.js';
 import {
   agentReplySignal,
   agentTaskQueue,
+  replyPostedSignal,
   deliveryStateQuery,
   type AgentReply,
   type AttemptReport,
@@ -144,6 +147,7 @@ export async function messageDeliveryWorkflow(
           },
         ],
       );
+      if (firstReplyPostedAt === undefined) notifyActor(reply);
       firstReplyPostedAt ??= Date.now();
       replyReports.push({ index: reply.index, status: 'posted', ...posted });
     } catch (error) {
@@ -172,10 +176,15 @@ export async function messageDeliveryWorkflow(
       await postReply(reply);
     }
     const result = await exchange;
+    const askedForHuman = [...received.values()].some((reply) => reply.metadata.handoff === true);
     if (!result.ok) {
       reason = result.reason;
       outcome = 'handed_off';
       await handOff(result.reason, replyReports.length === 0);
+    } else if (askedForHuman) {
+      reason = 'the agent asked for a human';
+      outcome = 'handed_off';
+      await handOff(reason, false);
     } else if (replyReports.some((report) => report.status === 'failed')) {
       outcome = 'failed';
       reason = 'some replies could not be posted to Chatwoot';
@@ -211,6 +220,22 @@ export async function messageDeliveryWorkflow(
     },
   };
 
+  /** Tells the conversation actor (if any) the first reply is out, for `?wait=` callers. */
+  function notifyActor(reply: AgentReply): void {
+    const parent = workflowInfo().parent;
+    if (!parent) return;
+    getExternalWorkflowHandle(parent.workflowId)
+      .signal(replyPostedSignal, {
+        workflowId,
+        messageIds: input.mergedMessageIds ?? [input.messageId],
+        index: reply.index,
+        content: reply.content,
+      })
+      .catch((error: unknown) =>
+        log.warn('actor not told of the first reply', { error: String(error) }),
+      );
+  }
+
   /** Humans take over: say sorry (unless the agent already answered), open, leave a note. */
   async function handOff(why: string, postFallback: boolean): Promise<void> {
     if (postFallback) {
@@ -235,25 +260,13 @@ export async function messageDeliveryWorkflow(
       [
         {
           ...conversation,
-          content: `The AI agent "${input.agentId}" could not answer message ${input.messageId}: ${why}. Handed off to the team.`,
+          content: `The AI agent "${input.agentId}" handed message ${input.messageId} to the team: ${why}.`,
           private: true,
           sourceId: bridgeSourceId(workflowId, 'handoff-note'),
         },
       ],
     );
   }
-}
-
-function chatwootOptions(policy: MessageDeliveryInput['policy']) {
-  return {
-    startToCloseTimeout: policy.chatwootAttemptTimeoutMs,
-    scheduleToCloseTimeout: policy.chatwootRetryWindowMs,
-    retry: {
-      initialInterval: policy.chatwootRetryInitialIntervalMs,
-      maximumInterval: policy.chatwootRetryMaxIntervalMs,
-      backoffCoefficient: 2,
-    },
-  } as const;
 }
 
 function exchangeOptions(policy: MessageDeliveryInput['policy']) {

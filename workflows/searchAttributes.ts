@@ -9,3 +9,42 @@ export const searchAttributes = {
   agentId: defineSearchAttributeKey('AgentId', SearchAttributeType.KEYWORD),
   deliveryStatus: defineSearchAttributeKey('DeliveryStatus', SearchAttributeType.KEYWORD),
 };
+
+/** The search attributes and summary a message-delivery workflow starts with. */
+export function messageDeliveryStartOptions(input: {
+  accountId: number;
+  conversationId: number;
+  inboxId: number;
+  messageId: number;
+  agentId: string;
+  content: string;
+  attachments: unknown[];
+  mergedMessageIds?: number[];
+}) {
+  return {
+    staticSummary: summarizeMessage(input),
+    typedSearchAttributes: [
+      { key: searchAttributes.accountId, value: String(input.accountId) },
+      { key: searchAttributes.conversationId, value: String(input.conversationId) },
+      { key: searchAttributes.inboxId, value: String(input.inboxId) },
+      { key: searchAttributes.messageId, value: String(input.messageId) },
+      { key: searchAttributes.agentId, value: input.agentId },
+      { key: searchAttributes.deliveryStatus, value: 'received' },
+    ],
+  };
+}
+
+function summarizeMessage(input: {
+  conversationId: number;
+  agentId: string;
+  content: string;
+  attachments: unknown[];
+  mergedMessageIds?: number[];
+}): string {
+  const words = input.content.trim().split(/\s+/).slice(0, 8).join(' ');
+  const text = words.length > 60 ? `${words.slice(0, 57)}...` : words;
+  const preview = text ? `"${text}"` : `(${input.attachments.length} attachment(s))`;
+  const merged = (input.mergedMessageIds?.length ?? 1) > 1;
+  const count = merged ? ` (${input.mergedMessageIds?.length} messages merged)` : '';
+  return `conversation ${input.conversationId} → ${input.agentId}: ${preview}${count}`;
+}

@@ -1,4 +1,4 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 /**
  * Names and shapes shared by the workflows, the activities and the clients that start them.
@@ -128,4 +128,111 @@ export function messageWorkflowId(
   messageId: number,
 ): string {
   return `message:${accountId}:${conversationId}:${messageId}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversation actor (workflows/conversation.ts)
+
+/** Settings of the agent a message is routed to, fixed when the message reaches the actor. */
+export interface AgentRouteSettings {
+  agentId: string;
+  debounce?: { quietMs: number; maxWaitMs: number; maxBatch: number };
+  abortOnNewer: boolean;
+  sessionIdleMs?: number;
+  policy: DeliveryPolicy;
+}
+
+/** A customer message as the actor queues it. */
+export interface InboundMessage {
+  messageId: number;
+  inboxId: number;
+  content: string;
+  attachments: Attachment[];
+  sender: SenderInfo;
+}
+
+/** Everything the webhook tells a conversation actor. */
+export type ConversationSignal =
+  | { type: 'customer_message'; message: InboundMessage; route: AgentRouteSettings }
+  /** A human agent wrote in the conversation (outgoing, public, not the bridge's own). */
+  | { type: 'human_message'; messageId: number; senderName?: string }
+  | { type: 'status_changed'; status: string; previousStatus?: string }
+  /** `toBot`: the assignee is one of the users that stand for the bot. */
+  | { type: 'assignee_changed'; assigneeId: number | null; assigneeName?: string; toBot: boolean }
+  | { type: 'resolved' }
+  | {
+      type: 'greet';
+      trigger: 'conversation_created' | 'webwidget_triggered';
+      route: AgentRouteSettings;
+      greeting: string[];
+    };
+
+export interface ConversationActorSettings {
+  /** Paused this long with no human activity → the bot resumes (unset: never). */
+  resumeAfterIdleMs?: number;
+  /** How many message ids the actor remembers to drop duplicates (carried across continue-as-new). */
+  dedupeLimit: number;
+}
+
+export interface ConversationActorInput {
+  accountId: number;
+  conversationId: number;
+  settings: ConversationActorSettings;
+  /** State carried over by continue-as-new (absent on a fresh actor). */
+  carried?: CarriedConversationState;
+}
+
+export interface CarriedConversationState {
+  conversation: { value: unknown; context: unknown };
+  session: { value: unknown; context: unknown };
+  seenMessageIds: number[];
+  /** Events received but not handled yet (e.g. a message that came after the resolve). */
+  pendingEvents: ConversationSignal[];
+  counters: ConversationCounters;
+}
+
+export interface ConversationCounters {
+  messagesReceived: number;
+  duplicatesIgnored: number;
+  turnsStarted: number;
+  runs: number;
+}
+
+export interface ConversationView {
+  state: string;
+  queueLength: number;
+  turnMessageIds: number[];
+  pausedReason?: string;
+  heldMessageIds: number[];
+  sessionId?: string;
+  sessionState: string;
+  nextTimerAt?: string;
+  counters: ConversationCounters;
+}
+
+export interface SubmitMessageResult {
+  /** `replied`: the first reply was posted within the wait; `accepted`: still on its way. */
+  status: 'replied' | 'accepted';
+  conversationWorkflowId: string;
+  reply?: { content: string; workflowId: string };
+}
+
+/** Sent by a message-delivery child to its actor when the turn's first reply was posted. */
+export interface ReplyPostedNotice {
+  workflowId: string;
+  messageIds: number[];
+  index: number;
+  content: string;
+}
+
+export const conversationEventSignal = defineSignal<[ConversationSignal]>('conversationEvent');
+export const replyPostedSignal = defineSignal<[ReplyPostedNotice]>('replyPosted');
+export const submitMessageUpdate = defineUpdate<
+  SubmitMessageResult,
+  [{ event: Extract<ConversationSignal, { type: 'customer_message' }>; waitMs: number }]
+>('submitMessage');
+export const conversationStateQuery = defineQuery<ConversationView>('conversationState');
+
+export function conversationWorkflowId(accountId: number, conversationId: number): string {
+  return `conversation:${accountId}:${conversationId}`;
 }

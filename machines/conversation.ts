@@ -1,0 +1,284 @@
+import { assign, or, setup } from 'xstate';
+
+/**
+ * The lifecycle of one conversation, as the conversation actor workflow sees it:
+ * active (idle → collecting → delivering → idle) ↔ paused (a human took over) → closed.
+ *
+ * The machine is pure: it runs inside a workflow through xstate's `initialTransition` /
+ * `transition`, and it has no `after` delays. A restored actor would not re-arm them (xstate
+ * issue 5331), so deadlines are plain numbers in the context (`dueAt`) that the workflow turns
+ * into Temporal timers; when one fires, it sends `TICK` with the time.
+ *
+ * Effects are named actions the workflow executes: `startTurn` (run one message-delivery child
+ * for `context.turn`), `cancelTurn` (cancel the running child).
+ */
+
+export interface DebounceSettings {
+  quietMs: number;
+  maxWaitMs: number;
+  maxBatch: number;
+}
+
+/** A customer message waiting for its turn; `payload` is opaque to the machine. */
+export interface QueuedMessage<P = unknown> {
+  messageId: number;
+  receivedAt: number;
+  /** Debounce of the agent this message is routed to (unset: a turn per message). */
+  debounce?: DebounceSettings;
+  abortOnNewer: boolean;
+  payload: P;
+}
+
+export interface ConversationContext {
+  queue: QueuedMessage[];
+  /** The messages of the turn being delivered (oldest first). */
+  turn: QueuedMessage[];
+  /** Numbers the turns, so a late report from a cancelled turn is not taken for the current one. */
+  turnSeq: number;
+  /** Set while a cancelled turn winds down: its messages join the next turn. */
+  aborting: boolean;
+  /** When the next `TICK` is due (debounce window or paused idle resume), if any. */
+  dueAt?: number;
+  pausedReason?: string;
+  pausedAt?: number;
+  /** Messages that came while paused: recorded, never sent to the agent. */
+  heldMessageIds: number[];
+  /** Paused this long with no human activity → the bot resumes (unset: never). */
+  resumeAfterIdleMs?: number;
+  closedReason?: string;
+}
+
+export interface ConversationInput {
+  resumeAfterIdleMs?: number;
+}
+
+export type TurnOutcome = 'delivered' | 'handed_off' | 'failed' | 'cancelled' | 'duplicate';
+
+export type ConversationEvent =
+  | { type: 'MESSAGE'; message: QueuedMessage }
+  | { type: 'TICK'; at: number }
+  | { type: 'TURN_FINISHED'; turnSeq: number; outcome: TurnOutcome; reason?: string; at: number }
+  | { type: 'HUMAN_ACTIVE'; reason: string; at: number }
+  | { type: 'BOT_RESUMED'; reason: string }
+  | { type: 'RESOLVED'; reason: string };
+
+/** Messages kept in `heldMessageIds`: enough to explain a pause, bounded for long pauses. */
+const HELD_LIMIT = 50;
+
+function debounceOf(queue: QueuedMessage[]): DebounceSettings | undefined {
+  // The newest message's agent decides (a route change mid-burst takes effect at once).
+  return queue.at(-1)?.debounce;
+}
+
+/** When the collected burst is due: quiet window after the last message, capped by max wait. */
+function burstDueAt(queue: QueuedMessage[]): number | undefined {
+  const debounce = debounceOf(queue);
+  const first = queue[0];
+  const last = queue.at(-1);
+  if (!debounce || !first || !last) return undefined;
+  return Math.min(last.receivedAt + debounce.quietMs, first.receivedAt + debounce.maxWaitMs);
+}
+
+function burstIsFull(queue: QueuedMessage[]): boolean {
+  const debounce = debounceOf(queue);
+  return debounce !== undefined && queue.length >= debounce.maxBatch;
+}
+
+/** The next turn: the whole burst when debouncing (up to maxBatch), else the oldest message. */
+function takeTurn(queue: QueuedMessage[]): { turn: QueuedMessage[]; rest: QueuedMessage[] } {
+  const debounce = debounceOf(queue);
+  const size = debounce ? Math.min(queue.length, debounce.maxBatch) : 1;
+  return { turn: queue.slice(0, size), rest: queue.slice(size) };
+}
+
+export const conversationMachine = setup({
+  types: {
+    context: {} as ConversationContext,
+    events: {} as ConversationEvent,
+    input: {} as ConversationInput,
+  },
+  actions: {
+    // Executed by the actor workflow (see workflows/conversation.ts); pure here.
+    startTurn: () => undefined,
+    cancelTurn: () => undefined,
+    enqueue: assign({
+      queue: ({ context, event }) =>
+        event.type === 'MESSAGE' ? [...context.queue, event.message] : context.queue,
+    }),
+    scheduleBurst: assign({ dueAt: ({ context }) => burstDueAt(context.queue) }),
+    takeTurn: assign(({ context }) => {
+      const { turn, rest } = takeTurn(context.queue);
+      return { turn, queue: rest, dueAt: undefined, turnSeq: context.turnSeq + 1 };
+    }),
+    /** A cancelled turn's messages go back in front, to be merged with the newer ones. */
+    requeueAborted: assign(({ context }) => ({
+      queue: [...context.turn.map((message) => ({ ...message })), ...context.queue],
+      turn: [],
+      aborting: false,
+    })),
+    mergeAll: assign(({ context }) => ({
+      turn: context.queue,
+      queue: [],
+      dueAt: undefined,
+      turnSeq: context.turnSeq + 1,
+    })),
+    finishTurn: assign({ turn: [], aborting: false }),
+    markAborting: assign({ aborting: true }),
+    pause: assign(({ context, event }) => {
+      const at = 'at' in event ? event.at : (context.pausedAt ?? 0);
+      const reason =
+        event.type === 'HUMAN_ACTIVE'
+          ? event.reason
+          : event.type === 'TURN_FINISHED'
+            ? (event.reason ?? 'handed off to the team')
+            : 'paused';
+      return {
+        pausedReason: reason,
+        pausedAt: at,
+        // Pending messages were for the bot; the human now owns the conversation.
+        heldMessageIds: [
+          ...context.heldMessageIds,
+          ...context.queue.map((message) => message.messageId),
+        ].slice(-HELD_LIMIT),
+        queue: [],
+        dueAt: context.resumeAfterIdleMs === undefined ? undefined : at + context.resumeAfterIdleMs,
+      };
+    }),
+    touchPause: assign(({ context, event }) => {
+      if (event.type !== 'HUMAN_ACTIVE') return {};
+      return {
+        pausedAt: event.at,
+        dueAt:
+          context.resumeAfterIdleMs === undefined
+            ? undefined
+            : event.at + context.resumeAfterIdleMs,
+      };
+    }),
+    hold: assign({
+      heldMessageIds: ({ context, event }) =>
+        event.type === 'MESSAGE'
+          ? [...context.heldMessageIds, event.message.messageId].slice(-HELD_LIMIT)
+          : context.heldMessageIds,
+    }),
+    resume: assign({
+      pausedReason: undefined,
+      pausedAt: undefined,
+      dueAt: undefined,
+      heldMessageIds: [],
+    }),
+    close: assign({
+      closedReason: ({ event }) => (event.type === 'RESOLVED' ? event.reason : 'closed'),
+      queue: [],
+      dueAt: undefined,
+    }),
+  },
+  guards: {
+    burstWaiting: ({ context }) =>
+      context.queue.length > 0 && debounceOf(context.queue) !== undefined,
+    messageWaiting: ({ context }) => context.queue.length > 0,
+    notDebouncing: ({ context }) => debounceOf(context.queue) === undefined,
+    currentTurn: ({ context, event }) =>
+      event.type === 'TURN_FINISHED' && event.turnSeq === context.turnSeq,
+    currentTurnAborted: ({ context, event }) =>
+      event.type === 'TURN_FINISHED' && event.turnSeq === context.turnSeq && context.aborting,
+    currentTurnHandedOff: ({ context, event }) =>
+      event.type === 'TURN_FINISHED' &&
+      event.turnSeq === context.turnSeq &&
+      event.outcome === 'handed_off',
+    burstFull: ({ context }) => burstIsFull(context.queue),
+    due: ({ context, event }) =>
+      event.type === 'TICK' && context.dueAt !== undefined && event.at >= context.dueAt,
+    abortOnNewer: ({ event }) => event.type === 'MESSAGE' && event.message.abortOnNewer,
+  },
+}).createMachine({
+  id: 'conversation',
+  context: ({ input }) => ({
+    queue: [],
+    turn: [],
+    turnSeq: 0,
+    aborting: false,
+    heldMessageIds: [],
+    resumeAfterIdleMs: input.resumeAfterIdleMs,
+  }),
+  initial: 'active',
+  states: {
+    active: {
+      initial: 'idle',
+      on: {
+        // The bot stops at once: a running turn is cancelled (replies posted so far stay).
+        HUMAN_ACTIVE: { target: 'paused', actions: ['cancelTurn', 'pause'] },
+        RESOLVED: { target: 'closed', actions: ['cancelTurn', 'close'] },
+      },
+      states: {
+        idle: {
+          always: [
+            { guard: 'burstWaiting', target: 'collecting' },
+            { guard: 'messageWaiting', target: 'delivering', actions: ['takeTurn', 'startTurn'] },
+          ],
+          on: { MESSAGE: { actions: 'enqueue' } },
+        },
+        collecting: {
+          entry: 'scheduleBurst',
+          always: [
+            {
+              guard: or(['burstFull', 'notDebouncing']),
+              target: 'delivering',
+              actions: ['takeTurn', 'startTurn'],
+            },
+          ],
+          on: {
+            MESSAGE: { actions: ['enqueue', 'scheduleBurst'] },
+            TICK: { guard: 'due', target: 'delivering', actions: ['takeTurn', 'startTurn'] },
+          },
+        },
+        delivering: {
+          on: {
+            MESSAGE: [
+              {
+                guard: 'abortOnNewer',
+                actions: ['enqueue', 'markAborting', 'cancelTurn'],
+              },
+              { actions: 'enqueue' },
+            ],
+            TURN_FINISHED: [
+              // The cancelled turn and the newer messages go to the agent as one merged turn.
+              {
+                guard: 'currentTurnAborted',
+                target: 'delivering',
+                reenter: true,
+                actions: ['requeueAborted', 'mergeAll', 'startTurn'],
+              },
+              {
+                guard: 'currentTurnHandedOff',
+                target: '#conversation.paused',
+                actions: ['finishTurn', 'pause'],
+              },
+              { guard: 'currentTurn', target: 'idle', actions: 'finishTurn' },
+            ],
+          },
+        },
+      },
+    },
+    paused: {
+      on: {
+        MESSAGE: { actions: 'hold' },
+        HUMAN_ACTIVE: { actions: 'touchPause' },
+        TICK: { guard: 'due', target: 'active', actions: 'resume' },
+        BOT_RESUMED: { target: 'active', actions: 'resume' },
+        RESOLVED: { target: 'closed', actions: 'close' },
+      },
+    },
+    closed: { type: 'final' },
+  },
+});
+
+export type ConversationState = 'idle' | 'collecting' | 'delivering' | 'paused' | 'closed';
+
+/** The flat state name shown in the Temporal UI and the query. */
+export function conversationStateOf(value: unknown): ConversationState {
+  if (value === 'paused' || value === 'closed') return value;
+  if (typeof value === 'object' && value !== null && 'active' in value) {
+    return (value as { active: 'idle' | 'collecting' | 'delivering' }).active;
+  }
+  return 'idle';
+}

@@ -1,0 +1,437 @@
+import {
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  executeChild,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { initialTransition, transition } from 'xstate';
+import type { BridgeActivities } from '../activities/index.js';
+import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import {
+  conversationMachine,
+  conversationStateOf,
+  type ConversationEvent,
+  type QueuedMessage,
+  type TurnOutcome,
+} from '../machines/conversation.js';
+import { sessionMachine, type SessionEvent } from '../machines/session.js';
+import { chatwootOptions } from './activityOptions.js';
+import { messageDeliveryWorkflow } from './messageDelivery.js';
+import { messageDeliveryStartOptions } from './searchAttributes.js';
+import {
+  conversationEventSignal,
+  conversationStateQuery,
+  messageWorkflowId,
+  replyPostedSignal,
+  submitMessageUpdate,
+  type AgentRouteSettings,
+  type ConversationActorInput,
+  type ConversationCounters,
+  type ConversationSignal,
+  type ConversationView,
+  type DeliveryReport,
+  type InboundMessage,
+  type MessageDeliveryInput,
+  type SubmitMessageResult,
+} from './shared.js';
+
+type Queued = QueuedMessage<{ message: InboundMessage; route: AgentRouteSettings }>;
+type ConversationSnapshot = ReturnType<typeof initialTransition<typeof conversationMachine>>[0];
+type SessionSnapshot = ReturnType<typeof initialTransition<typeof sessionMachine>>[0];
+
+/** First replies kept for `?wait=` callers (a retried webhook may ask again). */
+const FIRST_REPLY_MEMORY = 100;
+
+/**
+ * One conversation's actor: receives every event about the conversation (signal-with-start
+ * from the webhook), keeps the order, merges bursts, stops when a human takes over, and runs
+ * one message-delivery child at a time, so all replies to one turn are posted before the next
+ * turn goes to the agent. Lives as long as the conversation; continues-as-new when Temporal
+ * suggests it, carrying its machines, queue, timers (as deadlines) and dedupe memory.
+ */
+export async function conversationWorkflow(
+  input: ConversationActorInput,
+): Promise<ConversationView> {
+  const { accountId, conversationId, settings, carried } = input;
+  const actorId = workflowInfo().workflowId;
+
+  let conversation: ConversationSnapshot = carried
+    ? conversationMachine.resolveState(
+        carried.conversation as Parameters<typeof conversationMachine.resolveState>[0],
+      )
+    : initialTransition(conversationMachine, { resumeAfterIdleMs: settings.resumeAfterIdleMs })[0];
+  let session: SessionSnapshot = carried
+    ? sessionMachine.resolveState(
+        carried.session as Parameters<typeof sessionMachine.resolveState>[0],
+      )
+    : initialTransition(sessionMachine, { accountId, conversationId })[0];
+  const seen: number[] = [...(carried?.seenMessageIds ?? [])];
+  const seenSet = new Set(seen);
+  const counters: ConversationCounters = carried
+    ? { ...carried.counters, runs: carried.counters.runs + 1 }
+    : { messagesReceived: 0, duplicatesIgnored: 0, turnsStarted: 0, runs: 1 };
+
+  const inbox: ConversationSignal[] = [...(carried?.pendingEvents ?? [])];
+  const finishedTurns: Extract<ConversationEvent, { type: 'TURN_FINISHED' }>[] = [];
+  const firstReplies = new Map<number, { content: string; workflowId: string }>();
+  const settledMessages = new Set<number>();
+  let running: { turnSeq: number; scope: CancellationScope; done: Promise<void> } | undefined;
+  /** Children started and not yet reported back (a cancelled one may still be winding down). */
+  let turnsInFlight = 0;
+  /** Greetings being posted. */
+  let effects = 0;
+
+  setHandler(conversationEventSignal, (event) => {
+    inbox.push(event);
+  });
+  setHandler(replyPostedSignal, (notice) => {
+    for (const messageId of notice.messageIds) {
+      if (!firstReplies.has(messageId)) {
+        firstReplies.set(messageId, { content: notice.content, workflowId: notice.workflowId });
+      }
+    }
+    while (firstReplies.size > FIRST_REPLY_MEMORY) {
+      firstReplies.delete(firstReplies.keys().next().value as number);
+    }
+  });
+  setHandler(submitMessageUpdate, async ({ event, waitMs }): Promise<SubmitMessageResult> => {
+    const { messageId } = event.message;
+    inbox.push(event);
+    await condition(
+      () => firstReplies.has(messageId) || settledMessages.has(messageId),
+      Math.max(1, waitMs),
+    );
+    const reply = firstReplies.get(messageId);
+    return reply
+      ? { status: 'replied', conversationWorkflowId: actorId, reply }
+      : { status: 'accepted', conversationWorkflowId: actorId };
+  });
+  setHandler(conversationStateQuery, () => view());
+
+  // Every call passes its own options (from the route's delivery policy).
+  const chatwoot = proxyActivities<BridgeActivities>({ startToCloseTimeout: '30 seconds' });
+
+  const stepConversation = (event: ConversationEvent) => {
+    const [next, actions] = transition(conversationMachine, conversation, event);
+    conversation = next;
+    for (const action of actions) {
+      if (action.type === 'startTurn') startTurn();
+      if (action.type === 'cancelTurn') running?.scope.cancel();
+    }
+  };
+
+  const stepSession = (
+    event: SessionEvent,
+    greeting: string[] = [],
+    route?: AgentRouteSettings,
+  ) => {
+    const [next, actions] = transition(sessionMachine, session, event);
+    session = next;
+    if (route && actions.some((action) => action.type === 'greet')) postGreeting(greeting, route);
+  };
+
+  /** Runs the current turn as a child; a turn waits for the previous one to finish (one at a time). */
+  function startTurn(): void {
+    const { turnSeq } = conversation.context;
+    const turn = conversation.context.turn as Queued[];
+    const previous = running?.done ?? Promise.resolve();
+    const scope = new CancellationScope();
+    counters.turnsStarted += 1;
+    turnsInFlight += 1;
+    const done = previous.then(async () => {
+      let outcome: TurnOutcome = 'failed';
+      let reason: string | undefined;
+      try {
+        const report = await scope.run(() => runTurn(turn));
+        outcome = report.outcome;
+        reason = report.reason;
+      } catch (error) {
+        if (error instanceof WorkflowExecutionAlreadyStartedError) outcome = 'duplicate';
+        else if (isCancellation(error)) outcome = 'cancelled';
+        else log.error('turn failed', { turnSeq, error: String(error) });
+      }
+      for (const message of turn) settledMessages.add(message.messageId);
+      turnsInFlight -= 1;
+      finishedTurns.push({ type: 'TURN_FINISHED', turnSeq, outcome, reason, at: Date.now() });
+    });
+    running = { turnSeq, scope, done };
+  }
+
+  async function runTurn(turn: Queued[]): Promise<DeliveryReport> {
+    const newest = turn.at(-1) as Queued;
+    const { message, route } = newest.payload;
+    const merged = turn.map((queued) => queued.payload.message);
+    const childInput: MessageDeliveryInput = {
+      accountId,
+      conversationId,
+      inboxId: message.inboxId,
+      // A merged turn runs under its newest message's id: unique even after an aborted turn.
+      messageId: message.messageId,
+      agentId: route.agentId,
+      content: merged
+        .map((part) => part.content)
+        .filter((content) => content.trim().length > 0)
+        .join('\n'),
+      attachments: merged.flatMap((part) => part.attachments),
+      sender: message.sender,
+      policy: route.policy,
+      sessionId: session.context.sessionId,
+      ...(merged.length > 1 ? { mergedMessageIds: merged.map((part) => part.messageId) } : {}),
+    };
+    return executeChild(messageDeliveryWorkflow, {
+      workflowId: messageWorkflowId(accountId, conversationId, message.messageId),
+      args: [childInput],
+      // The message's id stays taken: a webhook retried after the actor ended starts nothing.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // A delivery never dies with its actor (e.g. an actor reset); it finishes on its own.
+      parentClosePolicy: 'ABANDON',
+      ...messageDeliveryStartOptions(childInput),
+    });
+  }
+
+  function postGreeting(greeting: string[], route: AgentRouteSettings): void {
+    const sequence = session.context.sequence;
+    effects += 1;
+    const post = async () => {
+      for (const [index, content] of greeting.entries()) {
+        await chatwoot.createMessage.executeWithOptions(
+          {
+            ...chatwootOptions(route.policy),
+            summary: `greeting ${index + 1}/${greeting.length} from ${route.agentId}`,
+          },
+          [
+            {
+              accountId,
+              conversationId,
+              content,
+              private: false,
+              sourceId: bridgeSourceId(actorId, `greeting-${sequence}-${index}`),
+            },
+          ],
+        );
+      }
+    };
+    void post()
+      .catch((error: unknown) => log.warn('greeting not posted', { error: String(error) }))
+      .finally(() => {
+        effects -= 1;
+      });
+  }
+
+  function handle(event: ConversationSignal): void {
+    const now = Date.now();
+    switch (event.type) {
+      case 'customer_message': {
+        const { messageId } = event.message;
+        if (seenSet.has(messageId)) {
+          counters.duplicatesIgnored += 1;
+          return;
+        }
+        remember(messageId);
+        counters.messagesReceived += 1;
+        stepSession({
+          type: 'TURN',
+          agentId: event.route.agentId,
+          idleMs: event.route.sessionIdleMs,
+          at: now,
+        });
+        stepConversation({
+          type: 'MESSAGE',
+          message: {
+            messageId,
+            receivedAt: now,
+            debounce: event.route.debounce,
+            abortOnNewer: event.route.abortOnNewer,
+            payload: { message: event.message, route: event.route },
+          },
+        });
+        if (conversationStateOf(conversation.value) === 'paused') settledMessages.add(messageId);
+        return;
+      }
+      case 'human_message':
+        stepConversation({
+          type: 'HUMAN_ACTIVE',
+          reason: `${event.senderName ?? 'a human agent'} replied`,
+          at: now,
+        });
+        return;
+      case 'status_changed':
+        if (event.status === 'pending') {
+          stepConversation({ type: 'BOT_RESUMED', reason: 'conversation back in pending' });
+        } else if (event.status === 'resolved') {
+          stepConversation({ type: 'RESOLVED', reason: 'conversation resolved' });
+        } else if (event.previousStatus === undefined || event.previousStatus === 'pending') {
+          stepConversation({
+            type: 'HUMAN_ACTIVE',
+            reason: `conversation ${event.status}`,
+            at: now,
+          });
+        }
+        return;
+      case 'assignee_changed':
+        if (event.toBot) {
+          stepConversation({ type: 'BOT_RESUMED', reason: 'assigned back to the bot' });
+        } else if (event.assigneeId !== null) {
+          const who = event.assigneeName ?? `user ${event.assigneeId}`;
+          stepConversation({ type: 'HUMAN_ACTIVE', reason: `assigned to ${who}`, at: now });
+        }
+        return;
+      case 'resolved':
+        stepConversation({ type: 'RESOLVED', reason: 'conversation resolved' });
+        return;
+      case 'greet':
+        if (event.greeting.length === 0) return;
+        stepSession(
+          {
+            type: 'GREET',
+            agentId: event.route.agentId,
+            idleMs: event.route.sessionIdleMs,
+            at: now,
+          },
+          event.greeting,
+          event.route,
+        );
+        return;
+    }
+  }
+
+  function remember(messageId: number): void {
+    seen.push(messageId);
+    seenSet.add(messageId);
+    while (seen.length > settings.dedupeLimit) seenSet.delete(seen.shift() as number);
+  }
+
+  function nextDueAt(): number | undefined {
+    const due = [conversation.context.dueAt, session.context.dueAt].filter(
+      (at): at is number => at !== undefined,
+    );
+    return due.length ? Math.min(...due) : undefined;
+  }
+
+  function view(): ConversationView {
+    const dueAt = nextDueAt();
+    return {
+      state: conversationStateOf(conversation.value),
+      queueLength: conversation.context.queue.length,
+      turnMessageIds: conversation.context.turn.map((message) => message.messageId),
+      ...(conversation.context.pausedReason
+        ? { pausedReason: conversation.context.pausedReason }
+        : {}),
+      heldMessageIds: conversation.context.heldMessageIds,
+      ...(session.context.sessionId ? { sessionId: session.context.sessionId } : {}),
+      sessionState: String(session.value),
+      ...(dueAt !== undefined ? { nextTimerAt: new Date(dueAt).toISOString() } : {}),
+      counters: { ...counters },
+    };
+  }
+
+  let shownDetails = '';
+  function showDetails(): void {
+    const current = view();
+    const lines = [
+      `**State:** ${current.state}${current.turnMessageIds.length ? ` (messages ${current.turnMessageIds.join(', ')})` : ''}`,
+      `**Queue:** ${current.queueLength} waiting`,
+      `**Paused:** ${current.pausedReason ?? 'no'}${current.heldMessageIds.length ? ` (${current.heldMessageIds.length} held)` : ''}`,
+      `**Session:** ${current.sessionId ?? 'none'} (${current.sessionState})`,
+      `**Handled:** ${counters.messagesReceived} messages, ${counters.turnsStarted} turns, run ${counters.runs}`,
+      ...(current.nextTimerAt ? [`**Next timer:** ${current.nextTimerAt}`] : []),
+    ];
+    const details = lines.join('\n\n');
+    if (details !== shownDetails) setCurrentDetails(details);
+    shownDetails = details;
+  }
+
+  for (;;) {
+    showDetails();
+    const dueAt = nextDueAt();
+    const wake = () => inbox.length > 0 || finishedTurns.length > 0;
+    if (!wake()) {
+      if (dueAt === undefined) await condition(wake);
+      else if (dueAt > Date.now()) await condition(wake, dueAt - Date.now());
+    }
+
+    for (let event = finishedTurns.shift(); event; event = finishedTurns.shift()) {
+      stepConversation(event);
+    }
+    const closedBefore = conversation.status === 'done';
+    for (let event = inbox.shift(); event && !closedBefore; event = inbox.shift()) {
+      handle(event);
+      // Events after the resolve belong to the conversation's next actor.
+      if (conversation.status === 'done') break;
+    }
+    const now = Date.now();
+    if (conversation.context.dueAt !== undefined && now >= conversation.context.dueAt) {
+      stepConversation({ type: 'TICK', at: now });
+    }
+    if (session.context.dueAt !== undefined && now >= session.context.dueAt) {
+      stepSession({ type: 'TICK', at: now });
+    }
+
+    if (conversation.status === 'done') {
+      stepSession({ type: 'CLOSE' });
+      await running?.done;
+      await condition(() => effects === 0 && allHandlersFinished());
+      showDetails();
+      const later = inbox.filter((event) => event.type === 'customer_message');
+      if (later.length > 0) {
+        // The customer wrote again after the resolve: a fresh actor takes it from here.
+        await continueAsNew<typeof conversationWorkflow>({
+          accountId,
+          conversationId,
+          settings,
+          carried: {
+            ...freshState(),
+            seenMessageIds: seen,
+            pendingEvents: later,
+            counters: { ...counters },
+          },
+        });
+      }
+      return view();
+    }
+
+    // Only between turns: a running child would lose its parent's attention.
+    const betweenTurns =
+      turnsInFlight === 0 &&
+      finishedTurns.length === 0 &&
+      conversationStateOf(conversation.value) !== 'delivering';
+    if (
+      workflowInfo().continueAsNewSuggested &&
+      betweenTurns &&
+      effects === 0 &&
+      allHandlersFinished()
+    ) {
+      await continueAsNew<typeof conversationWorkflow>({
+        accountId,
+        conversationId,
+        settings,
+        carried: {
+          conversation: { value: conversation.value, context: conversation.context },
+          session: { value: session.value, context: session.context },
+          seenMessageIds: seen,
+          pendingEvents: inbox.splice(0),
+          counters: { ...counters },
+        },
+      });
+    }
+  }
+
+  function freshState() {
+    const [freshConversation] = initialTransition(conversationMachine, {
+      resumeAfterIdleMs: settings.resumeAfterIdleMs,
+    });
+    const [freshSession] = initialTransition(sessionMachine, { accountId, conversationId });
+    return {
+      conversation: { value: freshConversation.value, context: freshConversation.context },
+      session: { value: freshSession.value, context: freshSession.context },
+    };
+  }
+}
