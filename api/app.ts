@@ -1,8 +1,14 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { BridgeConfig } from '../config/schema.js';
-import { startMessageDelivery } from './deliveries.js';
-import { webhookRoutes, type StartDelivery } from './webhook.js';
+import type { MessageDeliveryInput } from '../workflows/shared.js';
+import { temporalConversationGateway, type ConversationGateway } from './conversations.js';
+import { webhookRoutes } from './webhook.js';
+
+/** Hands one customer message straight to a delivery (the benchmark's no-Temporal baseline). */
+export type StartDelivery = (
+  input: Omit<MessageDeliveryInput, 'policy'>,
+) => Promise<{ workflowId: string }>;
 
 export type AppDeps = {
   config: BridgeConfig;
@@ -16,10 +22,10 @@ export type AppDeps = {
 /** The HTTP side of the bridge: Chatwoot's webhook and a health check. */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { config, logger = true } = deps;
-  const startDelivery: StartDelivery =
+  const conversations: ConversationGateway =
     'startDelivery' in deps
-      ? deps.startDelivery
-      : (input) => startMessageDelivery(deps.temporal, config, input);
+      ? directGateway(deps.startDelivery)
+      : temporalConversationGateway(deps.temporal, config);
   const app = Fastify({ logger, bodyLimit: config.webhook.maxBodyBytes });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -43,10 +49,30 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register((scope, _options, done) => {
     webhookRoutes(scope, {
       config,
-      startDelivery,
+      conversations,
     });
     done();
   });
 
   return app;
+}
+
+/** Customer messages go straight to `startDelivery`; other events reach no actor. */
+function directGateway(startDelivery: StartDelivery): ConversationGateway {
+  return {
+    async sendCustomerMessage(target, { message, route }) {
+      const { workflowId } = await startDelivery({
+        ...target,
+        ...message,
+        inboxId: message.inboxId,
+        agentId: route.agentId,
+      });
+      return { status: 'accepted', conversationWorkflowId: workflowId };
+    },
+    notify: (target) =>
+      Promise.resolve({
+        delivered: false,
+        conversationWorkflowId: `direct:${target.accountId}:${target.conversationId}`,
+      }),
+  };
 }

@@ -78,12 +78,33 @@ export const deliverySchema = z
   })
   .loose();
 
+/** The conversation actor: human takeover, dedupe, synchronous callers. */
+export const conversationSchema = z
+  .object({
+    /** A bot paused by a human resumes after this long without human activity (unset: never). */
+    resumeAfterIdleMs: z.number().int().positive().optional(),
+    /** Chatwoot user ids that stand for the bot: assigning the conversation to one resumes it. */
+    botAssigneeIds: z.array(z.number().int().positive()).default([]),
+    /** Message ids each actor remembers to drop duplicate webhooks (kept across continue-as-new). */
+    dedupeLimit: z.number().int().positive().default(500),
+    /** Upper bound on `?wait=`; Chatwoot gives up on a webhook after 5 s. */
+    maxWaitMs: z
+      .number()
+      .int()
+      .positive()
+      .max(4_900, "must stay below Chatwoot's 5 s")
+      .default(4_500),
+  })
+  .loose();
+
 export const bridgeConfigSchema = z
   .object({
     chatwoot: z
       .object({
         baseUrl: z.url({ protocol: /^https?$/ }),
         apiAccessToken: z.string().min(1, 'set chatwoot.apiAccessToken or CHATWOOT_API_TOKEN'),
+        /** Conversation-level webhooks carry no account id; this one is assumed for them. */
+        accountId: z.number().int().positive().optional(),
       })
       .loose(),
     webhook: z
@@ -99,6 +120,7 @@ export const bridgeConfigSchema = z
     agents: z.array(agentConfigSchema).min(1, 'configure at least one agent'),
     routes: z.array(routeSchema).default([]),
     delivery: deliverySchema.default(deliverySchema.parse({})),
+    conversation: conversationSchema.default(conversationSchema.parse({})),
     http: z
       .object({
         port: z.number().int().min(0).max(65_535).default(8_000),
@@ -147,3 +169,4 @@ export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type WsAgentConfig = z.infer<typeof wsAgentSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
+export type ConversationConfig = z.infer<typeof conversationSchema>;

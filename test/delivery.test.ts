@@ -20,7 +20,7 @@ describe('message delivery (real Temporal, real sockets, fake Chatwoot)', () => 
       content: 'Where is my order?',
     });
     expect(response.statusCode).toBe(200);
-    expect(json.result).toBe('started');
+    expect(json.result).toBe('accepted');
     const workflowId = json.workflowId as string;
     expect(workflowId).toMatch(/^message:1:101:\d+$/);
 
@@ -44,7 +44,7 @@ describe('message delivery (real Temporal, real sockets, fake Chatwoot)', () => 
     });
     const workflowId = json.workflowId as string;
     await stack.result(workflowId);
-    const handle = stack.temporal.workflow.getHandle(workflowId);
+    const handle = await stack.workflow(workflowId);
     const description = await handle.describe();
     expect(await description.staticSummary()).toBe(
       'conversation 103 → echo: "Find me in the UI please"',
@@ -96,7 +96,7 @@ describe('cancelling a delivery', () => {
 
   it('closes the agent socket and turns typing off', async () => {
     const { json } = await stack.sendMessage({ conversationId: 111, content: 'never answered' });
-    const handle = stack.temporal.workflow.getHandle(json.workflowId as string);
+    const handle = await stack.workflow(json.workflowId as string);
     await stack.chatwoot.waitFor(() => stack.agentServer.openConnections === 1, {
       description: 'agent connected',
     });

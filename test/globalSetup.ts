@@ -10,6 +10,9 @@ import {
 } from '../workers/devServer.js';
 import { workflowsPath } from '../workers/worker.js';
 
+/** Low on purpose; test/conversation.test.ts relies on it to force continue-as-new. */
+export const SUGGEST_CONTINUE_AS_NEW_AFTER_EVENTS = 40;
+
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
@@ -22,7 +25,12 @@ export default async function setup(project: TestProject) {
     startDevServer({
       ui: false,
       searchAttributes: BRIDGE_SEARCH_ATTRIBUTES,
-      dynamicConfig: LOW_LATENCY_DYNAMIC_CONFIG,
+      dynamicConfig: {
+        ...LOW_LATENCY_DYNAMIC_CONFIG,
+        // Actors are told to continue-as-new after a few dozen events instead of thousands, so
+        // every conversation test also exercises carrying the actor's state across runs.
+        'limit.historyCount.suggestContinueAsNew': SUGGEST_CONTINUE_AS_NEW_AFTER_EVENTS,
+      },
     }),
     bundleWorkflowCode({ workflowsPath, logger: quietLogger }),
   ]);

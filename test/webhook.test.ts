@@ -7,7 +7,8 @@ import {
   signWebhook,
   conversationEventPayload,
 } from '../sandbox/chatwootWebhooks.js';
-import { messageWorkflowId } from '../workflows/shared.js';
+import { conversationStateQuery, messageWorkflowId } from '../workflows/shared.js';
+import { eventually } from './helpers/eventually.js';
 import { startStack, WEBHOOK_SECRET, type Stack } from './helpers/stack.js';
 
 describe('webhook ingress', () => {
@@ -33,7 +34,7 @@ describe('webhook ingress', () => {
     });
   }
 
-  it('starts one workflow for a message delivered twice, and posts one set of replies', async () => {
+  it('delivers a message sent twice once, and posts one set of replies', async () => {
     const payload = messageCreatedPayload({
       conversationId: 201,
       messageId: 9001,
@@ -43,15 +44,22 @@ describe('webhook ingress', () => {
     const body = JSON.stringify(payload);
     const first = await post(body, signWebhook(body, WEBHOOK_SECRET));
     const second = await post(body, signWebhook(body, WEBHOOK_SECRET));
-    expect(first.json()).toMatchObject({ result: 'started' });
-    expect(second.json()).toMatchObject({
-      result: 'duplicate',
-      workflowId: first.json<{ workflowId: string }>().workflowId,
+    expect(first.json()).toMatchObject({
+      result: 'accepted',
+      workflowId: messageWorkflowId(1, 201, 9001),
+      conversationWorkflowId: 'conversation:1:201',
     });
+    // Chatwoot's retry is accepted too: the actor drops it by message id.
+    expect(second.json()).toMatchObject({ result: 'accepted' });
     await stack.result(messageWorkflowId(1, 201, 9001));
     // And again after completion: still one delivery.
     const third = await post(body, signWebhook(body, WEBHOOK_SECRET));
-    expect(third.json()).toMatchObject({ result: 'duplicate' });
+    expect(third.json()).toMatchObject({ result: 'accepted' });
+    const actor = stack.temporal.workflow.getHandle('conversation:1:201');
+    await eventually(
+      async () => (await actor.query(conversationStateQuery)).counters.duplicatesIgnored === 2,
+      { description: 'both copies dropped by the actor' },
+    );
     expect(stack.chatwoot.messages(1, 201).map((m) => m.content)).toEqual(['echo: twice']);
   });
 
@@ -75,7 +83,7 @@ describe('webhook ingress', () => {
       messageCreatedPayload({ conversationId: 204, messageId: 9004, content: 'token' }),
     );
     const response = await post(body, {}, `/webhook/chatwoot?token=${WEBHOOK_SECRET}`);
-    expect(response.json()).toMatchObject({ result: 'started' });
+    expect(response.json()).toMatchObject({ result: 'accepted' });
     await stack.result(messageWorkflowId(1, 204, 9004));
     expect((await post(body, {}, '/webhook/chatwoot?token=wrong')).statusCode).toBe(401);
   });
@@ -125,7 +133,7 @@ describe('webhook ingress', () => {
     [
       'outgoing human message',
       { messageType: 'outgoing' as const, sender: 'user' as const },
-      /outgoing message/,
+      /no active conversation actor/,
     ],
     ['activity message', { messageType: 'activity' as const, sender: null }, /activity message/],
   ])('ignores an %s with 200 and a reason, starting nothing', async (_name, options, reason) => {
@@ -141,14 +149,17 @@ describe('webhook ingress', () => {
     await expectNoWorkflow(207, messageId);
   });
 
-  it('ignores other events', async () => {
-    const body = JSON.stringify(
+  it('ignores events the bridge does not act on, with a reason', async () => {
+    const created = JSON.stringify(
       conversationEventPayload('conversation_created', { conversationId: 208 }),
     );
-    const response = await post(body, signWebhook(body, WEBHOOK_SECRET));
-    expect(response.json()).toMatchObject({
+    const response = await post(created, signWebhook(created, WEBHOOK_SECRET));
+    expect(response.json()).toMatchObject({ result: 'ignored', reason: 'no greeting configured' });
+    const typing = JSON.stringify({ event: 'conversation_typing_on', conversation: { id: 208 } });
+    const other = await post(typing, signWebhook(typing, WEBHOOK_SECRET));
+    expect(other.json()).toMatchObject({
       result: 'ignored',
-      reason: 'event conversation_created is not handled',
+      reason: 'event conversation_typing_on is not handled',
     });
   });
 

@@ -1,19 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { buildApp } from '../../api/app.js';
 import { parseConfig } from '../../config/load.js';
-import type { BridgeConfig } from '../../config/schema.js';
+import type { AgentConfig, BridgeConfig } from '../../config/schema.js';
 import {
+  conversationEventPayload,
   messageCreatedPayload,
   signWebhook,
+  type ConversationEvent,
+  type ConversationOptions,
   type MessageOptions,
 } from '../../sandbox/chatwootWebhooks.js';
 import { FakeChatwoot } from '../../sandbox/fakeChatwoot.js';
 import { startMockAgent, type MockAgentServer } from '../../sandbox/mockAgents.js';
 import { createBridgeWorker, type BridgeWorker } from '../../workers/worker.js';
-import type { DeliveryReport } from '../../workflows/shared.js';
+import { messageWorkflowId, type DeliveryReport } from '../../workflows/shared.js';
 
 export const WEBHOOK_SECRET = 'test-webhook-secret';
 export const API_TOKEN = 'test-token';
@@ -32,6 +35,9 @@ export interface StackOptions {
   >;
   /** Start without an in-process worker (a test may run its own, e.g. in a child process). */
   worker?: boolean;
+  /** Extra settings per agent id (debounce, abortOnNewer, greeting, sessionIdleMs, ...). */
+  agentSettings?: Record<string, Partial<AgentConfig>>;
+  conversation?: Partial<BridgeConfig['conversation']>;
 }
 
 /** Fast, real-time friendly defaults: retries in milliseconds instead of seconds. */
@@ -58,7 +64,8 @@ export async function startStack(options: StackOptions = {}) {
   const routes = options.routes ?? { 7: Object.keys(agents)[0] as string };
   const address = inject('temporalAddress');
   const config = parseConfig({
-    chatwoot: { baseUrl: chatwoot.url, apiAccessToken: API_TOKEN },
+    chatwoot: { baseUrl: chatwoot.url, apiAccessToken: API_TOKEN, accountId: 1 },
+    conversation: options.conversation ?? {},
     webhook: { secrets: [WEBHOOK_SECRET] },
     agents: Object.entries(agents).map(([id, path]) => ({
       id,
@@ -71,6 +78,7 @@ export async function startStack(options: StackOptions = {}) {
       totalTimeoutMs: 10_000,
       maxResponses: 5,
       ...options.agentTimeouts,
+      ...options.agentSettings?.[id],
     })),
     routes: Object.entries(routes).map(([inboxId, agentId]) => ({
       inboxId: Number(inboxId),
@@ -96,6 +104,37 @@ export async function startStack(options: StackOptions = {}) {
 
   let nextMessageId = Math.floor(Math.random() * 1_000_000) * 100;
 
+  async function workflow(workflowId: string, timeoutMs = 20_000) {
+    const handle = temporal.workflow.getHandle(workflowId);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await handle.describe();
+        return handle;
+      } catch (error) {
+        if (!(error instanceof WorkflowNotFoundError) || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+
+  async function postWebhook(
+    payload: Record<string, unknown>,
+    sign: { secret?: string; timestamp?: number; query?: string } = {},
+  ) {
+    const body = JSON.stringify(payload);
+    const response = await app.inject({
+      method: 'POST',
+      url: `/webhook/chatwoot${sign.query ?? ''}`,
+      headers: {
+        'content-type': 'application/json',
+        ...signWebhook(body, sign.secret ?? WEBHOOK_SECRET, sign.timestamp),
+      },
+      payload: body,
+    });
+    return { response, json: response.json<Record<string, unknown>>() };
+  }
+
   return {
     config,
     chatwoot,
@@ -106,27 +145,28 @@ export async function startStack(options: StackOptions = {}) {
     /** Posts a signed `message_created` webhook through the real HTTP app (in-process). */
     async sendMessage(
       message: MessageOptions = {},
-      sign: { secret?: string; timestamp?: number } = {},
+      sign: { secret?: string; timestamp?: number; query?: string } = {},
     ) {
       const payload = messageCreatedPayload({
         messageId: (nextMessageId += 1),
         inboxId: 7,
         ...message,
       });
-      const body = JSON.stringify(payload);
-      const response = await app.inject({
-        method: 'POST',
-        url: '/webhook/chatwoot',
-        headers: {
-          'content-type': 'application/json',
-          ...signWebhook(body, sign.secret ?? WEBHOOK_SECRET, sign.timestamp),
-        },
-        payload: body,
-      });
-      return { payload, response, json: response.json<Record<string, unknown>>() };
+      return { payload, ...(await postWebhook(payload, sign)) };
     },
+    /** Posts a signed conversation-level webhook (status change, assignment, created, widget). */
+    async sendEvent(event: ConversationEvent, options: ConversationOptions = {}) {
+      const payload = conversationEventPayload(event, { inboxId: 7, ...options });
+      return { payload, ...(await postWebhook(payload)) };
+    },
+    /** The message workflow id the actor uses for a message (or a merged turn's newest). */
+    messageWorkflowId(messageId: number, conversationId = 1): string {
+      return messageWorkflowId(1, conversationId, messageId);
+    },
+    /** A workflow's handle once it exists (the actor starts message workflows a moment later). */
+    workflow,
     async result(workflowId: string): Promise<DeliveryReport> {
-      return temporal.workflow.getHandle(workflowId).result() as Promise<DeliveryReport>;
+      return (await workflow(workflowId)).result() as Promise<DeliveryReport>;
     },
     async stop() {
       await bridgeWorker?.shutdown();
