@@ -95,7 +95,7 @@ export const conversationMachine = setup({
   types: {
     context: {} as ConversationContext,
     events: {} as ConversationEvent,
-    input: {} as ConversationInput,
+    input: {},
   },
   actions: {
     // Executed by the actor workflow (see workflows/conversation.ts); pure here.
@@ -192,7 +192,7 @@ export const conversationMachine = setup({
   },
 }).createMachine({
   id: 'conversation',
-  context: ({ input }) => ({
+  context: ({ input }: { input: ConversationInput }) => ({
     queue: [],
     turn: [],
     turnSeq: 0,

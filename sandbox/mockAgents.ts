@@ -94,6 +94,17 @@ function behaviours(dropped: DropLedger): Record<string, Behaviour> {
       ex.ws.close(1000);
     },
     silent: () => undefined,
+    /** Answers, then asks for a human (`metadata.handoff`). */
+    handoff: (ex) => {
+      ex.ws.send(
+        JSON.stringify({
+          message_id: ex.request.message_id,
+          content: 'Let me get a colleague for you.',
+          response_type: 'final',
+          metadata: { handoff: true },
+        }),
+      );
+    },
     garbage: (ex) => ex.ws.send('this is not json {'),
   };
 }

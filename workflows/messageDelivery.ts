@@ -49,6 +49,7 @@ export async function messageDeliveryWorkflow(
   let attempt = 0;
   let exchangeDone = false;
   let firstReplyPostedAt: number | undefined;
+  let actorNotified: Promise<void> = Promise.resolve();
   const received = new Map<number, AgentReply>();
   const replyReports: ReplyReport[] = [];
   const attempts: AttemptReport[] = [];
@@ -198,6 +199,7 @@ export async function messageDeliveryWorkflow(
     // Typing must never stay on, also after a failure or a cancellation.
     await CancellationScope.nonCancellable(async () => {
       await setTypingBestEffort({ ...conversation, typingStatus: 'off' });
+      await actorNotified;
       setStatus(outcome);
     });
   }
@@ -224,7 +226,9 @@ export async function messageDeliveryWorkflow(
   function notifyActor(reply: AgentReply): void {
     const parent = workflowInfo().parent;
     if (!parent) return;
-    getExternalWorkflowHandle(parent.workflowId)
+    // Not awaited here (the next reply need not wait), but before the workflow ends: a signal
+    // still in flight when its sender closes is dropped by Temporal.
+    actorNotified = getExternalWorkflowHandle(parent.workflowId)
       .signal(replyPostedSignal, {
         workflowId,
         messageIds: input.mergedMessageIds ?? [input.messageId],
