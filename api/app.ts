@@ -1,11 +1,15 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Client } from '@temporalio/client';
+import { LiveConfig } from '../config/live.js';
 import type { BridgeConfig } from '../config/schema.js';
+import { agentOpsRoutes } from './agentOps.js';
 import { startMessageDelivery } from './deliveries.js';
 import { webhookRoutes, type StartDelivery } from './webhook.js';
 
 export type AppDeps = {
   config: BridgeConfig;
+  /** The configuration in force, swapped by a reload; default: holds `config`, reloads BRIDGE_CONFIG. */
+  live?: LiveConfig;
   logger?: FastifyServerOptions['logger'];
 } & (
   | { temporal: Client }
@@ -13,13 +17,14 @@ export type AppDeps = {
   | { startDelivery: StartDelivery }
 );
 
-/** The HTTP side of the bridge: Chatwoot's webhook and a health check. */
+/** The HTTP side of the bridge: Chatwoot's webhook, a health check and the operator endpoints. */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { config, logger = true } = deps;
+  const live = deps.live ?? new LiveConfig(config);
   const startDelivery: StartDelivery =
     'startDelivery' in deps
       ? deps.startDelivery
-      : (input) => startMessageDelivery(deps.temporal, config, input);
+      : (input) => startMessageDelivery(deps.temporal, live.current(), input);
   const app = Fastify({ logger, bodyLimit: config.webhook.maxBodyBytes });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -44,8 +49,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     webhookRoutes(scope, {
       config,
       startDelivery,
+      routes: () => live.current().routes,
     });
     done();
+  });
+
+  void app.register(agentOpsRoutes, {
+    live,
+    ...('temporal' in deps ? { temporal: deps.temporal } : {}),
   });
 
   return app;

@@ -8,7 +8,8 @@ import {
   webhookEnvelopeSchema,
   type MessageCreatedWebhook,
 } from '../chatwoot/webhookSchema.js';
-import type { BridgeConfig } from '../config/schema.js';
+import type { BridgeConfig, RouteConfig } from '../config/schema.js';
+import { matchRoute, routingFacts } from '../routing/matchRoute.js';
 import type { StartResult } from './deliveries.js';
 import { TemporalUnavailableError } from './deliveries.js';
 import type { MessageDeliveryInput } from '../workflows/shared.js';
@@ -18,15 +19,18 @@ export type StartDelivery = (input: Omit<MessageDeliveryInput, 'policy'>) => Pro
 interface WebhookDeps {
   config: BridgeConfig;
   startDelivery: StartDelivery;
+  /** The routes in force now (a configuration reload replaces them); default: `config.routes`. */
+  routes?: () => readonly RouteConfig[];
 }
 
 /**
  * `POST /webhook/chatwoot`: verify, validate, filter, then hand the message to Temporal.
  * Answers 200 only once Temporal has durably accepted the work (or the event is ignored).
  */
-export function webhookRoutes(app: FastifyInstance, { config, startDelivery }: WebhookDeps): void {
-  const routes = new Map(config.routes.map((route) => [route.inboxId, route.agentId]));
-
+export function webhookRoutes(
+  app: FastifyInstance,
+  { config, startDelivery, routes = () => config.routes }: WebhookDeps,
+): void {
   // Keep the raw bytes: the signature covers the body exactly as sent.
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
     done(null, body);
@@ -75,7 +79,8 @@ export function webhookRoutes(app: FastifyInstance, { config, startDelivery }: W
       messageId: message.id,
     });
 
-    const skip = skipReason(message, routes);
+    const route = matchRoute(routes(), routingFacts(message));
+    const skip = skipReason(message, route);
     if (skip) {
       log.info({ reason: skip }, 'webhook ignored');
       return ignored(reply, skip);
@@ -87,7 +92,7 @@ export function webhookRoutes(app: FastifyInstance, { config, startDelivery }: W
         conversationId: message.conversation.id,
         inboxId,
         messageId: message.id,
-        agentId: routes.get(inboxId) as string,
+        agentId: (route as RouteConfig).agentId,
         content: message.content ?? '',
         attachments: message.attachments ?? [],
         sender: {
@@ -116,15 +121,14 @@ export function webhookRoutes(app: FastifyInstance, { config, startDelivery }: W
 /** Why a valid `message_created` webhook is not for the agent, or undefined when it is. */
 function skipReason(
   message: MessageCreatedWebhook,
-  routes: Map<number, string>,
+  route: RouteConfig | undefined,
 ): string | undefined {
   if (isBridgeSourceId(message.source_id)) return 'own message';
   if (message.private) return 'private note';
   if (message.message_type !== 'incoming') return `${message.message_type} message`;
   if (!isContactSender(message.sender)) return `sent by ${message.sender?.type ?? 'unknown'}`;
   if (!message.content?.trim() && !message.attachments?.length) return 'empty message';
-  const inboxId = inboxIdOf(message);
-  if (!routes.has(inboxId)) return `inbox ${inboxId} is not routed to an agent`;
+  if (!route) return `inbox ${inboxIdOf(message)} is not routed to an agent (no route matches)`;
   return undefined;
 }
 

@@ -3,7 +3,8 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { buildApp } from '../../api/app.js';
-import { parseConfig } from '../../config/load.js';
+import { LiveConfig } from '../../config/live.js';
+import { loadConfig, parseConfig } from '../../config/load.js';
 import type { BridgeConfig } from '../../config/schema.js';
 import {
   messageCreatedPayload,
@@ -32,6 +33,12 @@ export interface StackOptions {
   >;
   /** Start without an in-process worker (a test may run its own, e.g. in a child process). */
   worker?: boolean;
+  /** Routes as written in a configuration file (labels, teams, default…); wins over `routes`. */
+  routeList?: Array<Record<string, unknown>>;
+  /** The `api` section (operator keys…). */
+  api?: Record<string, unknown>;
+  /** The file a configuration reload reads (`BRIDGE_CONFIG`); app and worker share the reload. */
+  configFile?: string;
 }
 
 /** Fast, real-time friendly defaults: retries in milliseconds instead of seconds. */
@@ -72,17 +79,24 @@ export async function startStack(options: StackOptions = {}) {
       maxResponses: 5,
       ...options.agentTimeouts,
     })),
-    routes: Object.entries(routes).map(([inboxId, agentId]) => ({
-      inboxId: Number(inboxId),
-      agentId,
-    })),
+    routes:
+      options.routeList ??
+      Object.entries(routes).map(([inboxId, agentId]) => ({
+        inboxId: Number(inboxId),
+        agentId,
+      })),
+    ...(options.api ? { api: options.api } : {}),
     delivery: { ...fastDelivery, ...options.delivery },
     temporal: { address, taskQueue: `test-${randomUUID()}` },
   });
 
   const connection = await Connection.connect({ address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
-  const app = buildApp({ config, temporal, logger: false });
+  const configFile = options.configFile;
+  const live = configFile
+    ? new LiveConfig(config, () => loadConfig({ BRIDGE_CONFIG: configFile }))
+    : new LiveConfig(config);
+  const app = buildApp({ config, temporal, live, logger: false });
 
   let bridgeWorker: BridgeWorker | undefined;
   if (options.worker !== false) {
@@ -90,6 +104,7 @@ export async function startStack(options: StackOptions = {}) {
       config,
       address,
       workflowBundlePath: inject('workflowBundlePath'),
+      live,
     });
     void bridgeWorker.run();
   }
@@ -98,6 +113,7 @@ export async function startStack(options: StackOptions = {}) {
 
   return {
     config,
+    live,
     chatwoot,
     agentServer,
     temporal,
