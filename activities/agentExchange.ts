@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { runAgentExchange, turnFromMessage } from '../agents/transport.js';
-import type { AgentConfig } from '../config/schema.js';
+import type { AgentLookup } from '../config/live.js';
 import type { ConnectionPhase } from '../machines/connection.js';
 import {
   agentReplySignal,
@@ -19,7 +19,8 @@ export interface AgentExchangeInput {
 }
 
 export interface AgentExchangeDeps {
-  agents: ReadonlyMap<string, AgentConfig>;
+  /** Looked up per exchange, so a configuration reload reaches the next exchange. */
+  agents: AgentLookup;
   /** Used to hand each reply to the calling workflow as soon as it arrives. */
   temporal: Client;
 }
@@ -30,8 +31,10 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
       const context = Context.current();
       const agent = agents.get(input.agentId);
       if (!agent) {
-        throw ApplicationFailure.nonRetryable(
-          `agent "${input.agentId}" is not configured on this worker`,
+        // Retryable: with split processes the API may have reloaded a new agent before this
+        // worker did (SIGHUP); the workflow's retry window gives the worker time to catch up.
+        throw ApplicationFailure.retryable(
+          `agent "${input.agentId}" is not configured on this worker (reload its configuration)`,
           'UnknownAgent',
         );
       }

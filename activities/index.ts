@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { ChatwootClient } from '../chatwoot/client.js';
+import type { LiveConfig } from '../config/live.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { createAgentExchangeActivity } from './agentExchange.js';
 import { createChatwootActivities } from './chatwoot.js';
@@ -7,13 +8,15 @@ import { createChatwootActivities } from './chatwoot.js';
 export interface ActivityDeps {
   config: BridgeConfig;
   temporal: Client;
+  /** When given, agents are looked up in the configuration in force (reloads apply). */
+  live?: LiveConfig;
 }
 
 /**
  * All activities, built from their dependencies so tests can point them at local servers.
  * Two groups, because they run on separate task queues (see workers/worker.ts).
  */
-export function createActivities({ config, temporal }: ActivityDeps) {
+export function createActivities({ config, temporal, live }: ActivityDeps) {
   const chatwoot = new ChatwootClient({
     baseUrl: config.chatwoot.baseUrl,
     apiAccessToken: config.chatwoot.apiAccessToken,
@@ -22,7 +25,7 @@ export function createActivities({ config, temporal }: ActivityDeps) {
   return {
     chatwoot: createChatwootActivities(chatwoot),
     agents: createAgentExchangeActivity({
-      agents: new Map(config.agents.map((agent) => [agent.id, agent])),
+      agents: live?.agents ?? new Map(config.agents.map((agent) => [agent.id, agent])),
       temporal,
     }),
   };

@@ -1,7 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Client } from '@temporalio/client';
+import { LiveConfig } from '../config/live.js';
 import type { BridgeConfig } from '../config/schema.js';
 import type { MessageDeliveryInput } from '../workflows/shared.js';
+import { agentOpsRoutes } from './agentOps.js';
 import { temporalConversationGateway, type ConversationGateway } from './conversations.js';
 import { webhookRoutes } from './webhook.js';
 
@@ -12,6 +14,8 @@ export type StartDelivery = (
 
 export type AppDeps = {
   config: BridgeConfig;
+  /** The configuration in force, swapped by a reload; default: holds `config`, reloads BRIDGE_CONFIG. */
+  live?: LiveConfig;
   logger?: FastifyServerOptions['logger'];
 } & (
   | { temporal: Client }
@@ -19,13 +23,14 @@ export type AppDeps = {
   | { startDelivery: StartDelivery }
 );
 
-/** The HTTP side of the bridge: Chatwoot's webhook and a health check. */
+/** The HTTP side of the bridge: Chatwoot's webhook, a health check and the operator endpoints. */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { config, logger = true } = deps;
+  const live = deps.live ?? new LiveConfig(config);
   const conversations: ConversationGateway =
     'startDelivery' in deps
       ? directGateway(deps.startDelivery)
-      : temporalConversationGateway(deps.temporal, config);
+      : temporalConversationGateway(deps.temporal, () => live.current());
   const app = Fastify({ logger, bodyLimit: config.webhook.maxBodyBytes });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -50,8 +55,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     webhookRoutes(scope, {
       config,
       conversations,
+      current: () => live.current(),
     });
     done();
+  });
+
+  void app.register(agentOpsRoutes, {
+    live,
+    ...('temporal' in deps ? { temporal: deps.temporal } : {}),
   });
 
   return app;

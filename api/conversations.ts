@@ -42,9 +42,10 @@ export interface ConversationGateway {
 /** The real gateway: signal-with-start, update-with-start and plain signals to the actor. */
 export function temporalConversationGateway(
   client: Client,
-  config: BridgeConfig,
+  current: () => BridgeConfig,
 ): ConversationGateway {
   const startOptions = (target: ConversationTarget) => {
+    const config = current();
     const workflowId = conversationWorkflowId(target.accountId, target.conversationId);
     const input: ConversationActorInput = {
       accountId: target.accountId,
@@ -69,7 +70,8 @@ export function temporalConversationGateway(
 
   const withDeadline = async <T>(what: string, extraMs: number, call: () => Promise<T>) => {
     try {
-      return await client.withDeadline(Date.now() + config.temporal.startTimeoutMs + extraMs, call);
+      const timeoutMs = current().temporal.startTimeoutMs + extraMs;
+      return await client.withDeadline(Date.now() + timeoutMs, call);
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) throw error;
       throw new TemporalUnavailableError(

@@ -15,12 +15,16 @@ import {
   type MessageCreatedWebhook,
 } from '../chatwoot/webhookSchema.js';
 import type { BridgeConfig } from '../config/schema.js';
+import { matchRoute, routingFacts, type RoutingFacts } from '../routing/matchRoute.js';
 import { messageWorkflowId, type ConversationSignal } from '../workflows/shared.js';
 import type { ConversationGateway, ConversationTarget } from './conversations.js';
 import { routeSettings, TemporalUnavailableError } from './deliveries.js';
 
 interface WebhookDeps {
+  /** Secrets and limits: fixed at start-up. */
   config: BridgeConfig;
+  /** The configuration in force now (a reload replaces routes and agents); default: `config`. */
+  current?: () => BridgeConfig;
   conversations: ConversationGateway;
 }
 
@@ -38,10 +42,10 @@ const CONVERSATION_EVENTS = new Set([
  * actor. Answers 200 only once Temporal has durably accepted it (or the event is ignored).
  * `?wait=<ms>` (customer messages): answer with the first reply when it comes in time.
  */
-export function webhookRoutes(app: FastifyInstance, { config, conversations }: WebhookDeps): void {
-  const routes = new Map(config.routes.map((route) => [route.inboxId, route.agentId]));
-  const agentFor = (inboxId: number) => routes.get(inboxId);
-
+export function webhookRoutes(
+  app: FastifyInstance,
+  { config, current = () => config, conversations }: WebhookDeps,
+): void {
   // Keep the raw bytes: the signature covers the body exactly as sent.
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
     done(null, body);
@@ -65,7 +69,9 @@ export function webhookRoutes(app: FastifyInstance, { config, conversations }: W
         request.log.warn({ reason: check.reason }, 'webhook rejected');
         return reply.code(401).send({ error: 'unauthorized', reason: check.reason });
       }
-      const waitMs = parseWait(request.query.wait, config.conversation.maxWaitMs);
+      const live = current();
+      const agentFor = (facts: RoutingFacts) => matchRoute(live.routes, facts)?.agentId;
+      const waitMs = parseWait(request.query.wait, live.conversation.maxWaitMs);
       if (waitMs instanceof Error) return badRequest(reply, 'wait', waitMs.message);
 
       let json: unknown;
@@ -118,12 +124,13 @@ export function webhookRoutes(app: FastifyInstance, { config, conversations }: W
             conversationWorkflowId: result.conversationWorkflowId,
           });
         }
-        const skip = skipReason(message, agentFor);
+        const agentId = agentFor(routingFacts(message));
+        const skip = skipReason(message, agentId);
         if (skip) {
           messageLog.info({ reason: skip }, 'webhook ignored');
           return ignored(reply, skip);
         }
-        const route = routeSettings(config, agentFor(target.inboxId) as string);
+        const route = routeSettings(live, agentId as string);
         const result = await conversations.sendCustomerMessage(
           target,
           {
@@ -172,16 +179,16 @@ export function webhookRoutes(app: FastifyInstance, { config, conversations }: W
         const parsed = conversationWebhookSchema.safeParse(body);
         if (!parsed.success) return invalid(reply, parsed.error);
         const payload = parsed.data;
-        const accountId = accountIdOf(payload) ?? config.chatwoot.accountId;
+        const accountId = accountIdOf(payload) ?? live.chatwoot.accountId;
         if (accountId === undefined) {
           return ignored(reply, 'no account id in the payload; set chatwoot.accountId');
         }
         const target = { accountId, conversationId: payload.id, inboxId: payload.inbox_id };
-        const signal = conversationSignal(event, payload, config);
+        const signal = conversationSignal(event, payload, live);
         if (!signal) return ignored(reply, `${event} does not concern the bot`);
-        const agentId = agentFor(target.inboxId);
         if (signal === 'greet') {
-          const agent = config.agents.find((candidate) => candidate.id === agentId);
+          const agentId = agentFor(conversationRoutingFacts(payload));
+          const agent = live.agents.find((candidate) => candidate.id === agentId);
           if (!agentId || !agent?.greeting.length) return ignored(reply, 'no greeting configured');
           return greet(target, agentId, agent.greeting, 'conversation_created');
         }
@@ -200,13 +207,13 @@ export function webhookRoutes(app: FastifyInstance, { config, conversations }: W
         const payload = parsed.data;
         const conversation = payload.current_conversation;
         if (!conversation) return ignored(reply, 'the widget has no conversation yet');
-        const accountId = payload.account?.id ?? config.chatwoot.accountId;
+        const accountId = payload.account?.id ?? live.chatwoot.accountId;
         if (accountId === undefined) {
           return ignored(reply, 'no account id in the payload; set chatwoot.accountId');
         }
         const inboxId = conversation.inbox_id ?? payload.inbox.id;
-        const agentId = agentFor(inboxId);
-        const agent = config.agents.find((candidate) => candidate.id === agentId);
+        const agentId = agentFor(conversationRoutingFacts({ ...conversation, inbox_id: inboxId }));
+        const agent = live.agents.find((candidate) => candidate.id === agentId);
         if (!agentId || !agent?.greeting.length) return ignored(reply, 'no greeting configured');
         return greet(
           { accountId, conversationId: conversation.id, inboxId },
@@ -226,7 +233,7 @@ export function webhookRoutes(app: FastifyInstance, { config, conversations }: W
           type: 'greet',
           trigger,
           greeting,
-          route: routeSettings(config, agentId),
+          route: routeSettings(live, agentId),
         };
         const result = await conversations.notify(target, signal, { start: true });
         log.info({ ...target, trigger }, 'greeting requested');
@@ -292,16 +299,41 @@ function conversationSignal(
 /** Why a valid `message_created` webhook is not for the agent, or undefined when it is. */
 function skipReason(
   message: MessageCreatedWebhook,
-  agentFor: (inboxId: number) => string | undefined,
+  agentId: string | undefined,
 ): string | undefined {
   if (isBridgeSourceId(message.source_id)) return 'own message';
   if (message.private) return 'private note';
   if (message.message_type !== 'incoming') return `${message.message_type} message`;
   if (!isContactSender(message.sender)) return `sent by ${message.sender?.type ?? 'unknown'}`;
   if (!message.content?.trim() && !message.attachments?.length) return 'empty message';
-  const inboxId = inboxIdOf(message);
-  if (!agentFor(inboxId)) return `inbox ${inboxId} is not routed to an agent`;
+  if (!agentId) return `inbox ${inboxIdOf(message)} is not routed to an agent (no route matches)`;
   return undefined;
+}
+
+/** Routing facts of a conversation-level payload (greetings are routed like messages). */
+function conversationRoutingFacts(conversation: {
+  inbox_id: number;
+  labels?: unknown;
+  custom_attributes?: unknown;
+  meta?: unknown;
+}): RoutingFacts {
+  const meta = (conversation.meta ?? {}) as {
+    team?: { id?: unknown } | null;
+    sender?: { custom_attributes?: unknown } | null;
+  };
+  const record = (value: unknown) =>
+    typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
+  return {
+    inboxId: conversation.inbox_id,
+    labels: Array.isArray(conversation.labels)
+      ? conversation.labels.filter((label): label is string => typeof label === 'string')
+      : [],
+    ...(typeof meta.team?.id === 'number' ? { teamId: meta.team.id } : {}),
+    conversationAttributes: record(conversation.custom_attributes),
+    contactAttributes: record(meta.sender?.custom_attributes),
+  };
 }
 
 /** `?wait=` in milliseconds, capped below Chatwoot's 5 s; absent or 0: do not wait. */

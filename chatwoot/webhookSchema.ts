@@ -13,6 +13,13 @@ const id = z.number().int().nonnegative();
 
 export const webhookEnvelopeSchema = z.object({ event: z.string().min(1) }).loose();
 
+/**
+ * Read only for routing: a malformed value counts as absent instead of rejecting the customer's
+ * message (the message then falls through to the routes that do not need it).
+ */
+const lenient = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined);
+const customAttributesSchema = lenient(z.record(z.string(), z.unknown()).nullable());
+
 export const webhookSenderSchema = z
   .object({
     id: id.optional(),
@@ -21,6 +28,15 @@ export const webhookSenderSchema = z
     phone_number: z.string().nullish(),
     identifier: z.string().nullish(),
     type: z.string().optional(),
+    custom_attributes: customAttributesSchema,
+  })
+  .loose();
+
+/** `conversation.meta` (Conversation#push_meta): the contact and the assigned team. */
+const conversationMetaSchema = z
+  .object({
+    sender: lenient(z.object({ custom_attributes: customAttributesSchema }).loose().nullable()),
+    team: lenient(z.object({ id }).loose().nullable()),
   })
   .loose();
 
@@ -52,6 +68,10 @@ export const messageCreatedSchema = z
         id,
         inbox_id: id.optional(),
         status: z.string().optional(),
+        labels: lenient(z.array(z.string()).nullable()),
+        team_id: lenient(id.nullable()),
+        custom_attributes: customAttributesSchema,
+        meta: lenient(conversationMetaSchema.nullable()),
       })
       .loose(),
   })

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { routeIssues } from '../routing/validateRoutes.js';
 
 /** Merge a burst of short customer messages into one agent turn (off unless set). */
 export const debounceSchema = z
@@ -48,10 +49,43 @@ export const wsAgentSchema = agentCommonSchema.extend({
 /** One AI agent the bridge can talk to; `transport` picks the schema. */
 export const agentConfigSchema = z.discriminatedUnion('transport', [wsAgentSchema]);
 
+/** A custom attribute value to match (compared as text: `42` matches `"42"`). */
+const attributeValueSchema = z.union([z.string(), z.number(), z.boolean()]);
+
+/**
+ * Which agent answers a conversation. Every matcher given must hold (`labels`: any of them);
+ * routes are tried in order and the first match wins. `default: true` (no matchers) catches
+ * whatever no other route matched.
+ */
 export const routeSchema = z
   .object({
-    inboxId: z.number().int().nonnegative(),
     agentId: z.string(),
+    inboxId: z.number().int().nonnegative().optional(),
+    /** The conversation carries at least one of these labels (case-insensitive). */
+    labels: z
+      .array(z.string().min(1))
+      .min(1, 'list at least one label, or remove "labels"')
+      .optional(),
+    /** The conversation is assigned to this team. */
+    teamId: z.number().int().nonnegative().optional(),
+    /** A conversation or contact custom attribute has this value. */
+    customAttribute: z
+      .object({ name: z.string().min(1), value: attributeValueSchema })
+      .loose()
+      .optional(),
+    default: z.boolean().optional(),
+  })
+  .loose();
+
+/** Operator endpoints (`/agents/status`, `/api/v1/agents/...`). */
+export const operatorApiSchema = z
+  .object({
+    /** Bearer tokens accepted by the operator endpoints; none: those endpoints answer 403. */
+    operatorKeys: z.array(z.string().min(16, 'use at least 16 characters')).default([]),
+    /** `/agents/status` looks at this many recent deliveries per agent... */
+    statusSampleSize: z.number().int().positive().max(200).default(20),
+    /** ...finished within this look-back. */
+    statusLookbackMs: z.number().int().positive().default(86_400_000),
   })
   .loose();
 
@@ -119,6 +153,7 @@ export const bridgeConfigSchema = z
       .default({ secrets: [], maxBodyBytes: 1_048_576, toleranceSeconds: 300 }),
     agents: z.array(agentConfigSchema).min(1, 'configure at least one agent'),
     routes: z.array(routeSchema).default([]),
+    api: operatorApiSchema.default(operatorApiSchema.parse({})),
     delivery: deliverySchema.default(deliverySchema.parse({})),
     conversation: conversationSchema.default(conversationSchema.parse({})),
     http: z
@@ -152,17 +187,9 @@ export const bridgeConfigSchema = z
         });
       }
     });
-    const seen = new Set<number>();
-    config.routes.forEach((route, index) => {
-      if (seen.has(route.inboxId)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['routes', index, 'inboxId'],
-          message: `inbox ${route.inboxId} is routed twice`,
-        });
-      }
-      seen.add(route.inboxId);
-    });
+    for (const issue of routeIssues(config.routes)) {
+      ctx.addIssue({ code: 'custom', path: ['routes', ...issue.path], message: issue.message });
+    }
   });
 
 export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
@@ -170,3 +197,4 @@ export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type WsAgentConfig = z.infer<typeof wsAgentSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
 export type ConversationConfig = z.infer<typeof conversationSchema>;
+export type RouteConfig = z.infer<typeof routeSchema>;

@@ -26,7 +26,21 @@ export interface MessageOptions {
   sourceId?: string | null;
   attachments?: Array<{ id: number; file_type: string; data_url: string }>;
   status?: ConversationStatus;
+  /** The conversation's labels (what routes with `labels` look at). */
+  labels?: string[];
+  /** The team the conversation is assigned to (`conversation.meta.team`). */
+  teamId?: number | null;
+  /** `conversation.custom_attributes`. */
+  conversationAttributes?: Record<string, unknown>;
+  /** The contact's `custom_attributes` (in `sender` and `conversation.meta.sender`). */
+  contactAttributes?: Record<string, unknown>;
 }
+
+/** Conversation details that routes can match on. */
+type RoutingDetails = Pick<
+  MessageOptions,
+  'labels' | 'teamId' | 'conversationAttributes' | 'contactAttributes'
+>;
 
 export interface ConversationOptions {
   accountId?: number;
@@ -94,12 +108,12 @@ const contactSourceId = (ids: Ids) =>
   `00000000-0000-4000-8000-${String(ids.contactId).padStart(12, '0')}`;
 
 /** `Contact#webhook_data`: note the absent `type`. */
-function contactWebhookData(ids: Ids): Json {
+function contactWebhookData(ids: Ids, customAttributes: Json = {}): Json {
   return {
     account: account(ids),
     additional_attributes: {},
     avatar: '',
-    custom_attributes: {},
+    custom_attributes: customAttributes,
     email: `customer${ids.contactId}@example.com`,
     id: ids.contactId,
     identifier: null,
@@ -110,10 +124,10 @@ function contactWebhookData(ids: Ids): Json {
 }
 
 /** `Contact#push_event_data`, used inside `conversation.meta` and `messages[]`: has `type`. */
-function contactPushData(ids: Ids): Json {
+function contactPushData(ids: Ids, customAttributes: Json = {}): Json {
   return {
     additional_attributes: {},
-    custom_attributes: {},
+    custom_attributes: customAttributes,
     email: `customer${ids.contactId}@example.com`,
     id: ids.contactId,
     identifier: null,
@@ -124,8 +138,12 @@ function contactPushData(ids: Ids): Json {
   };
 }
 
-function senderWebhookData(kind: SenderKind | null, ids: Ids): Json | null {
-  if (kind === 'contact') return contactWebhookData(ids);
+function senderWebhookData(
+  kind: SenderKind | null,
+  ids: Ids,
+  contactAttributes: Json = {},
+): Json | null {
+  if (kind === 'contact') return contactWebhookData(ids, contactAttributes);
   if (kind === 'user') {
     return { id: USER_ID, name: 'Agent Smith', email: 'agent@example.com', type: 'user' };
   }
@@ -133,8 +151,12 @@ function senderWebhookData(kind: SenderKind | null, ids: Ids): Json | null {
   return null;
 }
 
-function senderPushData(kind: SenderKind | null, ids: Ids): Json | undefined {
-  if (kind === 'contact') return contactPushData(ids);
+function senderPushData(
+  kind: SenderKind | null,
+  ids: Ids,
+  contactAttributes: Json = {},
+): Json | undefined {
+  if (kind === 'contact') return contactPushData(ids, contactAttributes);
   if (kind === 'user') {
     return {
       id: USER_ID,
@@ -201,6 +223,7 @@ function conversationWebhookData(
   ids: Ids,
   status: ConversationStatus,
   lastChatMessage?: Json,
+  routing: RoutingDetails = {},
 ): Json {
   const now = unixNow();
   return {
@@ -211,16 +234,17 @@ function conversationWebhookData(
     id: ids.conversationId,
     inbox_id: ids.inboxId,
     messages: lastChatMessage ? [lastChatMessage] : [],
-    labels: [],
+    labels: routing.labels ?? [],
     meta: {
-      sender: contactPushData(ids),
+      sender: contactPushData(ids, routing.contactAttributes),
       assignee: null,
       assignee_type: null,
-      team: null,
+      // `Team#push_event_data`.
+      team: routing.teamId != null ? { id: routing.teamId, name: `Team ${routing.teamId}` } : null,
       hmac_verified: false,
     },
     status,
-    custom_attributes: {},
+    custom_attributes: routing.conversationAttributes ?? {},
     snoozed_until: null,
     unread_count: lastChatMessage ? 1 : 0,
     first_reply_created_at: null,
@@ -275,7 +299,7 @@ export function messageCreatedPayload(options: MessageOptions = {}): Record<stri
       contact_inbox: { source_id: contactSourceId(ids) },
     },
     ...(attachments ? { attachments } : {}),
-    ...(sender ? { sender: senderPushData(sender, ids) } : {}),
+    ...(sender ? { sender: senderPushData(sender, ids, options.contactAttributes) } : {}),
   };
   const isChat = !isPrivate && messageType !== 'activity';
 
@@ -289,13 +313,14 @@ export function messageCreatedPayload(options: MessageOptions = {}): Record<stri
       ids,
       options.status ?? 'open',
       isChat ? pushData : undefined,
+      options,
     ),
     created_at: createdAt.toISOString(),
     id,
     inbox: inbox(ids),
     message_type: messageType,
     private: isPrivate,
-    sender: senderWebhookData(sender, ids),
+    sender: senderWebhookData(sender, ids, options.contactAttributes),
     source_id: sourceId,
     ...(attachments ? { attachments } : {}),
     event: 'message_created',

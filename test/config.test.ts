@@ -257,6 +257,130 @@ describe('parseConfig', () => {
   });
 });
 
+describe('routes beyond inboxes', () => {
+  const agents = [agent(), agent({ id: 'vip' })];
+  const withRoutes = (routes: unknown[]) => ({ ...example(), agents, routes });
+
+  it('accepts labels, team, custom attribute and a default route, keeping them as written', () => {
+    const routes = [
+      { inboxId: 7, labels: ['vip', 'priority'], agentId: 'vip' },
+      { teamId: 4, agentId: 'vip' },
+      { customAttribute: { name: 'plan', value: 'enterprise' }, agentId: 'vip' },
+      { customAttribute: { name: 'tier', value: 2 }, agentId: 'vip' },
+      { inboxId: 7, agentId: 'echo' },
+      { default: true, agentId: 'echo' },
+    ];
+    expect(parseConfig(withRoutes(routes)).routes).toEqual(routes);
+  });
+
+  it('rejects a route with no matcher that is not the default, saying what to add', () => {
+    const message = errorOf(() => parseConfig(withRoutes([{ agentId: 'echo' }])));
+    expect(message).toContain(
+      'routes.0: give at least one matcher (inboxId, labels, teamId, customAttribute) or mark the route "default": true',
+    );
+  });
+
+  it('rejects an empty labels list', () => {
+    const message = errorOf(() => parseConfig(withRoutes([{ labels: [], agentId: 'echo' }])));
+    expect(message).toContain('routes.0.labels: list at least one label, or remove "labels"');
+  });
+
+  it('rejects two default routes, naming the second', () => {
+    const message = errorOf(() =>
+      parseConfig(
+        withRoutes([
+          { default: true, agentId: 'echo' },
+          { default: true, agentId: 'vip' },
+        ]),
+      ),
+    );
+    expect(message).toContain(
+      'routes.1.default: only one default route is allowed (routes.0 is one already)',
+    );
+  });
+
+  it('rejects a default route that is not the last one', () => {
+    const message = errorOf(() =>
+      parseConfig(
+        withRoutes([
+          { default: true, agentId: 'echo' },
+          { inboxId: 7, agentId: 'vip' },
+        ]),
+      ),
+    );
+    expect(message).toContain('routes.0.default: the default route must be the last one');
+  });
+
+  it('rejects a default route with matchers', () => {
+    const message = errorOf(() =>
+      parseConfig(withRoutes([{ default: true, inboxId: 7, agentId: 'echo' }])),
+    );
+    expect(message).toContain('routes.0.default: a default route matches every message');
+  });
+
+  it('rejects a route an earlier, looser route always wins over', () => {
+    const message = errorOf(() =>
+      parseConfig(
+        withRoutes([
+          { inboxId: 7, agentId: 'echo' },
+          { inboxId: 7, labels: ['vip'], agentId: 'vip' },
+        ]),
+      ),
+    );
+    expect(message).toContain(
+      'routes.1: can never match: routes.0 comes first and matches every message this route would',
+    );
+  });
+
+  it('accepts the narrower route first and the looser one after it', () => {
+    const routes = [
+      { inboxId: 7, labels: ['vip'], agentId: 'vip' },
+      { inboxId: 7, labels: ['vip', 'priority'], agentId: 'echo' },
+      { inboxId: 7, agentId: 'echo' },
+    ];
+    expect(parseConfig(withRoutes(routes)).routes).toHaveLength(3);
+  });
+
+  it('names the unknown agent of a label route', () => {
+    const message = errorOf(() => parseConfig(withRoutes([{ labels: ['vip'], agentId: 'gold' }])));
+    expect(message).toContain('routes.0.agentId: no agent with id "gold" (known: echo, vip)');
+  });
+
+  it('names a custom attribute matcher without a name', () => {
+    const message = errorOf(() =>
+      parseConfig(withRoutes([{ customAttribute: { value: 'x' }, agentId: 'echo' }])),
+    );
+    expect(message).toContain('routes.0.customAttribute.name');
+  });
+});
+
+describe('operator API settings', () => {
+  it('has no operator keys by default (the endpoints are off)', () => {
+    expect(parseConfig(example()).api).toEqual({
+      operatorKeys: [],
+      statusSampleSize: 20,
+      statusLookbackMs: 86_400_000,
+    });
+  });
+
+  it('takes operator keys from BRIDGE_OPERATOR_KEYS over the file', () => {
+    const config = parseConfig(
+      { ...example(), api: { operatorKeys: ['from-the-file-0123456789'] } },
+      { BRIDGE_OPERATOR_KEYS: 'first-key-0123456789, second-key-0123456789' },
+    );
+    expect(config.api.operatorKeys).toEqual(['first-key-0123456789', 'second-key-0123456789']);
+  });
+
+  it('refuses short operator keys and an empty BRIDGE_OPERATOR_KEYS', () => {
+    expect(
+      errorOf(() => parseConfig({ ...example(), api: { operatorKeys: ['short'] } })),
+    ).toContain('api.operatorKeys.0: use at least 16 characters');
+    expect(errorOf(() => parseConfig(example(), { BRIDGE_OPERATOR_KEYS: ' , ' }))).toContain(
+      'BRIDGE_OPERATOR_KEYS is set but holds no key',
+    );
+  });
+});
+
 describe('loadConfig', () => {
   it('reads the JSON file named by BRIDGE_CONFIG, with environment overrides', () => {
     const path = writeTemp('good.json', JSON.stringify(EXAMPLE));

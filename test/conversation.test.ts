@@ -8,14 +8,14 @@ import { eventually } from './helpers/eventually.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 const actor = (stack: Stack, conversationId: number) =>
-  stack.temporal.workflow.getHandle(conversationWorkflowId(1, conversationId));
+  stack.temporal.workflow.getHandle(conversationWorkflowId(stack.accountId, conversationId));
 
 async function actorState(stack: Stack, conversationId: number) {
   return actor(stack, conversationId).query(conversationStateQuery);
 }
 
 const contents = (stack: Stack, conversationId: number) =>
-  stack.chatwoot.messages(1, conversationId).map((message) => message.content);
+  stack.chatwoot.messages(stack.accountId, conversationId).map((message) => message.content);
 
 describe('conversation actor: ordering', () => {
   let stack: Stack;
@@ -47,7 +47,7 @@ describe('conversation actor: ordering', () => {
         .filter((request) => request.conversation_id === '501')
         .map((request) => request.session_id),
     );
-    expect([...sessions]).toEqual(['multi_1_501_1']);
+    expect([...sessions]).toEqual([`multi_${stack.accountId}_501_1`]);
     expect(stack.chatwoot.violations).toEqual([]);
   }, 60_000);
 
@@ -60,7 +60,7 @@ describe('conversation actor: ordering', () => {
       }),
     );
     await stack.chatwoot.waitFor(
-      () => conversations.every((id) => stack.chatwoot.messages(1, id).length === 2),
+      () => conversations.every((id) => stack.chatwoot.messages(stack.accountId, id).length === 2),
       { timeoutMs: 60_000, description: 'two replies in each of 50 conversations' },
     );
     for (const id of conversations) {
@@ -146,7 +146,7 @@ describe('conversation actor: bursts', () => {
       stack.messageWorkflowId(first.payload.id as number, 703),
     );
     expect((await cancelled.describe()).status.name).toBe('CANCELLED');
-    expect(stack.chatwoot.typing(1, 703).at(-1)).toBe('off');
+    expect(stack.chatwoot.typing(stack.accountId, 703).at(-1)).toBe('off');
   }, 30_000);
 });
 
@@ -221,12 +221,12 @@ describe('conversation actor: humans, handoff, resolve, greeting, wait', () => {
     const report: DeliveryReport = await stack.result(json.workflowId as string);
     expect(report.outcome).toBe('handed_off');
     expect(report.reason).toBe('the agent asked for a human');
-    const messages = stack.chatwoot.messages(1, 803);
+    const messages = stack.chatwoot.messages(stack.accountId, 803);
     expect(messages.map((m) => [m.private, m.content])).toEqual([
       [false, 'Let me get a colleague for you.'],
       [true, expect.stringContaining('the agent asked for a human')],
     ]);
-    expect(stack.chatwoot.statusChanges(1, 803)).toEqual(['open']);
+    expect(stack.chatwoot.statusChanges(stack.accountId, 803)).toEqual(['open']);
     await eventually(async () => (await actorState(stack, 803)).state === 'paused');
   }, 30_000);
 
@@ -240,7 +240,7 @@ describe('conversation actor: humans, handoff, resolve, greeting, wait', () => {
       previousStatus: 'open',
     });
     const closed = await stack.temporal.workflow
-      .getHandle(conversationWorkflowId(1, 804), firstRun.runId)
+      .getHandle(conversationWorkflowId(stack.accountId, 804), firstRun.runId)
       .result();
     expect(closed).toMatchObject({ state: 'closed', sessionState: 'closed' });
 
@@ -261,7 +261,7 @@ describe('conversation actor: humans, handoff, resolve, greeting, wait', () => {
     const reply = await stack.sendMessage({ conversationId: 805, content: 'hello' });
     await stack.result(reply.json.workflowId as string);
     expect(contents(stack, 805)).toEqual(['Hi! I am the shop assistant.', 'echo: hello']);
-    expect((await actorState(stack, 805)).sessionId).toBe('echo_1_805_1');
+    expect((await actorState(stack, 805)).sessionId).toBe(`echo_${stack.accountId}_805_1`);
   }, 30_000);
 
   it('?wait= answers with the first reply when it comes in time, else 202', async () => {
@@ -283,7 +283,7 @@ describe('conversation actor: humans, handoff, resolve, greeting, wait', () => {
     expect(slow.response.statusCode).toBe(202);
     expect(slow.json).toMatchObject({
       result: 'accepted',
-      conversationWorkflowId: conversationWorkflowId(1, 807),
+      conversationWorkflowId: conversationWorkflowId(stack.accountId, 807),
     });
     await stack.result(slow.json.workflowId as string);
     expect(contents(stack, 807)).toEqual(['echo: too slow']);

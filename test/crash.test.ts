@@ -28,18 +28,18 @@ describe('worker crash', () => {
     const { json } = await stack.sendMessage({ conversationId: 401, content: 'crash' });
     const workflowId = json.workflowId as string;
 
-    await stack.chatwoot.waitFor(() => stack.chatwoot.messages(1, 401).length >= 1, {
+    await stack.chatwoot.waitFor(() => stack.chatwoot.messages(stack.accountId, 401).length >= 1, {
       timeoutMs: 30_000,
       description: 'first reply posted before the kill',
     });
     first.kill('SIGKILL');
-    const postedBeforeKill = stack.chatwoot.messages(1, 401).length;
+    const postedBeforeKill = stack.chatwoot.messages(stack.accountId, 401).length;
     expect(postedBeforeKill).toBeLessThan(4);
 
     startWorkerProcess();
     const report = await stack.result(workflowId);
     expect(report.outcome).toBe('delivered');
-    const messages = stack.chatwoot.messages(1, 401);
+    const messages = stack.chatwoot.messages(stack.accountId, 401);
     expect(messages.map((m) => m.content)).toEqual([
       'reply 1/4: crash',
       'reply 2/4: crash',
@@ -48,6 +48,6 @@ describe('worker crash', () => {
     ]);
     expect(new Set(messages.map((m) => m.source_id)).size).toBe(4);
     expect(report.attempts.length).toBeGreaterThanOrEqual(2);
-    expect(stack.chatwoot.typing(1, 401).at(-1)).toBe('off');
+    expect(stack.chatwoot.typing(stack.accountId, 401).at(-1)).toBe('off');
   }, 90_000);
 });

@@ -15,25 +15,25 @@ describe('message delivery (real Temporal, real sockets, fake Chatwoot)', () => 
   afterAll(() => stack?.stop());
 
   it('posts the agent reply into the conversation, with typing on then off', async () => {
-    const { response, json } = await stack.sendMessage({
+    const { response, json, payload } = await stack.sendMessage({
       conversationId: 101,
       content: 'Where is my order?',
     });
     expect(response.statusCode).toBe(200);
     expect(json.result).toBe('accepted');
     const workflowId = json.workflowId as string;
-    expect(workflowId).toMatch(/^message:1:101:\d+$/);
+    expect(workflowId).toBe(`message:${stack.accountId}:101:${payload.id as number}`);
 
     const report = await stack.result(workflowId);
     expect(report.outcome).toBe('delivered');
-    const messages = stack.chatwoot.messages(1, 101);
+    const messages = stack.chatwoot.messages(stack.accountId, 101);
     expect(messages.map((m) => m.content)).toEqual(['echo: Where is my order?']);
     expect(messages[0]).toMatchObject({
       message_type: 'outgoing',
       private: false,
       source_id: bridgeSourceId(workflowId, 0),
     });
-    expect(stack.chatwoot.typing(1, 101)).toEqual(['on', 'off']);
+    expect(stack.chatwoot.typing(stack.accountId, 101)).toEqual(['on', 'off']);
     expect(stack.chatwoot.violations).toEqual([]);
   });
 
@@ -74,7 +74,7 @@ describe('message delivery (real Temporal, real sockets, fake Chatwoot)', () => 
     const report = await stack.result(json.workflowId as string);
     expect(report.outcome).toBe('delivered');
     expect(report.replies.map((r) => r.status)).toEqual(['posted', 'posted', 'posted']);
-    expect(stack.chatwoot.messages(1, 102).map((m) => m.content)).toEqual([
+    expect(stack.chatwoot.messages(stack.accountId, 102).map((m) => m.content)).toEqual([
       'reply 1/3: hi',
       'reply 2/3: hi',
       'reply 3/3: hi',
@@ -103,7 +103,7 @@ describe('cancelling a delivery', () => {
     await handle.cancel();
     await expect(handle.result()).rejects.toThrow(/cancel/i);
     expect(stack.agentServer.openConnections).toBe(0);
-    expect(stack.chatwoot.typing(1, 111)).toEqual(['on', 'off']);
-    expect(stack.chatwoot.messages(1, 111)).toEqual([]);
+    expect(stack.chatwoot.typing(stack.accountId, 111)).toEqual(['on', 'off']);
+    expect(stack.chatwoot.messages(stack.accountId, 111)).toEqual([]);
   });
 });

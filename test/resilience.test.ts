@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { deliveryStateQuery } from '../workflows/shared.js';
+import { eventually } from './helpers/eventually.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 /** Faults on both sides: Chatwoot errors and an agent that is down, drops or refuses. */
@@ -26,7 +28,8 @@ describe('delivery under faults', () => {
     stack.chatwoot.calls.filter(
       (call) =>
         call.method === 'POST' &&
-        call.path === `/api/v1/accounts/1/conversations/${conversationId}/messages`,
+        call.path ===
+          `/api/v1/accounts/${stack.accountId}/conversations/${conversationId}/messages`,
     );
 
   it('Chatwoot 500 ×3 then OK: exactly one post per reply', async () => {
@@ -38,7 +41,7 @@ describe('delivery under faults', () => {
     const { json } = await stack.sendMessage({ conversationId: 301, inboxId: 8, content: 'storm' });
     const report = await stack.result(json.workflowId as string);
     expect(report.outcome).toBe('delivered');
-    expect(stack.chatwoot.messages(1, 301).map((m) => m.content)).toEqual([
+    expect(stack.chatwoot.messages(stack.accountId, 301).map((m) => m.content)).toEqual([
       'reply 1/3: storm',
       'reply 2/3: storm',
       'reply 3/3: storm',
@@ -57,7 +60,9 @@ describe('delivery under faults', () => {
     const { json } = await stack.sendMessage({ conversationId: 302, content: 'slow down' });
     const report = await stack.result(json.workflowId as string);
     expect(report.outcome).toBe('delivered');
-    expect(stack.chatwoot.messages(1, 302).map((m) => m.content)).toEqual(['echo: slow down']);
+    expect(stack.chatwoot.messages(stack.accountId, 302).map((m) => m.content)).toEqual([
+      'echo: slow down',
+    ]);
     const [limited, accepted] = postsTo(302);
     expect(limited?.status).toBe(429);
     expect(accepted?.status).toBe(200);
@@ -79,7 +84,7 @@ describe('delivery under faults', () => {
     expect(report.replies).toEqual([
       expect.objectContaining({ index: 0, status: 'posted', alreadyPosted: true }),
     ]);
-    expect(stack.chatwoot.messages(1, 303).map((m) => m.source_id)).toEqual([
+    expect(stack.chatwoot.messages(stack.accountId, 303).map((m) => m.source_id)).toEqual([
       bridgeSourceId(workflowId, 0),
     ]);
   });
@@ -104,7 +109,7 @@ describe('delivery under faults', () => {
       stack.chatwoot.off('message', onMessage);
       for (let n = 1; n <= 25; n += 1) {
         busy.push(
-          fetch(`${stack.chatwoot.url}/api/v1/accounts/1${path}`, {
+          fetch(`${stack.chatwoot.url}/api/v1/accounts/${stack.accountId}${path}`, {
             method: 'POST',
             headers: {
               'content-type': 'application/json',
@@ -123,9 +128,9 @@ describe('delivery under faults', () => {
     expect(report.replies).toEqual([
       expect.objectContaining({ status: 'posted', alreadyPosted: true }),
     ]);
-    const mine = stack.chatwoot.messages(1, 309).filter((m) => m.source_id !== null);
+    const mine = stack.chatwoot.messages(stack.accountId, 309).filter((m) => m.source_id !== null);
     expect(mine.map((m) => m.content)).toEqual(['echo: busy']);
-    expect(stack.chatwoot.messages(1, 309)).toHaveLength(26);
+    expect(stack.chatwoot.messages(stack.accountId, 309)).toHaveLength(26);
   });
 
   it('Chatwoot 4xx fails fast and is recorded', async () => {
@@ -145,13 +150,16 @@ describe('delivery under faults', () => {
       }),
     ]);
     expect(postsTo(304)).toHaveLength(1);
-    expect(stack.chatwoot.typing(1, 304)).toEqual(['on', 'off']);
+    expect(stack.chatwoot.typing(stack.accountId, 304)).toEqual(['on', 'off']);
   });
 
   it('agent refusing connections, back inside the window: delivered', async () => {
     await stack.agentServer.setAvailable(false);
     const { json } = await stack.sendMessage({ conversationId: 305, content: 'anyone there?' });
-    setTimeout(() => void stack.agentServer.setAvailable(true), 700);
+    // Back once the bridge has seen it fail, whatever the machine's speed.
+    const delivery = await stack.workflow(json.workflowId as string);
+    await eventually(async () => (await delivery.query(deliveryStateQuery)).status === 'retrying');
+    await stack.agentServer.setAvailable(true);
     const report = await stack.result(json.workflowId as string);
     expect(report.outcome).toBe('delivered');
     expect(report.attempts.length).toBeGreaterThan(1);
@@ -159,7 +167,9 @@ describe('delivery under faults', () => {
       outcome: 'failed',
       detail: expect.stringMatching(/ECONNREFUSED/),
     });
-    expect(stack.chatwoot.messages(1, 305).map((m) => m.content)).toEqual(['echo: anyone there?']);
+    expect(stack.chatwoot.messages(stack.accountId, 305).map((m) => m.content)).toEqual([
+      'echo: anyone there?',
+    ]);
   });
 
   it('agent down past the window: fallback message, conversation opened, private note', async () => {
@@ -168,13 +178,13 @@ describe('delivery under faults', () => {
     const report = await stack.result(json.workflowId as string);
     expect(report.outcome).toBe('handed_off');
     expect(report.reason).toMatch(/agent unavailable/);
-    const messages = stack.chatwoot.messages(1, 306);
+    const messages = stack.chatwoot.messages(stack.accountId, 306);
     expect(messages.map((m) => [m.private, m.content])).toEqual([
       [false, stack.config.delivery.fallbackMessage],
       [true, expect.stringContaining('handed message')],
     ]);
-    expect(stack.chatwoot.statusChanges(1, 306)).toEqual(['open']);
-    expect(stack.chatwoot.typing(1, 306)).toEqual(['on', 'off']);
+    expect(stack.chatwoot.statusChanges(stack.accountId, 306)).toEqual(['open']);
+    expect(stack.chatwoot.typing(stack.accountId, 306)).toEqual(['on', 'off']);
   });
 
   it('agent dropping mid-stream: the retry completes the answer, no reply twice', async () => {
@@ -182,7 +192,7 @@ describe('delivery under faults', () => {
     const report = await stack.result(json.workflowId as string);
     expect(report.outcome).toBe('delivered');
     expect(report.attempts.map((a) => a.outcome)).toEqual(['failed', 'completed']);
-    expect(stack.chatwoot.messages(1, 307).map((m) => m.content)).toEqual([
+    expect(stack.chatwoot.messages(stack.accountId, 307).map((m) => m.content)).toEqual([
       'reply 1/3: drop',
       'reply 2/3: drop',
       'reply 3/3: drop',
@@ -195,6 +205,6 @@ describe('delivery under faults', () => {
     expect(report.outcome).toBe('handed_off');
     expect(report.attempts).toHaveLength(1);
     expect(report.reason).toMatch(/bad_input/);
-    expect(stack.chatwoot.statusChanges(1, 308)).toEqual(['open']);
+    expect(stack.chatwoot.statusChanges(stack.accountId, 308)).toEqual(['open']);
   });
 });

@@ -20,7 +20,7 @@ describe('webhook ingress', () => {
 
   async function expectNoWorkflow(conversationId: number, messageId: number) {
     const handle = stack.temporal.workflow.getHandle(
-      messageWorkflowId(1, conversationId, messageId),
+      messageWorkflowId(stack.accountId, conversationId, messageId),
     );
     await expect(handle.describe()).rejects.toThrow(/not found/i);
   }
@@ -36,6 +36,7 @@ describe('webhook ingress', () => {
 
   it('delivers a message sent twice once, and posts one set of replies', async () => {
     const payload = messageCreatedPayload({
+      accountId: stack.accountId,
       conversationId: 201,
       messageId: 9001,
       inboxId: 7,
@@ -46,32 +47,46 @@ describe('webhook ingress', () => {
     const second = await post(body, signWebhook(body, WEBHOOK_SECRET));
     expect(first.json()).toMatchObject({
       result: 'accepted',
-      workflowId: messageWorkflowId(1, 201, 9001),
-      conversationWorkflowId: 'conversation:1:201',
+      workflowId: messageWorkflowId(stack.accountId, 201, 9001),
+      conversationWorkflowId: `conversation:${stack.accountId}:201`,
     });
     // Chatwoot's retry is accepted too: the actor drops it by message id.
     expect(second.json()).toMatchObject({ result: 'accepted' });
-    await stack.result(messageWorkflowId(1, 201, 9001));
+    await stack.result(messageWorkflowId(stack.accountId, 201, 9001));
     // And again after completion: still one delivery.
     const third = await post(body, signWebhook(body, WEBHOOK_SECRET));
     expect(third.json()).toMatchObject({ result: 'accepted' });
-    const actor = stack.temporal.workflow.getHandle('conversation:1:201');
+    const actor = stack.temporal.workflow.getHandle(`conversation:${stack.accountId}:201`);
     await eventually(
       async () => (await actor.query(conversationStateQuery)).counters.duplicatesIgnored === 2,
       { description: 'both copies dropped by the actor' },
     );
-    expect(stack.chatwoot.messages(1, 201).map((m) => m.content)).toEqual(['echo: twice']);
+    expect(stack.chatwoot.messages(stack.accountId, 201).map((m) => m.content)).toEqual([
+      'echo: twice',
+    ]);
   });
 
   it('rejects a wrong signature with 401 and starts nothing', async () => {
-    const body = JSON.stringify(messageCreatedPayload({ conversationId: 202, messageId: 9002 }));
+    const body = JSON.stringify(
+      messageCreatedPayload({
+        accountId: stack.accountId,
+        conversationId: 202,
+        messageId: 9002,
+      }),
+    );
     const response = await post(body, signWebhook(body, 'not-the-secret'));
     expect(response.statusCode).toBe(401);
     await expectNoWorkflow(202, 9002);
   });
 
   it('rejects a missing signature and a stale timestamp with 401', async () => {
-    const body = JSON.stringify(messageCreatedPayload({ conversationId: 203, messageId: 9003 }));
+    const body = JSON.stringify(
+      messageCreatedPayload({
+        accountId: stack.accountId,
+        conversationId: 203,
+        messageId: 9003,
+      }),
+    );
     expect((await post(body, {})).statusCode).toBe(401);
     const stale = signWebhook(body, WEBHOOK_SECRET, Math.floor(Date.now() / 1000) - 3_600);
     expect((await post(body, stale)).statusCode).toBe(401);
@@ -80,16 +95,25 @@ describe('webhook ingress', () => {
 
   it('accepts the URL token fallback for unsigned installs', async () => {
     const body = JSON.stringify(
-      messageCreatedPayload({ conversationId: 204, messageId: 9004, content: 'token' }),
+      messageCreatedPayload({
+        accountId: stack.accountId,
+        conversationId: 204,
+        messageId: 9004,
+        content: 'token',
+      }),
     );
     const response = await post(body, {}, `/webhook/chatwoot?token=${WEBHOOK_SECRET}`);
     expect(response.json()).toMatchObject({ result: 'accepted' });
-    await stack.result(messageWorkflowId(1, 204, 9004));
+    await stack.result(messageWorkflowId(stack.accountId, 204, 9004));
     expect((await post(body, {}, '/webhook/chatwoot?token=wrong')).statusCode).toBe(401);
   });
 
   it('answers 400 naming the field for a malformed payload', async () => {
-    const payload = messageCreatedPayload({ conversationId: 205, messageId: 9005 });
+    const payload = messageCreatedPayload({
+      accountId: stack.accountId,
+      conversationId: 205,
+      messageId: 9005,
+    });
     delete (payload as { account?: unknown }).account;
     const body = JSON.stringify(payload);
     const response = await post(body, signWebhook(body, WEBHOOK_SECRET));
@@ -104,6 +128,7 @@ describe('webhook ingress', () => {
 
   it('answers 413 for an oversized body', async () => {
     const payload = messageCreatedPayload({
+      accountId: stack.accountId,
       conversationId: 206,
       messageId: 9006,
       content: 'x'.repeat(1_100_000),
@@ -170,7 +195,13 @@ describe('webhook ingress', () => {
       temporal: new Client({ connection }),
       logger: false,
     });
-    const body = JSON.stringify(messageCreatedPayload({ conversationId: 209, messageId: 9009 }));
+    const body = JSON.stringify(
+      messageCreatedPayload({
+        accountId: stack.accountId,
+        conversationId: 209,
+        messageId: 9009,
+      }),
+    );
     const response = await app.inject({
       method: 'POST',
       url: '/webhook/chatwoot',

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { startApi } from '../api/main.js';
+import { LiveConfig, reloadOnHangup } from '../config/live.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import {
@@ -18,6 +19,11 @@ import { createBridgeWorker } from './worker.js';
  */
 const exampleConfig = fileURLToPath(new URL('../config/example.json', import.meta.url));
 
+const configEnv = () => ({
+  ...process.env,
+  BRIDGE_CONFIG: process.env.BRIDGE_CONFIG ?? exampleConfig,
+});
+
 function readConfig(): BridgeConfig {
   if (!process.env.BRIDGE_CONFIG) {
     console.warn(
@@ -25,10 +31,7 @@ function readConfig(): BridgeConfig {
     );
   }
   try {
-    return loadConfig({
-      ...process.env,
-      BRIDGE_CONFIG: process.env.BRIDGE_CONFIG ?? exampleConfig,
-    });
+    return loadConfig(configEnv());
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -64,9 +67,12 @@ if (!address) {
   await connection.close();
 }
 
-const worker = await createBridgeWorker({ config, address });
+// One holder for both halves: a reload (HTTP endpoint or SIGHUP) reaches the worker's agents too.
+const live = new LiveConfig(config, () => loadConfig(configEnv()));
+reloadOnHangup(live, 'bridge');
+const worker = await createBridgeWorker({ config, address, live });
 const running = worker.run();
-const api = await startApi(config, address);
+const api = await startApi(config, address, live);
 console.log(
   `Bridge ready: POST http://${config.http.host}:${config.http.port}/webhook/chatwoot → task queue "${config.temporal.taskQueue}"`,
 );

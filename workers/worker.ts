@@ -2,6 +2,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { LiveConfig, reloadOnHangup } from '../config/live.js';
 import { loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { agentTaskQueue } from '../workflows/shared.js';
@@ -13,6 +14,8 @@ export interface BridgeWorkerOptions {
   /** A prebuilt workflow bundle (tests build one once per run); default: bundle from source. */
   workflowBundlePath?: string;
   workerOptions?: Partial<WorkerOptions>;
+  /** The configuration in force: agents are looked up there, so reloads reach new exchanges. */
+  live?: LiveConfig;
 }
 
 export interface BridgeWorker {
@@ -37,7 +40,7 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
     namespace: config.temporal.namespace,
   });
   const bundlePath = options.workflowBundlePath ?? process.env.WORKFLOW_BUNDLE_PATH;
-  const activities = createActivities({ config, temporal });
+  const activities = createActivities({ config, temporal, live: options.live });
   const common = { connection: nativeConnection, namespace: config.temporal.namespace };
 
   const workers = await Promise.all([
@@ -82,7 +85,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const connection = await Connection.connect({ address });
   await ensureSearchAttributes(connection, config.temporal.namespace);
   await connection.close();
-  const bridgeWorker = await createBridgeWorker({ config, address });
+  const live = new LiveConfig(config);
+  reloadOnHangup(live, 'worker');
+  const bridgeWorker = await createBridgeWorker({ config, address, live });
   // The SDK shuts the worker down gracefully on SIGINT/SIGTERM.
   await bridgeWorker.run();
 }

@@ -3,7 +3,8 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { buildApp } from '../../api/app.js';
-import { parseConfig } from '../../config/load.js';
+import { LiveConfig } from '../../config/live.js';
+import { loadConfig, parseConfig } from '../../config/load.js';
 import type { AgentConfig, BridgeConfig } from '../../config/schema.js';
 import {
   conversationEventPayload,
@@ -38,6 +39,12 @@ export interface StackOptions {
   /** Extra settings per agent id (debounce, abortOnNewer, greeting, sessionIdleMs, ...). */
   agentSettings?: Record<string, Partial<AgentConfig>>;
   conversation?: Partial<BridgeConfig['conversation']>;
+  /** Routes as written in a configuration file (labels, teams, default…); wins over `routes`. */
+  routeList?: Array<Record<string, unknown>>;
+  /** The `api` section (operator keys…). */
+  api?: Record<string, unknown>;
+  /** The file a configuration reload reads (`BRIDGE_CONFIG`); app and worker share the reload. */
+  configFile?: string;
 }
 
 /** Fast, real-time friendly defaults: retries in milliseconds instead of seconds. */
@@ -63,8 +70,9 @@ export async function startStack(options: StackOptions = {}) {
   const agents = options.agents ?? { echo: 'echo' };
   const routes = options.routes ?? { 7: Object.keys(agents)[0] as string };
   const address = inject('temporalAddress');
+  const accountId = 1_000 + Math.floor(Math.random() * 1_000_000);
   const config = parseConfig({
-    chatwoot: { baseUrl: chatwoot.url, apiAccessToken: API_TOKEN, accountId: 1 },
+    chatwoot: { baseUrl: chatwoot.url, apiAccessToken: API_TOKEN, accountId },
     conversation: options.conversation ?? {},
     webhook: { secrets: [WEBHOOK_SECRET] },
     agents: Object.entries(agents).map(([id, path]) => ({
@@ -80,17 +88,24 @@ export async function startStack(options: StackOptions = {}) {
       ...options.agentTimeouts,
       ...options.agentSettings?.[id],
     })),
-    routes: Object.entries(routes).map(([inboxId, agentId]) => ({
-      inboxId: Number(inboxId),
-      agentId,
-    })),
+    routes:
+      options.routeList ??
+      Object.entries(routes).map(([inboxId, agentId]) => ({
+        inboxId: Number(inboxId),
+        agentId,
+      })),
+    ...(options.api ? { api: options.api } : {}),
     delivery: { ...fastDelivery, ...options.delivery },
     temporal: { address, taskQueue: `test-${randomUUID()}` },
   });
 
   const connection = await Connection.connect({ address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
-  const app = buildApp({ config, temporal, logger: false });
+  const configFile = options.configFile;
+  const live = configFile
+    ? new LiveConfig(config, () => loadConfig({ BRIDGE_CONFIG: configFile }))
+    : new LiveConfig(config);
+  const app = buildApp({ config, temporal, live, logger: false });
 
   let bridgeWorker: BridgeWorker | undefined;
   if (options.worker !== false) {
@@ -98,6 +113,7 @@ export async function startStack(options: StackOptions = {}) {
       config,
       address,
       workflowBundlePath: inject('workflowBundlePath'),
+      live,
     });
     void bridgeWorker.run();
   }
@@ -136,7 +152,14 @@ export async function startStack(options: StackOptions = {}) {
   }
 
   return {
+    /**
+     * This stack's Chatwoot account. Actors are keyed by account and conversation in the one
+     * shared dev server, so each stack gets its own account: test files can reuse conversation
+     * ids without reaching each other's long-lived actors.
+     */
+    accountId,
     config,
+    live,
     chatwoot,
     agentServer,
     temporal,
@@ -148,6 +171,7 @@ export async function startStack(options: StackOptions = {}) {
       sign: { secret?: string; timestamp?: number; query?: string } = {},
     ) {
       const payload = messageCreatedPayload({
+        accountId,
         messageId: (nextMessageId += 1),
         inboxId: 7,
         ...message,
@@ -156,12 +180,12 @@ export async function startStack(options: StackOptions = {}) {
     },
     /** Posts a signed conversation-level webhook (status change, assignment, created, widget). */
     async sendEvent(event: ConversationEvent, options: ConversationOptions = {}) {
-      const payload = conversationEventPayload(event, { inboxId: 7, ...options });
+      const payload = conversationEventPayload(event, { accountId, inboxId: 7, ...options });
       return { payload, ...(await postWebhook(payload)) };
     },
     /** The message workflow id the actor uses for a message (or a merged turn's newest). */
     messageWorkflowId(messageId: number, conversationId = 1): string {
-      return messageWorkflowId(1, conversationId, messageId);
+      return messageWorkflowId(accountId, conversationId, messageId);
     },
     /** A workflow's handle once it exists (the actor starts message workflows a moment later). */
     workflow,

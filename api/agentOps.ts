@@ -1,0 +1,155 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
+import { probeAgent } from '../agents/probe.js';
+import type { LiveConfig } from '../config/live.js';
+import { ConfigError } from '../config/load.js';
+import { readAgentStatus } from './agentStatus.js';
+
+export interface AgentOpsOptions {
+  live: LiveConfig;
+  /** Absent in apps built without Temporal: `/agents/status` then answers 503. */
+  temporal?: Client;
+}
+
+/** How long `/agents/status` waits for Temporal visibility before answering 503. */
+const STATUS_DEADLINE_MS = 10_000;
+const DEFAULT_PROBE_CONTENT = 'ping';
+
+/**
+ * Operator endpoints: agent status, a live probe through the real transport, and a
+ * configuration reload. Every route needs `Authorization: Bearer <api.operatorKeys[i]>`;
+ * with no keys configured they are switched off (403).
+ */
+export const agentOpsRoutes: FastifyPluginCallback<AgentOpsOptions> = (
+  app,
+  { live, temporal },
+  done,
+) => {
+  app.addHook('onRequest', (request, reply, next) => {
+    const denied = checkOperatorKey(request, live.current().api.operatorKeys);
+    if (!denied) return next();
+    request.log.warn({ reason: denied.error }, 'operator request refused');
+    if (denied.status === 401) {
+      void reply.header('www-authenticate', 'Bearer realm="chatwoot-bridge operator API"');
+    }
+    void reply.code(denied.status).send({ error: denied.error, message: denied.message });
+  });
+
+  app.get('/agents/status', async (request, reply) => {
+    if (!temporal) {
+      return reply.code(503).send({
+        error: 'status_unavailable',
+        message: 'agent status is read from Temporal, and this app has no Temporal client',
+      });
+    }
+    try {
+      return await temporal.withDeadline(Date.now() + STATUS_DEADLINE_MS, () =>
+        readAgentStatus(temporal, live.current()),
+      );
+    } catch (error) {
+      request.log.error({ err: error }, 'agent status: Temporal visibility unavailable');
+      return reply.code(503).send({
+        error: 'temporal_unavailable',
+        message: `agent status could not be read from Temporal: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    }
+  });
+
+  app.route<{ Params: { agentId: string }; Querystring: { content?: string } }>({
+    // GET as listed in the design; POST as in its curl example.
+    method: ['GET', 'POST'],
+    url: '/api/v1/agents/test/:agentId',
+    schema: {
+      querystring: {
+        type: 'object',
+        properties: { content: { type: 'string', minLength: 1, maxLength: 4_000 } },
+      },
+    },
+    handler: async (request, reply) => {
+      const { agents } = live.current();
+      const agent = agents.find((candidate) => candidate.id === request.params.agentId);
+      if (!agent) {
+        return reply.code(404).send({
+          error: 'unknown_agent',
+          message: `no agent "${request.params.agentId}" (known: ${agents.map((a) => a.id).join(', ')})`,
+        });
+      }
+      // A caller that gives up closes the agent's socket too.
+      const abort = new AbortController();
+      const onClose = () => {
+        if (!reply.raw.writableFinished) abort.abort();
+      };
+      reply.raw.once('close', onClose);
+      try {
+        const result = await probeAgent(
+          agent,
+          request.query.content ?? DEFAULT_PROBE_CONTENT,
+          abort.signal,
+        );
+        request.log.info(
+          { agentId: agent.id, outcome: result.outcome, timings: result.timings },
+          'agent probed',
+        );
+        // 502: the bridge is fine, the agent behind it is not.
+        return reply.code(result.outcome === 'completed' ? 200 : 502).send(result);
+      } finally {
+        reply.raw.off('close', onClose);
+      }
+    },
+  });
+
+  app.post('/api/v1/agents/reload', (request, reply) => {
+    try {
+      const { config, restartRequired } = live.reload();
+      request.log.info(
+        { agents: config.agents.length, routes: config.routes.length, restartRequired },
+        'configuration reloaded',
+      );
+      return reply.send({
+        result: 'reloaded',
+        agents: config.agents.map((agent) => agent.id),
+        routes: config.routes.length,
+        restartRequired,
+      });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      request.log.warn({ err: error }, 'configuration reload refused; the previous one stays');
+      return reply.code(400).send({ error: 'invalid_config', message: error.message });
+    }
+  });
+
+  done();
+};
+
+type Denial = { status: 401 | 403; error: string; message: string };
+
+function checkOperatorKey(request: FastifyRequest, keys: readonly string[]): Denial | undefined {
+  if (keys.length === 0) {
+    return {
+      status: 403,
+      error: 'operator_api_disabled',
+      message: 'no operator keys configured: set api.operatorKeys or BRIDGE_OPERATOR_KEYS',
+    };
+  }
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+  if (!match?.[1]) {
+    return {
+      status: 401,
+      error: 'unauthorized',
+      message: 'send "Authorization: Bearer <operator key>"',
+    };
+  }
+  const presented = digest(match[1]);
+  // Compare every key in constant time, so timing tells nothing about which one is close.
+  const known = keys.map((key) => timingSafeEqual(digest(key), presented));
+  if (!known.includes(true)) {
+    return { status: 401, error: 'unauthorized', message: 'wrong operator key' };
+  }
+  return undefined;
+}
+
+/** Fixed-length digests: `timingSafeEqual` needs equal lengths, and lengths must not leak. */
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
