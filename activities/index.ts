@@ -3,6 +3,7 @@ import { ChatwootClient } from '../chatwoot/client.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { createAgentExchangeActivity } from './agentExchange.js';
 import { createChatwootActivities } from './chatwoot.js';
+import { createProactiveActivities } from './proactive.js';
 
 export interface ActivityDeps {
   config: BridgeConfig;
@@ -20,7 +21,7 @@ export function createActivities({ config, temporal }: ActivityDeps) {
     timeoutMs: config.delivery.chatwootRequestTimeoutMs,
   });
   return {
-    chatwoot: createChatwootActivities(chatwoot),
+    chatwoot: { ...createChatwootActivities(chatwoot), ...createProactiveActivities(chatwoot) },
     agents: createAgentExchangeActivity({
       agents: new Map(config.agents.map((agent) => [agent.id, agent])),
       temporal,

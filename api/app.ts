@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Client } from '@temporalio/client';
 import type { BridgeConfig } from '../config/schema.js';
 import { startMessageDelivery } from './deliveries.js';
+import { messageRoutes } from './messages.js';
 import { webhookRoutes, type StartDelivery } from './webhook.js';
 
 export type AppDeps = {
@@ -13,7 +14,7 @@ export type AppDeps = {
   | { startDelivery: StartDelivery }
 );
 
-/** The HTTP side of the bridge: Chatwoot's webhook and a health check. */
+/** The HTTP side of the bridge: Chatwoot's webhook, proactive messages and a health check. */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { config, logger = true } = deps;
   const startDelivery: StartDelivery =
@@ -47,6 +48,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     });
     done();
   });
+
+  // Proactive messages need Temporal itself (the benchmark's baseline has none).
+  if ('temporal' in deps) {
+    void app.register((scope, _options, done) => {
+      messageRoutes(scope, { config, temporal: deps.temporal });
+      done();
+    });
+  }
 
   return app;
 }

@@ -4,6 +4,7 @@ import { messageDeliveryWorkflow } from '../workflows/index.js';
 import { searchAttributes } from '../workflows/searchAttributes.js';
 import {
   messageWorkflowId,
+  type ChatwootRetryPolicy,
   type DeliveryPolicy,
   type MessageDeliveryInput,
 } from '../workflows/shared.js';
@@ -14,6 +15,16 @@ export class TemporalUnavailableError extends Error {
 }
 
 export type StartResult = { workflowId: string; duplicate: boolean };
+
+/** How hard to try each Chatwoot call, fixed when a workflow starts. */
+export function chatwootRetryPolicy(delivery: BridgeConfig['delivery']): ChatwootRetryPolicy {
+  return {
+    chatwootAttemptTimeoutMs: delivery.chatwootRequestTimeoutMs * 2 + 1_000,
+    chatwootRetryWindowMs: delivery.chatwootRetryWindowMs,
+    chatwootRetryInitialIntervalMs: delivery.chatwootRetryInitialIntervalMs,
+    chatwootRetryMaxIntervalMs: delivery.chatwootRetryMaxIntervalMs,
+  };
+}
 
 /** Everything the message workflow needs to know about how hard to try, fixed at start. */
 export function deliveryPolicy(config: BridgeConfig, agentId: string): DeliveryPolicy {
@@ -26,10 +37,7 @@ export function deliveryPolicy(config: BridgeConfig, agentId: string): DeliveryP
     agentRetryMaxIntervalMs: delivery.agentRetryMaxIntervalMs,
     exchangeHeartbeatTimeoutMs: delivery.exchangeHeartbeatTimeoutMs,
     exchangeAttemptTimeoutMs: agent.connectTimeoutMs + agent.totalTimeoutMs + 5_000,
-    chatwootAttemptTimeoutMs: delivery.chatwootRequestTimeoutMs * 2 + 1_000,
-    chatwootRetryWindowMs: delivery.chatwootRetryWindowMs,
-    chatwootRetryInitialIntervalMs: delivery.chatwootRetryInitialIntervalMs,
-    chatwootRetryMaxIntervalMs: delivery.chatwootRetryMaxIntervalMs,
+    ...chatwootRetryPolicy(delivery),
     fallbackMessage: delivery.fallbackMessage,
   };
 }
@@ -75,8 +83,13 @@ export async function startMessageDelivery(
 }
 
 function summarize(input: Omit<MessageDeliveryInput, 'policy'>): string {
-  const words = input.content.trim().split(/\s+/).slice(0, 8).join(' ');
-  const text = words.length > 60 ? `${words.slice(0, 57)}...` : words;
+  const text = previewText(input.content);
   const preview = text ? `"${text}"` : `(${input.attachments.length} attachment(s))`;
   return `conversation ${input.conversationId} → ${input.agentId}: ${preview}`;
+}
+
+/** The first words of a message, short enough for a workflow summary. */
+export function previewText(content: string): string {
+  const words = content.trim().split(/\s+/).slice(0, 8).join(' ');
+  return words.length > 60 ? `${words.slice(0, 57)}...` : words;
 }

@@ -75,6 +75,15 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: Env): Record<strin
     }
     section(raw, 'webhook').secrets = secrets;
   }
+  if (env.BRIDGE_API_KEYS) {
+    const keys = env.BRIDGE_API_KEYS.split(',')
+      .map((key) => key.trim())
+      .filter(Boolean);
+    if (keys.length === 0) {
+      throw new ConfigError('BRIDGE_API_KEYS is set but holds no key; unset it or give one');
+    }
+    section(raw, 'api').keys = keys;
+  }
   if (env.PORT) {
     if (!/^\d+$/.test(env.PORT.trim())) {
       throw new ConfigError(`PORT must be a decimal port number, got "${env.PORT}"`);

@@ -84,6 +84,8 @@ export const bridgeConfigSchema = z
       .object({
         baseUrl: z.url({ protocol: /^https?$/ }),
         apiAccessToken: z.string().min(1, 'set chatwoot.apiAccessToken or CHATWOOT_API_TOKEN'),
+        /** Account used by proactive messages that name none. */
+        accountId: z.number().int().positive().optional(),
       })
       .loose(),
     webhook: z
@@ -96,6 +98,11 @@ export const bridgeConfigSchema = z
       })
       .loose()
       .default({ secrets: [], maxBodyBytes: 1_048_576, toleranceSeconds: 300 }),
+    /** The bridge's own API (`POST /api/v1/messages`): bearer keys callers must present. */
+    api: z
+      .object({ keys: z.array(z.string().min(16, 'use at least 16 characters')).default([]) })
+      .loose()
+      .default({ keys: [] }),
     agents: z.array(agentConfigSchema).min(1, 'configure at least one agent'),
     routes: z.array(routeSchema).default([]),
     delivery: deliverySchema.default(deliverySchema.parse({})),

@@ -23,6 +23,7 @@ import {
   deliveryStateQuery,
   type AgentReply,
   type AttemptReport,
+  type ChatwootRetryPolicy,
   type DeliveryReport,
   type DeliveryStatus,
   type MessageDeliveryInput,
@@ -244,7 +245,8 @@ export async function messageDeliveryWorkflow(
   }
 }
 
-function chatwootOptions(policy: MessageDeliveryInput['policy']) {
+/** Activity options for Chatwoot calls: retried with backoff inside the Chatwoot retry window. */
+export function chatwootOptions(policy: ChatwootRetryPolicy) {
   return {
     startToCloseTimeout: policy.chatwootAttemptTimeoutMs,
     scheduleToCloseTimeout: policy.chatwootRetryWindowMs,
