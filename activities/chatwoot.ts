@@ -93,7 +93,7 @@ async function findBySourceId(
   }
 }
 
-async function callChatwoot<T>(call: () => Promise<T>): Promise<T> {
+export async function callChatwoot<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
@@ -102,7 +102,7 @@ async function callChatwoot<T>(call: () => Promise<T>): Promise<T> {
 }
 
 /** 5xx, 408, 429 and network errors retry (429 after Retry-After when given); other 4xx fail fast. */
-function toActivityFailure(error: unknown): unknown {
+export function toActivityFailure(error: unknown): unknown {
   if (!(error instanceof ChatwootRequestError)) return error;
   return ApplicationFailure.create({
     type: error.status === undefined ? 'ChatwootUnreachable' : `ChatwootHttp${error.status}`,

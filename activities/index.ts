@@ -4,6 +4,7 @@ import type { LiveConfig } from '../config/live.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { createAgentExchangeActivity } from './agentExchange.js';
 import { createChatwootActivities } from './chatwoot.js';
+import { createProactiveActivities } from './proactive.js';
 
 export interface ActivityDeps {
   config: BridgeConfig;
@@ -23,7 +24,7 @@ export function createActivities({ config, temporal, live }: ActivityDeps) {
     timeoutMs: config.delivery.chatwootRequestTimeoutMs,
   });
   return {
-    chatwoot: createChatwootActivities(chatwoot),
+    chatwoot: { ...createChatwootActivities(chatwoot), ...createProactiveActivities(chatwoot) },
     agents: createAgentExchangeActivity({
       agents: live?.agents ?? new Map(config.agents.map((agent) => [agent.id, agent])),
       temporal,

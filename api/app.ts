@@ -5,6 +5,7 @@ import type { BridgeConfig } from '../config/schema.js';
 import type { MessageDeliveryInput } from '../workflows/shared.js';
 import { agentOpsRoutes } from './agentOps.js';
 import { temporalConversationGateway, type ConversationGateway } from './conversations.js';
+import { messageRoutes } from './messages.js';
 import { webhookRoutes } from './webhook.js';
 
 /** Hands one customer message straight to a delivery (the benchmark's no-Temporal baseline). */
@@ -23,7 +24,10 @@ export type AppDeps = {
   | { startDelivery: StartDelivery }
 );
 
-/** The HTTP side of the bridge: Chatwoot's webhook, a health check and the operator endpoints. */
+/**
+ * The HTTP side of the bridge: Chatwoot's webhook, proactive messages, the operator endpoints
+ * and a health check.
+ */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { config, logger = true } = deps;
   const live = deps.live ?? new LiveConfig(config);
@@ -64,6 +68,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     live,
     ...('temporal' in deps ? { temporal: deps.temporal } : {}),
   });
+
+  // Proactive messages need Temporal itself (the benchmark's baseline has none).
+  if ('temporal' in deps) {
+    void app.register((scope, _options, done) => {
+      messageRoutes(scope, { config, temporal: deps.temporal });
+      done();
+    });
+  }
 
   return app;
 }

@@ -1,9 +1,25 @@
 import type { BridgeConfig } from '../config/schema.js';
-import type { AgentRouteSettings, DeliveryPolicy } from '../workflows/shared.js';
+import type {
+  AgentRouteSettings,
+  ChatwootRetryPolicy,
+  DeliveryPolicy,
+} from '../workflows/shared.js';
+
+export { previewText } from '../workflows/searchAttributes.js';
 
 /** Temporal did not durably accept the work: the caller should answer 503 so Chatwoot retries. */
 export class TemporalUnavailableError extends Error {
   override name = 'TemporalUnavailableError';
+}
+
+/** How hard to try each Chatwoot call, fixed when a workflow starts. */
+export function chatwootRetryPolicy(delivery: BridgeConfig['delivery']): ChatwootRetryPolicy {
+  return {
+    chatwootAttemptTimeoutMs: delivery.chatwootRequestTimeoutMs * 2 + 1_000,
+    chatwootRetryWindowMs: delivery.chatwootRetryWindowMs,
+    chatwootRetryInitialIntervalMs: delivery.chatwootRetryInitialIntervalMs,
+    chatwootRetryMaxIntervalMs: delivery.chatwootRetryMaxIntervalMs,
+  };
 }
 
 /** Everything the message workflow needs to know about how hard to try, fixed at start. */
@@ -17,10 +33,7 @@ export function deliveryPolicy(config: BridgeConfig, agentId: string): DeliveryP
     agentRetryMaxIntervalMs: delivery.agentRetryMaxIntervalMs,
     exchangeHeartbeatTimeoutMs: delivery.exchangeHeartbeatTimeoutMs,
     exchangeAttemptTimeoutMs: agent.connectTimeoutMs + agent.totalTimeoutMs + 5_000,
-    chatwootAttemptTimeoutMs: delivery.chatwootRequestTimeoutMs * 2 + 1_000,
-    chatwootRetryWindowMs: delivery.chatwootRetryWindowMs,
-    chatwootRetryInitialIntervalMs: delivery.chatwootRetryInitialIntervalMs,
-    chatwootRetryMaxIntervalMs: delivery.chatwootRetryMaxIntervalMs,
+    ...chatwootRetryPolicy(delivery),
     fallbackMessage: delivery.fallbackMessage,
   };
 }

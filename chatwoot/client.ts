@@ -20,6 +20,37 @@ export interface ChatwootMessage {
 
 export type ConversationStatus = 'open' | 'resolved' | 'pending' | 'snoozed';
 
+/** A contact's link to one inbox; `source_id` identifies the contact there. */
+export interface ChatwootContactInbox {
+  source_id: string;
+  inbox?: { id?: number } | null;
+}
+
+export interface ChatwootContact {
+  id: number;
+  name?: string | null;
+  email?: string | null;
+  phone_number?: string | null;
+  identifier?: string | null;
+  contact_inboxes?: ChatwootContactInbox[];
+}
+
+export interface CreateContactBody {
+  inbox_id: number;
+  name?: string;
+  email?: string;
+  phone_number?: string;
+  identifier?: string;
+}
+
+export interface ChatwootConversation {
+  id: number;
+  inbox_id?: number;
+  status?: string;
+  /** Unix seconds. */
+  last_activity_at?: number;
+}
+
 /** A response Chatwoot gave with a non-2xx status, or a request that never got one. */
 export class ChatwootRequestError extends Error {
   override name = 'ChatwootRequestError';
@@ -93,6 +124,61 @@ export class ChatwootClient {
     await this.request('POST', this.conversationPath(accountId, conversationId, 'toggle_status'), {
       status,
     });
+  }
+
+  /**
+   * One page (15) of contacts whose name, email, phone number or identifier contains `query`:
+   * a fuzzy search, so callers check for an exact match themselves.
+   */
+  async searchContacts(accountId: number, query: string, page = 1): Promise<ChatwootContact[]> {
+    const params = new URLSearchParams({ q: query, page: String(page) });
+    const result = await this.request<{ payload?: ChatwootContact[] }>(
+      'GET',
+      `/api/v1/accounts/${accountId}/contacts/search?${params.toString()}`,
+    );
+    return result.payload ?? [];
+  }
+
+  /** Creates a contact and its contact inbox (`inbox_id`) in one call. */
+  async createContact(
+    accountId: number,
+    body: CreateContactBody,
+  ): Promise<{ contact: ChatwootContact; sourceId: string | undefined }> {
+    // Chatwoot answers `{payload: {contact, contact_inbox}}` (its jbuilder view, not the swagger).
+    const result = await this.request<{
+      payload?: { contact?: ChatwootContact; contact_inbox?: { source_id?: string | null } };
+    }>('POST', `/api/v1/accounts/${accountId}/contacts`, body);
+    const contact = result.payload?.contact;
+    // A retry searches first and finds the contact if it was created after all.
+    if (!contact) throw new Error('POST contacts answered without a contact');
+    return { contact, sourceId: result.payload?.contact_inbox?.source_id ?? undefined };
+  }
+
+  createContactInbox(
+    accountId: number,
+    contactId: number,
+    inboxId: number,
+  ): Promise<ChatwootContactInbox> {
+    const path = `/api/v1/accounts/${accountId}/contacts/${contactId}/contact_inboxes`;
+    return this.request('POST', path, { inbox_id: inboxId });
+  }
+
+  async listContactConversations(
+    accountId: number,
+    contactId: number,
+  ): Promise<ChatwootConversation[]> {
+    const result = await this.request<{ payload?: ChatwootConversation[] }>(
+      'GET',
+      `/api/v1/accounts/${accountId}/contacts/${contactId}/conversations`,
+    );
+    return result.payload ?? [];
+  }
+
+  createConversation(
+    accountId: number,
+    body: { source_id: string; inbox_id: number; contact_id: number },
+  ): Promise<ChatwootConversation> {
+    return this.request('POST', `/api/v1/accounts/${accountId}/conversations`, body);
   }
 
   private conversationPath(accountId: number, conversationId: number, action: string): string {

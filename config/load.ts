@@ -75,15 +75,10 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: Env): Record<strin
     }
     section(raw, 'webhook').secrets = secrets;
   }
-  if (env.BRIDGE_OPERATOR_KEYS) {
-    const keys = env.BRIDGE_OPERATOR_KEYS.split(',')
-      .map((key) => key.trim())
-      .filter(Boolean);
-    if (keys.length === 0) {
-      throw new ConfigError('BRIDGE_OPERATOR_KEYS is set but holds no key; unset it or give one');
-    }
-    section(raw, 'api').operatorKeys = keys;
-  }
+  const operatorKeys = keyList(env, 'BRIDGE_OPERATOR_KEYS');
+  if (operatorKeys) section(raw, 'api').operatorKeys = operatorKeys;
+  const apiKeys = keyList(env, 'BRIDGE_API_KEYS');
+  if (apiKeys) section(raw, 'api').keys = apiKeys;
   if (env.PORT) {
     if (!/^\d+$/.test(env.PORT.trim())) {
       throw new ConfigError(`PORT must be a decimal port number, got "${env.PORT}"`);
@@ -94,4 +89,17 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: Env): Record<strin
   if (env.TEMPORAL_NAMESPACE) section(raw, 'temporal').namespace = env.TEMPORAL_NAMESPACE;
   if (env.TEMPORAL_TASK_QUEUE) section(raw, 'temporal').taskQueue = env.TEMPORAL_TASK_QUEUE;
   return raw;
+}
+
+/** A comma-separated list of keys from the environment; set but empty is a mistake. */
+function keyList(env: Env, name: string): string[] | undefined {
+  const value = env[name];
+  if (!value) return undefined;
+  const keys = value
+    .split(',')
+    .map((key) => key.trim())
+    .filter(Boolean);
+  if (keys.length === 0)
+    throw new ConfigError(`${name} is set but holds no key; unset it or give one`);
+  return keys;
 }

@@ -80,6 +80,8 @@ export const routeSchema = z
 /** Operator endpoints (`/agents/status`, `/api/v1/agents/...`). */
 export const operatorApiSchema = z
   .object({
+    /** Bearer keys for `POST /api/v1/messages` (proactive messages); none: every call is 401. */
+    keys: z.array(z.string().min(16, 'use at least 16 characters')).default([]),
     /** Bearer tokens accepted by the operator endpoints; none: those endpoints answer 403. */
     operatorKeys: z.array(z.string().min(16, 'use at least 16 characters')).default([]),
     /** `/agents/status` looks at this many recent deliveries per agent... */
@@ -137,7 +139,10 @@ export const bridgeConfigSchema = z
       .object({
         baseUrl: z.url({ protocol: /^https?$/ }),
         apiAccessToken: z.string().min(1, 'set chatwoot.apiAccessToken or CHATWOOT_API_TOKEN'),
-        /** Conversation-level webhooks carry no account id; this one is assumed for them. */
+        /**
+         * The account assumed where none is given: conversation-level webhooks carry no
+         * account id, and proactive messages may name none.
+         */
         accountId: z.number().int().positive().optional(),
       })
       .loose(),

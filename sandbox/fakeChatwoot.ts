@@ -5,6 +5,7 @@
  * that drifts from the real API fails here rather than in production. Only the
  * endpoints the bridge calls have handlers; the validator itself is generic.
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -54,6 +55,29 @@ export interface StoredMessage {
   created_at: number;
 }
 
+/** A contact as the fake stores it; `contact_inboxes` links it to inboxes by `source_id`. */
+export interface StoredContact {
+  id: number;
+  account_id: number;
+  name: string;
+  email: string | null;
+  phone_number: string | null;
+  identifier: string | null;
+  contact_inboxes: Array<{ source_id: string; inbox_id: number }>;
+  created_at: number;
+}
+
+/** A conversation created through the API (those merely posted to have no record here). */
+export interface StoredConversation {
+  id: number;
+  account_id: number;
+  inbox_id: number;
+  contact_id: number;
+  source_id: string;
+  status: string;
+  created_at: number;
+}
+
 export interface Violation {
   method: string;
   path: string;
@@ -81,6 +105,8 @@ export interface FakeChatwootOptions {
   host?: string;
   apiAccessToken?: string;
   swaggerPath?: string | URL;
+  /** Inboxes that exist (others answer 404, as in Chatwoot). Default: inbox 1. */
+  inboxes?: number[];
 }
 
 // ---------------------------------------------------------------------------
@@ -326,10 +352,17 @@ function formatError(error: ErrorObject): string {
 // ---------------------------------------------------------------------------
 // The fake server
 
-const CONVERSATION = '/api/v1/accounts/{account_id}/conversations/{conversation_id}';
+const ACCOUNT = '/api/v1/accounts/{account_id}';
+const CONVERSATION = `${ACCOUNT}/conversations/{conversation_id}`;
+/** Conversations created through the API are numbered from here, clear of ids tests pick. */
+const FIRST_CREATED_CONVERSATION_ID = 900_001;
+/** Chatwoot's contact search page size. */
+const CONTACT_SEARCH_PAGE_SIZE = 15;
 const MESSAGE_TYPE_CODES = { incoming: 0, outgoing: 1, activity: 2, template: 3 } as const;
 
 interface Conversation {
+  /** Set for conversations created through the API. */
+  record?: StoredConversation;
   messages: StoredMessage[];
   typing: Array<'on' | 'off'>;
   status: string;
@@ -337,9 +370,11 @@ interface Conversation {
 }
 
 interface HandlerContext {
-  conversation: Conversation;
+  /** The conversation named in the path (made on first use, as posting to any id works here). */
+  readonly conversation: Conversation;
   accountId: number;
   conversationId: number;
+  pathParams: Record<string, string>;
   query: Record<string, string>;
   body: Json;
 }
@@ -365,9 +400,13 @@ export class FakeChatwoot {
   private readonly events = new EventEmitter().setMaxListeners(0);
   private readonly conversations = new Map<string, Conversation>();
   private readonly stored: StoredMessage[] = [];
+  private readonly storedContacts: StoredContact[] = [];
+  private readonly inboxIds: Set<number>;
   private faults: ActiveFault[] = [];
   // Never reset, so ids keep increasing across reset() like a real database sequence.
   private nextMessageId = 1;
+  private nextContactId = 1;
+  private nextConversationId = FIRST_CREATED_CONVERSATION_ID;
   private address = '';
 
   private readonly handlers = new Map<string, Handler>([
@@ -375,12 +414,18 @@ export class FakeChatwoot {
     [`get ${CONVERSATION}/messages`, (ctx) => this.listMessages(ctx)],
     [`post ${CONVERSATION}/toggle_typing_status`, (ctx) => this.toggleTyping(ctx)],
     [`post ${CONVERSATION}/toggle_status`, (ctx) => this.toggleStatus(ctx)],
+    [`get ${ACCOUNT}/contacts/search`, (ctx) => this.searchContacts(ctx)],
+    [`post ${ACCOUNT}/contacts`, (ctx) => this.createContact(ctx)],
+    [`post ${ACCOUNT}/contacts/{id}/contact_inboxes`, (ctx) => this.createContactInbox(ctx)],
+    [`get ${ACCOUNT}/contacts/{id}/conversations`, (ctx) => this.contactConversations(ctx)],
+    [`post ${ACCOUNT}/conversations`, (ctx) => this.createConversation(ctx)],
   ]);
 
   static async start(options: FakeChatwootOptions = {}): Promise<FakeChatwoot> {
     const fake = new FakeChatwoot(
       SwaggerValidator.load(options.swaggerPath),
       options.apiAccessToken ?? 'test-token',
+      options.inboxes ?? [1],
     );
     const host = options.host ?? '127.0.0.1';
     await fake.app.listen({ port: options.port ?? 0, host });
@@ -393,7 +438,9 @@ export class FakeChatwoot {
   private constructor(
     readonly validator: SwaggerValidator,
     private readonly apiAccessToken: string,
+    inboxes: number[],
   ) {
+    this.inboxIds = new Set(inboxes);
     // Closing must not wait for keep-alive sockets or requests parked in a delay fault.
     this.app = Fastify({ logger: false, forceCloseConnections: true });
     // Bodies are parsed here rather than by Fastify, so malformed ones are recorded as violations.
@@ -414,6 +461,35 @@ export class FakeChatwoot {
 
   allMessages(): StoredMessage[] {
     return [...this.stored];
+  }
+
+  /** Contacts created through the API (or `addContact`), oldest first. */
+  contacts(accountId?: number): StoredContact[] {
+    return this.storedContacts.filter((c) => accountId === undefined || c.account_id === accountId);
+  }
+
+  /** Conversations created through the API, oldest first. */
+  createdConversations(accountId?: number): StoredConversation[] {
+    return [...this.conversations.values()]
+      .map((conversation) => conversation.record)
+      .filter((record): record is StoredConversation => record !== undefined)
+      .filter((record) => accountId === undefined || record.account_id === accountId)
+      .sort((a, b) => a.id - b.id);
+  }
+
+  addInbox(inboxId: number): void {
+    this.inboxIds.add(inboxId);
+  }
+
+  /** Seeds a contact, as if created in Chatwoot's UI; linked to `inboxIds` when given. */
+  addContact(
+    accountId: number,
+    fields: Partial<Pick<StoredContact, 'name' | 'email' | 'phone_number' | 'identifier'>>,
+    inboxIds: number[] = [],
+  ): StoredContact {
+    const contact = this.storeContact(accountId, fields);
+    for (const inboxId of inboxIds) this.linkContact(contact, inboxId);
+    return contact;
   }
 
   typing(accountId: number, conversationId: number): Array<'on' | 'off'> {
@@ -490,6 +566,7 @@ export class FakeChatwoot {
     this.calls.length = 0;
     this.violations.length = 0;
     this.stored.length = 0;
+    this.storedContacts.length = 0;
     this.conversations.clear();
     this.faults = [];
   }
@@ -594,10 +671,14 @@ export class FakeChatwoot {
 
     const accountId = Number(matched.pathParams.account_id);
     const conversationId = Number(matched.pathParams.conversation_id);
+    const conversationOf = () => this.conversation(accountId, conversationId);
     const outcome = handler({
-      conversation: this.conversation(accountId, conversationId),
+      get conversation() {
+        return conversationOf();
+      },
       accountId,
       conversationId,
+      pathParams: matched.pathParams,
       query: call.query,
       body: isObject(parsed.body) ? parsed.body : {},
     });
@@ -636,7 +717,7 @@ export class FakeChatwoot {
       id: this.nextMessageId++,
       account_id: accountId,
       conversation_id: conversationId,
-      inbox_id: 1,
+      inbox_id: conversation.record?.inbox_id ?? 1,
       content: String(body.content),
       message_type: body.message_type === 'incoming' ? 'incoming' : 'outgoing',
       private: body.private === true,
@@ -686,6 +767,218 @@ export class FakeChatwoot {
       },
     };
   }
+
+  // -------------------------------------------------------------------------
+  // Contacts and API-created conversations (proactive messages)
+
+  /** Chatwoot's search: a substring of name, email or phone (any case), identifier, or the id. */
+  private searchContacts({ accountId, query }: HandlerContext): Outcome {
+    const q = (query.q ?? '').trim();
+    if (!q) return { status: 422, body: { error: 'Specify search string with parameter q' } };
+    const lower = q.toLowerCase();
+    const page = Math.max(1, Number(query.page ?? 1) || 1);
+    const found = this.contacts(accountId).filter(
+      (c) =>
+        c.name.toLowerCase().includes(lower) ||
+        (c.email ?? '').toLowerCase().includes(lower) ||
+        (c.phone_number ?? '').toLowerCase().includes(lower) ||
+        (c.identifier ?? '').includes(q) ||
+        (/^\d+$/.test(q) && c.id === Number(q)),
+    );
+    const slice = found.slice(
+      (page - 1) * CONTACT_SEARCH_PAGE_SIZE,
+      page * CONTACT_SEARCH_PAGE_SIZE,
+    );
+    return {
+      status: 200,
+      body: {
+        meta: { count: found.length, current_page: page },
+        payload: slice.map((c) => this.toApiContact(c)),
+      },
+    };
+  }
+
+  /** Like Chatwoot: unknown inbox → 404 and nothing saved; a taken email etc. → 422. */
+  private createContact({ accountId, body }: HandlerContext): Outcome {
+    const inboxId = body.inbox_id === undefined ? undefined : Number(body.inbox_id);
+    if (inboxId !== undefined && !this.inboxIds.has(inboxId)) return notFound();
+    const fields = {
+      name: optionalString(body.name),
+      email: optionalString(body.email)?.toLowerCase(),
+      phone_number: optionalString(body.phone_number),
+      identifier: optionalString(body.identifier),
+    };
+    for (const key of ['email', 'phone_number', 'identifier'] as const) {
+      const value = fields[key];
+      if (value && this.contacts(accountId).some((c) => c[key] === value)) {
+        const label =
+          key === 'phone_number' ? 'Phone number' : key[0]!.toUpperCase() + key.slice(1);
+        return {
+          status: 422,
+          body: { message: `${label} has already been taken`, attributes: [key] },
+        };
+      }
+    }
+    const contact = this.storeContact(accountId, fields);
+    const link = inboxId === undefined ? undefined : this.linkContact(contact, inboxId);
+    // Chatwoot's view (contacts/create.json.jbuilder), which differs from its swagger schema.
+    return {
+      status: 200,
+      body: {
+        payload: {
+          contact: this.toApiContact(contact),
+          contact_inbox: {
+            inbox: link ? apiInbox(link.inbox_id) : null,
+            source_id: link?.source_id ?? null,
+          },
+        },
+      },
+    };
+  }
+
+  private createContactInbox({ accountId, pathParams, body }: HandlerContext): Outcome {
+    const contact = this.findContact(accountId, Number(pathParams.id));
+    const inboxId = Number(body.inbox_id);
+    if (!contact || !this.inboxIds.has(inboxId)) return notFound();
+    const link = this.linkContact(contact, inboxId, optionalString(body.source_id));
+    return { status: 200, body: { source_id: link.source_id, inbox: apiInbox(inboxId) } };
+  }
+
+  private contactConversations({ accountId, pathParams }: HandlerContext): Outcome {
+    const contactId = Number(pathParams.id);
+    if (!this.findContact(accountId, contactId)) return notFound();
+    const payload = this.createdConversations(accountId)
+      .filter((record) => record.contact_id === contactId)
+      .map((record) => this.toApiConversation(record));
+    return { status: 200, body: { payload } };
+  }
+
+  /** Needs the contact's `source_id` in that inbox, like Chatwoot's conversation builder. */
+  private createConversation({ accountId, body }: HandlerContext): Outcome {
+    const inboxId = body.inbox_id === undefined ? undefined : Number(body.inbox_id);
+    const contactId = body.contact_id === undefined ? undefined : Number(body.contact_id);
+    if (inboxId !== undefined && !this.inboxIds.has(inboxId)) return notFound();
+    if (contactId !== undefined && !this.findContact(accountId, contactId)) return notFound();
+    const sourceId = String(body.source_id);
+    const owner = this.contacts(accountId).find((c) =>
+      c.contact_inboxes.some(
+        (link) =>
+          link.source_id === sourceId && (inboxId === undefined || link.inbox_id === inboxId),
+      ),
+    );
+    const link = owner?.contact_inboxes.find((l) => l.source_id === sourceId);
+    if (!owner || !link) return notFound();
+    let id = this.nextConversationId++;
+    while (this.conversations.has(`${accountId}:${id}`)) id = this.nextConversationId++;
+    const record: StoredConversation = {
+      id,
+      account_id: accountId,
+      inbox_id: link.inbox_id,
+      contact_id: owner.id,
+      source_id: sourceId,
+      status: typeof body.status === 'string' ? body.status : 'open',
+      created_at: Math.floor(Date.now() / 1000),
+    };
+    const conversation = this.conversation(accountId, id);
+    conversation.record = record;
+    conversation.status = record.status;
+    return { status: 200, body: this.toApiConversation(record) };
+  }
+
+  private storeContact(
+    accountId: number,
+    fields: Partial<Pick<StoredContact, 'name' | 'email' | 'phone_number' | 'identifier'>>,
+  ): StoredContact {
+    const contact: StoredContact = {
+      id: this.nextContactId++,
+      account_id: accountId,
+      name: fields.name ?? fields.email ?? fields.phone_number ?? fields.identifier ?? 'Contact',
+      email: fields.email ?? null,
+      phone_number: fields.phone_number ?? null,
+      identifier: fields.identifier ?? null,
+      contact_inboxes: [],
+      created_at: Math.floor(Date.now() / 1000),
+    };
+    this.storedContacts.push(contact);
+    return contact;
+  }
+
+  /** One link per contact and inbox, as Chatwoot's ContactInboxBuilder keeps it. */
+  private linkContact(
+    contact: StoredContact,
+    inboxId: number,
+    sourceId?: string,
+  ): StoredContact['contact_inboxes'][number] {
+    const existing = contact.contact_inboxes.find((link) => link.inbox_id === inboxId);
+    if (existing) return existing;
+    const link = { source_id: sourceId ?? randomUUID(), inbox_id: inboxId };
+    contact.contact_inboxes.push(link);
+    return link;
+  }
+
+  private findContact(accountId: number, contactId: number): StoredContact | undefined {
+    return this.contacts(accountId).find((c) => c.id === contactId);
+  }
+
+  private toApiContact(contact: StoredContact): Json {
+    return {
+      id: contact.id,
+      name: contact.name,
+      email: contact.email,
+      phone_number: contact.phone_number,
+      identifier: contact.identifier,
+      availability_status: 'offline',
+      thumbnail: '',
+      additional_attributes: {},
+      custom_attributes: {},
+      last_activity_at: null,
+      created_at: contact.created_at,
+      contact_inboxes: contact.contact_inboxes.map((link) => ({
+        source_id: link.source_id,
+        inbox: apiInbox(link.inbox_id),
+      })),
+    };
+  }
+
+  private toApiConversation(record: StoredConversation): Json {
+    const conversation = this.conversations.get(`${record.account_id}:${record.id}`);
+    const last = conversation?.messages.at(-1);
+    return {
+      id: record.id,
+      account_id: record.account_id,
+      inbox_id: record.inbox_id,
+      status: conversation?.status ?? record.status,
+      contact_inbox: { source_id: record.source_id },
+      messages: [],
+      timestamp: last?.created_at ?? record.created_at,
+      last_activity_at: last?.created_at ?? record.created_at,
+      created_at: record.created_at,
+      unread_count: 0,
+      additional_attributes: {},
+      custom_attributes: {},
+      labels: [],
+    };
+  }
+}
+
+/** Chatwoot's answer to a record it cannot find (RecordNotFound). */
+function notFound(): Outcome {
+  return { status: 404, body: { error: 'Resource could not be found' } };
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+/** The slice of Chatwoot's inbox view the bridge reads. */
+function apiInbox(inboxId: number): Json {
+  return {
+    id: inboxId,
+    name: `Inbox ${inboxId}`,
+    channel_type: 'Channel::Api',
+    channel_id: inboxId,
+    avatar_url: '',
+  };
 }
 
 function parseBody(request: FastifyRequest): { body: unknown; error?: string } {

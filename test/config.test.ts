@@ -357,6 +357,7 @@ describe('routes beyond inboxes', () => {
 describe('operator API settings', () => {
   it('has no operator keys by default (the endpoints are off)', () => {
     expect(parseConfig(example()).api).toEqual({
+      keys: [],
       operatorKeys: [],
       statusSampleSize: 20,
       statusLookbackMs: 86_400_000,

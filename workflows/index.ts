@@ -1,3 +1,4 @@
 // Everything the worker bundles as workflow code.
 export { messageDeliveryWorkflow } from './messageDelivery.js';
 export { conversationWorkflow } from './conversation.js';
+export { proactiveMessageWorkflow } from './proactive.js';

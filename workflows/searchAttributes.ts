@@ -41,10 +41,15 @@ function summarizeMessage(input: {
   attachments: unknown[];
   mergedMessageIds?: number[];
 }): string {
-  const words = input.content.trim().split(/\s+/).slice(0, 8).join(' ');
-  const text = words.length > 60 ? `${words.slice(0, 57)}...` : words;
+  const text = previewText(input.content);
   const preview = text ? `"${text}"` : `(${input.attachments.length} attachment(s))`;
   const merged = (input.mergedMessageIds?.length ?? 1) > 1;
   const count = merged ? ` (${input.mergedMessageIds?.length} messages merged)` : '';
   return `conversation ${input.conversationId} → ${input.agentId}: ${preview}${count}`;
+}
+
+/** The first words of a message, short enough for a workflow summary. */
+export function previewText(content: string): string {
+  const words = content.trim().split(/\s+/).slice(0, 8).join(' ');
+  return words.length > 60 ? `${words.slice(0, 57)}...` : words;
 }

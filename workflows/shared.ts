@@ -35,6 +35,15 @@ export interface DeliveryPolicy {
   fallbackMessage: string;
 }
 
+/** The part of the policy every Chatwoot call follows (also used by proactive messages). */
+export type ChatwootRetryPolicy = Pick<
+  DeliveryPolicy,
+  | 'chatwootAttemptTimeoutMs'
+  | 'chatwootRetryWindowMs'
+  | 'chatwootRetryInitialIntervalMs'
+  | 'chatwootRetryMaxIntervalMs'
+>;
+
 export interface MessageDeliveryInput {
   accountId: number;
   conversationId: number;

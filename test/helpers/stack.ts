@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { buildApp } from '../../api/app.js';
+import { awaitWorkflow } from '../../client/awaitWorkflow.js';
 import { LiveConfig } from '../../config/live.js';
 import { loadConfig, parseConfig } from '../../config/load.js';
 import type { AgentConfig, BridgeConfig } from '../../config/schema.js';
@@ -120,19 +121,7 @@ export async function startStack(options: StackOptions = {}) {
 
   let nextMessageId = Math.floor(Math.random() * 1_000_000) * 100;
 
-  async function workflow(workflowId: string, timeoutMs = 20_000) {
-    const handle = temporal.workflow.getHandle(workflowId);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        await handle.describe();
-        return handle;
-      } catch (error) {
-        if (!(error instanceof WorkflowNotFoundError) || Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-  }
+  const workflow = (workflowId: string) => awaitWorkflow(temporal, workflowId);
 
   async function postWebhook(
     payload: Record<string, unknown>,
