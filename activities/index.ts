@@ -24,6 +24,7 @@ export function createActivities({ config, temporal }: ActivityDeps) {
     agents: createAgentExchangeActivity({
       agents: new Map(config.agents.map((agent) => [agent.id, agent])),
       temporal,
+      chatwoot,
     }),
   };
 }

@@ -21,6 +21,8 @@ export const API_TOKEN = 'test-token';
 export interface StackOptions {
   /** Agent id → mock agent behaviour path, e.g. `{ echo: 'echo', multi: 'multi?count=3' }`. */
   agents?: Record<string, string>;
+  /** Agent configurations used as given (any transport), after the mock ws agents. */
+  agentConfigs?: Array<Record<string, unknown> & { id: string }>;
   /** Inbox id → agent id. */
   routes?: Record<number, string>;
   delivery?: Partial<BridgeConfig['delivery']>;
@@ -54,24 +56,29 @@ export async function startStack(options: StackOptions = {}) {
   quietSdkLogs();
   const chatwoot = await FakeChatwoot.start({ apiAccessToken: API_TOKEN });
   const agentServer: MockAgentServer = await startMockAgent();
-  const agents = options.agents ?? { echo: 'echo' };
-  const routes = options.routes ?? { 7: Object.keys(agents)[0] as string };
+  const agents = options.agents ?? (options.agentConfigs ? {} : { echo: 'echo' });
+  const explicitAgents = options.agentConfigs ?? [];
+  const routes = options.routes ?? {
+    7: [...Object.keys(agents), ...explicitAgents.map((agent) => agent.id)][0] as string,
+  };
   const address = inject('temporalAddress');
   const config = parseConfig({
     chatwoot: { baseUrl: chatwoot.url, apiAccessToken: API_TOKEN },
     webhook: { secrets: [WEBHOOK_SECRET] },
-    agents: Object.entries(agents).map(([id, path]) => ({
-      id,
-      transport: 'ws',
-      protocol: 'bridge-v1',
-      url: agentServer.url(path),
-      connectTimeoutMs: 1_000,
-      replyTimeoutMs: 3_000,
-      idleTimeoutMs: 3_000,
-      totalTimeoutMs: 10_000,
-      maxResponses: 5,
-      ...options.agentTimeouts,
-    })),
+    agents: Object.entries(agents)
+      .map(([id, path]): Record<string, unknown> => ({
+        id,
+        transport: 'ws',
+        protocol: 'bridge-v1',
+        url: agentServer.url(path),
+        connectTimeoutMs: 1_000,
+        replyTimeoutMs: 3_000,
+        idleTimeoutMs: 3_000,
+        totalTimeoutMs: 10_000,
+        maxResponses: 5,
+        ...options.agentTimeouts,
+      }))
+      .concat(explicitAgents),
     routes: Object.entries(routes).map(([inboxId, agentId]) => ({
       inboxId: Number(inboxId),
       agentId,
