@@ -1,7 +1,8 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { runAgentExchange, turnFromMessage } from '../agents/transport.js';
 import type { AgentLookup } from '../config/live.js';
+import type { ChatwootClient } from '../chatwoot/client.js';
 import type { ConnectionPhase } from '../machines/connection.js';
 import {
   agentReplySignal,
@@ -23,9 +24,11 @@ export interface AgentExchangeDeps {
   agents: AgentLookup;
   /** Used to hand each reply to the calling workflow as soon as it arrives. */
   temporal: Client;
+  /** Relays the agent's own typing indicator, for transports that report one. */
+  chatwoot?: ChatwootClient;
 }
 
-export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeDeps) {
+export function createAgentExchangeActivity({ agents, temporal, chatwoot }: AgentExchangeDeps) {
   return {
     async agentExchange(input: AgentExchangeInput): Promise<ExchangeResult> {
       const context = Context.current();
@@ -52,6 +55,23 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
       );
       const timer = setInterval(beat, heartbeatEvery);
 
+      // The agent's typing, relayed in order; awaited before returning so the workflow's own
+      // "typing off" always comes last.
+      let typing: Promise<void> = Promise.resolve();
+      let typingNow: boolean | undefined;
+      const relayTyping = (on: boolean) => {
+        if (!chatwoot || on === typingNow) return;
+        typingNow = on;
+        const { accountId, conversationId } = input.message;
+        typing = typing
+          .then(() => chatwoot.toggleTyping(accountId, conversationId, on ? 'on' : 'off'))
+          .catch((error: unknown) => {
+            log.warn('relaying the agent typing indicator failed', {
+              error: error instanceof Error ? error.message : String(error),
+            });
+          });
+      };
+
       const replies: AgentReply[] = [];
       try {
         const output = await runAgentExchange(
@@ -63,6 +83,7 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
               progress = { phase, replies: count };
               beat();
             },
+            onTyping: relayTyping,
             onReply: async (reply, index) => {
               if (index < input.skipReplies) return;
               const agentReply: AgentReply = { attempt: input.attempt, index, ...reply };
@@ -85,6 +106,7 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
         return { endReason: output.endReason, replies };
       } finally {
         clearInterval(timer);
+        await typing;
       }
     },
   };

@@ -28,6 +28,7 @@ export function createActivities({ config, temporal, live }: ActivityDeps) {
     agents: createAgentExchangeActivity({
       agents: live?.agents ?? new Map(config.agents.map((agent) => [agent.id, agent])),
       temporal,
+      chatwoot,
     }),
   };
 }

@@ -7,6 +7,7 @@ import {
   type SenderInfo,
 } from '../workflows/shared.js';
 import { bridgeV1Request } from './bridgeV1.js';
+import { runSocketioExchange } from './socketioExchange.js';
 import { runBridgeV1Exchange } from './wsExchange.js';
 
 /** One turn handed to an agent: what the customer said, whatever the transport. */
@@ -32,6 +33,8 @@ export interface ExchangeHooks {
   /** Called once per reply, in order; the next reply waits until the previous call resolved. */
   onReply(reply: ReplyPayload, index: number): Promise<void> | void;
   onPhase?(phase: ConnectionPhase, replies: number): void;
+  /** The agent started or stopped typing (transports that report it); best effort. */
+  onTyping?(on: boolean): void;
   signal?: AbortSignal;
 }
 
@@ -44,6 +47,8 @@ export function runAgentExchange(
   switch (agent.transport) {
     case 'ws':
       return runBridgeV1Exchange(agent, bridgeV1Request(turn), hooks);
+    case 'socketio':
+      return runSocketioExchange(agent, turn, hooks);
   }
 }
 

@@ -46,8 +46,36 @@ export const wsAgentSchema = agentCommonSchema.extend({
   headers: z.record(z.string(), z.string()).default({}),
 });
 
+/**
+ * An AIWM agent reached over Socket.IO (seed 004): a token from `POST {apiBase}/agents/{agentId}/connect`,
+ * then one Socket.IO connection per turn. See agents/socketioExchange.ts.
+ */
+export const socketioAgentSchema = agentCommonSchema.extend({
+  transport: z.literal('socketio'),
+  /** Where the token endpoint lives: `POST {apiBase}/agents/{agentId}/connect`. */
+  apiBase: z.url({ protocol: /^https?$/ }),
+  /** The Socket.IO server; its path is the namespace (e.g. `https://host/chat`). Default: `apiBase`. */
+  url: z.url({ protocol: /^(https?|wss?)$/ }).optional(),
+  /** The agent's id in AIWM. Default: this agent's `id`. */
+  agentId: z.string().min(1).optional(),
+  secret: z.string().min(1, 'set the AIWM agent secret'),
+  /** Talk in this AIWM conversation instead of the one `presence:update` names. */
+  conversationId: z.string().min(1).optional(),
+  /** The answer is complete once no assistant message came for this long. */
+  settleMs: z.number().int().positive().default(3_000),
+  /** No `message:sent` acknowledgement within this long: the attempt fails (and is retried). */
+  ackTimeoutMs: z.number().int().positive().default(5_000),
+  /** Fetch a new token this long before the current one expires. */
+  tokenRefreshMarginMs: z.number().int().nonnegative().default(60_000),
+  /** Post the agent's reasoning and tool calls as private notes (visible to the team only). */
+  showThinking: z.boolean().default(false),
+});
+
 /** One AI agent the bridge can talk to; `transport` picks the schema. */
-export const agentConfigSchema = z.discriminatedUnion('transport', [wsAgentSchema]);
+export const agentConfigSchema = z.discriminatedUnion('transport', [
+  wsAgentSchema,
+  socketioAgentSchema,
+]);
 
 /** A custom attribute value to match (compared as text: `42` matches `"42"`). */
 const attributeValueSchema = z.union([z.string(), z.number(), z.boolean()]);
@@ -200,6 +228,7 @@ export const bridgeConfigSchema = z
 export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type WsAgentConfig = z.infer<typeof wsAgentSchema>;
+export type SocketioAgentConfig = z.infer<typeof socketioAgentSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
 export type ConversationConfig = z.infer<typeof conversationSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;

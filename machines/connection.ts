@@ -3,6 +3,8 @@ import { assign, setup } from 'xstate';
 /**
  * The lifecycle of one agent connection (one customer message):
  * idle → connecting → sending → awaitingReply → streaming → closing → closed | failed.
+ * Shared by the transports: `bridge-v1` over `ws` and AIWM over Socket.IO (where `sending` waits
+ * for the server's `message:sent` acknowledgement, bounded by `ackTimeoutMs`).
  *
  * The machine decides; the exchange activity does the I/O through the named actions
  * (`openSocket`, `sendRequest`, `closeSocket`, `deliverReply`) and feeds socket events back.
@@ -16,11 +18,14 @@ export interface ConnectionInput {
   idleTimeoutMs: number;
   totalTimeoutMs: number;
   maxResponses: number;
+  /** Time allowed for the request to be acknowledged (`SENT`); default `replyTimeoutMs`. */
+  ackTimeoutMs?: number;
 }
 
 export type FailureReason =
   | 'connect_failed'
   | 'connect_timeout'
+  | 'ack_timeout'
   | 'reply_timeout'
   | 'total_timeout'
   | 'closed_before_reply'
@@ -41,7 +46,8 @@ export interface ReplyPayload {
 export type ConnectionEvent =
   | { type: 'START' }
   | { type: 'CONNECTED' }
-  | { type: 'CONNECT_FAILED'; detail: string }
+  /** `retryable: false`: connecting again will not help (e.g. the agent's credentials are refused). */
+  | { type: 'CONNECT_FAILED'; detail: string; retryable?: boolean }
   | { type: 'SENT' }
   | { type: 'REPLY'; reply: ReplyPayload }
   | { type: 'AGENT_ERROR'; detail: string; retryable: boolean }
@@ -105,8 +111,12 @@ export const connectionMachine = setup({
     recordFailure: assign(({ event }, params: { reason: FailureReason; retryable?: boolean }) => ({
       failure: {
         reason: params.reason,
-        // An agent's error frame says itself whether a retry can help.
-        retryable: event.type === 'AGENT_ERROR' ? event.retryable : (params.retryable ?? true),
+        // An agent's error frame (or a refused connection) says itself whether a retry can help.
+        retryable:
+          event.type === 'AGENT_ERROR' ||
+          (event.type === 'CONNECT_FAILED' && event.retryable !== undefined)
+            ? (event.retryable ?? true)
+            : (params.retryable ?? true),
         detail:
           'detail' in event && event.detail ? event.detail : params.reason.replaceAll('_', ' '),
       },
@@ -120,6 +130,7 @@ export const connectionMachine = setup({
   },
   delays: {
     connectTimeout: ({ context }) => context.connectTimeoutMs,
+    ackTimeout: ({ context }) => context.ackTimeoutMs ?? context.replyTimeoutMs,
     replyTimeout: ({ context }) => context.replyTimeoutMs,
     idleTimeout: ({ context }) => context.idleTimeoutMs,
     totalTimeout: ({ context }) => context.totalTimeoutMs,
@@ -204,6 +215,12 @@ export const connectionMachine = setup({
         },
         sending: {
           entry: 'sendRequest',
+          after: {
+            ackTimeout: {
+              target: '#connection.failed',
+              actions: { type: 'recordFailure', params: { reason: 'ack_timeout' } },
+            },
+          },
           on: {
             SENT: 'awaitingReply',
             SOCKET_CLOSED: {

@@ -91,6 +91,7 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
     { type: 'START' },
     { type: 'CONNECTED' },
     { type: 'CONNECT_FAILED', detail: 'ECONNREFUSED' },
+    { type: 'CONNECT_FAILED', detail: 'secret refused (HTTP 401)', retryable: false },
     { type: 'SENT' },
     reply('part'),
     reply('done', true),
@@ -120,6 +121,7 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
       [
         'xstate.after.1000.connection.closing',
         'xstate.after.connectTimeout.connection.active.connecting',
+        'xstate.after.ackTimeout.connection.active.sending',
         'xstate.after.idleTimeout.connection.active.streaming',
         'xstate.after.replyTimeout.connection.active.awaitingReply',
         'xstate.after.totalTimeout.connection.active',
@@ -195,7 +197,9 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
       const retryable =
         lastEvent.type === 'AGENT_ERROR'
           ? lastEvent.retryable
-          : lastEvent.type !== 'CANCEL' && lastEvent.type !== 'PROTOCOL_ERROR';
+          : lastEvent.type === 'CONNECT_FAILED'
+            ? (lastEvent.retryable ?? true)
+            : lastEvent.type !== 'CANCEL' && lastEvent.type !== 'PROTOCOL_ERROR';
       const detail = ('detail' in lastEvent && lastEvent.detail) || reason?.replaceAll('_', ' ');
       return { outcome: 'failed', reason, detail, retryable, replies };
     }
@@ -230,6 +234,7 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
     }
     expect([...seen].sort()).toEqual(
       [
+        'ack_timeout',
         'agent_closed',
         'agent_error',
         'cancelled',
@@ -283,6 +288,42 @@ describe('connectionMachine: timeouts on a simulated clock', () => {
       replies: 0,
     });
     expect(h.closeSocket).toHaveBeenCalledTimes(1);
+  });
+
+  it('fails with ack_timeout when the request is not acknowledged in time', () => {
+    const h = harness({ ackTimeoutMs: 50 });
+    h.send({ type: 'START' }, { type: 'CONNECTED' });
+    h.clock.increment(49);
+    expect(h.phase()).toBe('sending');
+    h.clock.increment(1);
+    expect(h.output()).toEqual({
+      outcome: 'failed',
+      reason: 'ack_timeout',
+      detail: 'ack timeout',
+      retryable: true,
+      replies: 0,
+    });
+    expect(h.closeSocket).toHaveBeenCalledTimes(1);
+  });
+
+  it('bounds sending by replyTimeoutMs when no ackTimeoutMs is given', () => {
+    const h = harness();
+    h.send({ type: 'START' }, { type: 'CONNECTED' });
+    h.clock.increment(INPUT.replyTimeoutMs - 1);
+    expect(h.phase()).toBe('sending');
+    h.clock.increment(1);
+    expect(h.output()).toMatchObject({ outcome: 'failed', reason: 'ack_timeout' });
+  });
+
+  it('an acknowledgement in time stops the ack timer; the reply timer takes over', () => {
+    const h = harness({ ackTimeoutMs: 50 });
+    h.send({ type: 'START' }, { type: 'CONNECTED' });
+    h.clock.increment(40);
+    h.send({ type: 'SENT' });
+    h.clock.increment(INPUT.replyTimeoutMs - 1);
+    expect(h.phase()).toBe('awaitingReply');
+    h.clock.increment(1);
+    expect(h.output()).toMatchObject({ outcome: 'failed', reason: 'reply_timeout' });
   });
 
   it('fails with reply_timeout when the agent never answers', () => {
@@ -509,6 +550,21 @@ describe('connectionMachine: replies and endings', () => {
       replies: 0,
     });
     expect(h.sendRequest).not.toHaveBeenCalled();
+  });
+
+  it('fails not retryable when the connection is refused for good', () => {
+    const h = harness();
+    h.send(
+      { type: 'START' },
+      { type: 'CONNECT_FAILED', detail: 'secret refused (HTTP 401)', retryable: false },
+    );
+    expect(h.output()).toEqual({
+      outcome: 'failed',
+      reason: 'connect_failed',
+      detail: 'secret refused (HTTP 401)',
+      retryable: false,
+      replies: 0,
+    });
   });
 
   it('delivers a reply that arrives before the request is reported written', () => {

@@ -18,6 +18,7 @@ import { TimeoutType } from '@temporalio/common';
 import type { BridgeActivities } from '../activities/index.js';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import { chatwootOptions } from './activityOptions.js';
+import { replyExtras } from './replyExtras.js';
 import { searchAttributes } from './searchAttributes.js';
 import {
   agentReplySignal,
@@ -150,12 +151,45 @@ export async function messageDeliveryWorkflow(
       );
       if (firstReplyPostedAt === undefined) notifyActor(reply);
       firstReplyPostedAt ??= Date.now();
-      replyReports.push({ index: reply.index, status: 'posted', ...posted });
+      const extras = replyExtras(reply);
+      const report: ReplyReport = {
+        index: reply.index,
+        status: 'posted',
+        ...posted,
+        ...extras.report,
+      };
+      replyReports.push(report);
+      if (extras.privateNote) report.note = await postNote(reply.index, extras.privateNote);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const { detail } = describeFailure(error);
       log.error('reply could not be posted', { index: reply.index, detail });
       replyReports.push({ index: reply.index, status: 'failed', error: detail });
+    }
+  };
+
+  /** The agent's reasoning and tool use for one reply, for the team only; never fails the delivery. */
+  const postNote = async (index: number, content: string): Promise<'posted' | 'failed'> => {
+    try {
+      await chatwoot.createMessage.executeWithOptions(
+        { ...chatwootOptions(policy), summary: `private note for reply ${index + 1}` },
+        [
+          {
+            ...conversation,
+            content,
+            private: true,
+            sourceId: bridgeSourceId(workflowId, `${index}-note`),
+          },
+        ],
+      );
+      return 'posted';
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      log.warn('private note could not be posted', {
+        index,
+        detail: describeFailure(error).detail,
+      });
+      return 'failed';
     }
   };
 

@@ -95,6 +95,12 @@ export interface ReplyReport {
   /** The post found its own earlier copy (same `source_id`) and did not post again. */
   alreadyPosted?: boolean;
   error?: string;
+  /** Token usage the agent reported for this reply (AIWM). */
+  usage?: { promptTokens: number; completionTokens: number; totalTokens: number };
+  /** The agent's own response time for this reply, in ms (AIWM `latency`). */
+  latencyMs?: number;
+  /** The private note with the agent's reasoning and tool use (when the agent shows thinking). */
+  note?: 'posted' | 'failed';
 }
 
 export interface AttemptReport {

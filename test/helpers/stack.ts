@@ -26,6 +26,8 @@ export const API_TOKEN = 'test-token';
 export interface StackOptions {
   /** Agent id → mock agent behaviour path, e.g. `{ echo: 'echo', multi: 'multi?count=3' }`. */
   agents?: Record<string, string>;
+  /** Agent configurations used as given (any transport), after the mock ws agents. */
+  agentConfigs?: Array<Record<string, unknown> & { id: string }>;
   /** Inbox id → agent id. */
   routes?: Record<number, string>;
   delivery?: Partial<BridgeConfig['delivery']>;
@@ -68,27 +70,32 @@ export async function startStack(options: StackOptions = {}) {
   quietSdkLogs();
   const chatwoot = await FakeChatwoot.start({ apiAccessToken: API_TOKEN });
   const agentServer: MockAgentServer = await startMockAgent();
-  const agents = options.agents ?? { echo: 'echo' };
-  const routes = options.routes ?? { 7: Object.keys(agents)[0] as string };
+  const agents = options.agents ?? (options.agentConfigs ? {} : { echo: 'echo' });
+  const explicitAgents = options.agentConfigs ?? [];
+  const routes = options.routes ?? {
+    7: [...Object.keys(agents), ...explicitAgents.map((agent) => agent.id)][0] as string,
+  };
   const address = inject('temporalAddress');
   const accountId = 1_000 + Math.floor(Math.random() * 1_000_000);
   const config = parseConfig({
     chatwoot: { baseUrl: chatwoot.url, apiAccessToken: API_TOKEN, accountId },
     conversation: options.conversation ?? {},
     webhook: { secrets: [WEBHOOK_SECRET] },
-    agents: Object.entries(agents).map(([id, path]) => ({
-      id,
-      transport: 'ws',
-      protocol: 'bridge-v1',
-      url: agentServer.url(path),
-      connectTimeoutMs: 1_000,
-      replyTimeoutMs: 3_000,
-      idleTimeoutMs: 3_000,
-      totalTimeoutMs: 10_000,
-      maxResponses: 5,
-      ...options.agentTimeouts,
-      ...options.agentSettings?.[id],
-    })),
+    agents: Object.entries(agents)
+      .map(([id, path]): Record<string, unknown> => ({
+        id,
+        transport: 'ws',
+        protocol: 'bridge-v1',
+        url: agentServer.url(path),
+        connectTimeoutMs: 1_000,
+        replyTimeoutMs: 3_000,
+        idleTimeoutMs: 3_000,
+        totalTimeoutMs: 10_000,
+        maxResponses: 5,
+        ...options.agentTimeouts,
+        ...options.agentSettings?.[id],
+      }))
+      .concat(explicitAgents),
     routes:
       options.routeList ??
       Object.entries(routes).map(([inboxId, agentId]) => ({

@@ -1,0 +1,420 @@
+import { createActor, toPromise } from 'xstate';
+import { io, type Socket } from 'socket.io-client';
+import type { SocketioAgentConfig } from '../config/schema.js';
+import {
+  connectionMachine,
+  phaseOf,
+  type ConnectionEvent,
+  type ConnectionOutput,
+  type ReplyPayload,
+} from '../machines/connection.js';
+import {
+  aiwmEndpoints,
+  emptyExtras,
+  gatherExtras,
+  messageErrorSchema,
+  newMessageSchema,
+  presenceSchema,
+  privateNoteText,
+  typingSchema,
+  type NewMessage,
+  type ReplyExtras,
+  type SendMessage,
+} from './aiwm.js';
+import {
+  aiwmTokens,
+  AiwmTokenError,
+  type AiwmTokenCache,
+  type AiwmTokenSource,
+} from './aiwmToken.js';
+import type { AgentTurn, ExchangeHooks } from './transport.js';
+
+/**
+ * One AIWM exchange over one Socket.IO connection: token (cached) → connect → conversation id
+ * (from `presence:update`, or configured) → `message:send` → `message:sent` ack → collect the
+ * assistant's `message:new` until it settles (`settleMs` without a new one), a `final` marker,
+ * `maxResponses` or a timeout. The connection machine decides; this function wires the socket.
+ */
+export async function runSocketioExchange(
+  agent: SocketioAgentConfig,
+  turn: AgentTurn,
+  hooks: ExchangeHooks,
+  tokens: AiwmTokenCache = aiwmTokens,
+): Promise<ConnectionOutput> {
+  const endpoints = aiwmEndpoints(agent);
+  // AIWM gives an agent one conversation, and every socket of the agent hears all of it: two
+  // turns at once would each collect the other's answers. One turn at a time per agent.
+  hooks.onPhase?.('idle', 0);
+  const release = await conversationLocks.acquire(
+    JSON.stringify([endpoints.socketUrl, endpoints.agentId]),
+    agent.totalTimeoutMs,
+    hooks.signal,
+  );
+  if (release === 'cancelled') return notStarted('cancelled', 'cancelled', false);
+  if (release === 'timeout') {
+    return notStarted(
+      'total_timeout',
+      `AIWM agent "${endpoints.agentId}" stayed busy with other turns for ${agent.totalTimeoutMs} ms`,
+      true,
+    );
+  }
+  try {
+    return await exchange(agent, turn, hooks, tokens);
+  } finally {
+    release();
+  }
+}
+
+function notStarted(
+  reason: 'cancelled' | 'total_timeout',
+  detail: string,
+  retryable: boolean,
+): ConnectionOutput {
+  return { outcome: 'failed', reason, detail, retryable, replies: 0 };
+}
+
+async function exchange(
+  agent: SocketioAgentConfig,
+  turn: AgentTurn,
+  hooks: ExchangeHooks,
+  tokens: AiwmTokenCache,
+): Promise<ConnectionOutput> {
+  const { tokenUrl, socketUrl, agentId } = aiwmEndpoints(agent);
+  const source: AiwmTokenSource = {
+    tokenUrl,
+    agentId,
+    secret: agent.secret,
+    refreshMarginMs: agent.tokenRefreshMarginMs,
+    requestTimeoutMs: agent.connectTimeoutMs,
+  };
+  const sockets: Socket[] = [];
+  let conversationId = agent.conversationId;
+  let socketReady = false;
+  let connected = false;
+  let requestSent = false;
+  let extras: ReplyExtras = emptyExtras();
+  let deliveries: Promise<void> = Promise.resolve();
+  let deliveryError: Error | undefined;
+  const connecting = new AbortController();
+
+  const actor = createActor(
+    connectionMachine.provide({
+      actions: {
+        // After this action returns: the token actor must not take a step inside another
+        // actor's action (xstate warns, its flag being global).
+        openSocket: () => queueMicrotask(() => void connect()),
+        sendRequest: () => {
+          const socket = sockets.at(-1);
+          const message: SendMessage = {
+            role: 'user',
+            content: turn.content || '(attachment)',
+            ...(conversationId ? { conversationId } : {}),
+            ...(turn.attachments.length > 0
+              ? { attachments: turn.attachments.flatMap((a) => (a.data_url ? [a.data_url] : [])) }
+              : {}),
+          };
+          requestSent = true;
+          socket?.emit('message:send', message);
+        },
+        closeSocket: () => sockets.forEach((socket) => socket.disconnect()),
+        deliverReply: (_, { reply, index }) => {
+          deliveries = deliveries
+            .then(() => hooks.onReply(reply, index))
+            .catch((error: unknown) => {
+              deliveryError ??=
+                error instanceof Error
+                  ? error
+                  : new Error('reply hand-off failed', { cause: error });
+              send({ type: 'CANCEL' });
+            });
+        },
+      },
+    }),
+    {
+      input: {
+        connectTimeoutMs: agent.connectTimeoutMs,
+        replyTimeoutMs: agent.replyTimeoutMs,
+        // The answer is complete once the agent has been quiet for settleMs.
+        idleTimeoutMs: agent.settleMs,
+        totalTimeoutMs: agent.totalTimeoutMs,
+        maxResponses: agent.maxResponses,
+        ackTimeoutMs: agent.ackTimeoutMs,
+      },
+    },
+  );
+
+  const active = () => actor.getSnapshot().status === 'active';
+  function send(event: ConnectionEvent): void {
+    if (active()) actor.send(event);
+  }
+
+  /** Token, socket, and one fresh token plus one reconnect if the server refuses the token. */
+  async function connect(): Promise<void> {
+    for (let tries = 1; ; tries += 1) {
+      let token: string;
+      try {
+        token = await tokens.get(source, connecting.signal);
+      } catch (error) {
+        if (connecting.signal.aborted) return;
+        const retryable = !(error instanceof AiwmTokenError) || error.retryable;
+        send({ type: 'CONNECT_FAILED', detail: errorText(error), retryable });
+        return;
+      }
+      if (!active()) return;
+      const result = await openSocket(token);
+      if (result.ok) {
+        socketReady = true;
+        if (agent.conversationId) {
+          sockets.at(-1)?.emit('conversation:join', { conversationId: agent.conversationId });
+        }
+        if (conversationId) markConnected();
+        return;
+      }
+      if (result.tokenRefused && tries === 1) {
+        tokens.invalidate(source, token);
+        continue;
+      }
+      send({
+        type: 'CONNECT_FAILED',
+        detail: result.tokenRefused
+          ? `AIWM refused a freshly issued token for agent "${agentId}": ${result.detail}`
+          : result.detail,
+        retryable: result.retryable,
+      });
+      return;
+    }
+  }
+
+  function markConnected(): void {
+    if (connected || !socketReady) return;
+    connected = true;
+    send({ type: 'CONNECTED' });
+  }
+
+  function openSocket(
+    token: string,
+  ): Promise<
+    { ok: true } | { ok: false; detail: string; retryable: boolean; tokenRefused: boolean }
+  > {
+    const socket = io(socketUrl, {
+      auth: { token },
+      transports: ['websocket'],
+      // One connection per attempt: Temporal retries, not the socket, and no shared managers.
+      reconnection: false,
+      forceNew: true,
+      timeout: agent.connectTimeoutMs,
+    });
+    sockets.push(socket);
+    listen(socket);
+    return new Promise((resolve) => {
+      socket.once('connect', () => resolve({ ok: true }));
+      socket.once('connect_error', (error: Error & { data?: unknown }) => {
+        socket.close();
+        const status = statusOf(error.data);
+        resolve({
+          ok: false,
+          detail: `Socket.IO connect to ${socketUrl} failed: ${connectErrorText(error)}`,
+          tokenRefused:
+            status === 401 || (status === undefined && /token|jwt/i.test(error.message)),
+          // 403: the agent is suspended or not allowed; retrying the same message will not help.
+          retryable: status !== 403,
+        });
+      });
+    });
+  }
+
+  function listen(socket: Socket): void {
+    const isCurrent = () => sockets.at(-1) === socket;
+    const ownIds = new Set([agentId]);
+    const ours = (id: string | undefined) => id !== undefined && ownIds.has(id);
+    const inConversation = (id: string | undefined) =>
+      id === undefined || conversationId === undefined || id === conversationId;
+
+    socket.on('presence:update', (data: unknown) => {
+      const presence = presenceSchema.safeParse(data);
+      if (!presence.success || !isCurrent()) return;
+      const { agentId: who, conversationId: conversation } = presence.data;
+      // Our own presence names the conversation AIWM put us in.
+      if (who === agentId && conversation && !agent.conversationId) {
+        conversationId = conversation;
+        markConnected();
+      }
+    });
+    socket.on('message:sent', () => {
+      if (isCurrent() && requestSent) send({ type: 'SENT' });
+    });
+    socket.on('message:error', (data: unknown) => {
+      if (!isCurrent()) return;
+      const parsed = messageErrorSchema.safeParse(data);
+      const reason = parsed.success ? parsed.data.error : 'no reason given';
+      send({
+        type: 'AGENT_ERROR',
+        detail: `AIWM message:error: ${reason}`,
+        retryable: parsed.success ? (parsed.data.retryable ?? false) : false,
+      });
+    });
+    socket.on('user:typing', (data: unknown) => {
+      const typing = typingSchema.safeParse(data);
+      if (!typing.success || !isCurrent() || !requestSent || !active()) return;
+      const who = typing.data.agentId ?? typing.data.userId;
+      if (ours(who) || !inConversation(typing.data.conversationId)) return;
+      hooks.onTyping?.(typing.data.isTyping);
+    });
+    socket.on('message:new', (data: unknown) => {
+      // Anything before our own message is history or another turn's, not this answer.
+      if (!isCurrent() || !requestSent) return;
+      const parsed = newMessageSchema.safeParse(data);
+      if (!parsed.success) {
+        if ((data as { role?: unknown } | null)?.role === 'assistant') {
+          const issue = parsed.error.issues[0];
+          send({
+            type: 'PROTOCOL_ERROR',
+            detail: `AIWM message:new invalid at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'unknown'}`,
+          });
+        }
+        return;
+      }
+      const message = parsed.data;
+      if (!inConversation(message.conversationId) || ours(message.participantId)) return;
+      if (message.role === 'tool') return gatherExtras(extras, message);
+      if (message.role !== 'assistant') return;
+      if (message.type === 'error') {
+        send({
+          type: 'AGENT_ERROR',
+          detail: `AIWM agent reported an error: ${message.error ?? message.content}`,
+          retryable: false,
+        });
+        return;
+      }
+      gatherExtras(extras, message);
+      const content = replyContent(message);
+      // Reasoning and tool steps are not for the customer: keep them for the next reply's note.
+      if (message.type === 'thinking' || message.type === 'tool_call') return;
+      if (message.type === 'tool_result' || !content) return;
+      send({ type: 'REPLY', reply: toReply(message, content, extras) });
+      extras = emptyExtras();
+    });
+    socket.on('disconnect', (reason: string) => {
+      if (!isCurrent()) return;
+      send({
+        type: 'SOCKET_CLOSED',
+        // Only our own close is clean: a server-side disconnect mid-answer is a drop to retry.
+        clean: reason === 'io client disconnect',
+        detail: `Socket.IO disconnected (${reason})`,
+      });
+    });
+  }
+
+  function toReply(message: NewMessage, content: string, gathered: ReplyExtras): ReplyPayload {
+    const note = agent.showThinking ? privateNoteText(agent.id, gathered) : undefined;
+    return {
+      content,
+      final: message.final === true,
+      metadata: {
+        aiwm: { messageId: message._id, conversationId: message.conversationId },
+        ...(message.usage ? { usage: message.usage } : {}),
+        ...(message.latency !== undefined ? { latencyMs: message.latency } : {}),
+        ...(note ? { privateNote: note } : {}),
+      },
+    };
+  }
+
+  const onAbort = () => send({ type: 'CANCEL' });
+  hooks.signal?.addEventListener('abort', onAbort, { once: true });
+  actor.subscribe((snapshot) => hooks.onPhase?.(phaseOf(snapshot.value), snapshot.context.replies));
+  actor.start();
+  actor.send({ type: 'START' });
+  if (hooks.signal?.aborted) onAbort();
+
+  try {
+    const output = await toPromise(actor);
+    await deliveries;
+    if (deliveryError) throw deliveryError;
+    return clarify(output, agent);
+  } finally {
+    hooks.signal?.removeEventListener('abort', onAbort);
+    connecting.abort();
+    for (const socket of sockets) {
+      socket.removeAllListeners();
+      socket.disconnect();
+    }
+  }
+}
+
+/** Attachments AIWM sends are URLs or document references: list them under the text. */
+function replyContent(message: NewMessage): string {
+  const attachments = message.attachments ?? [];
+  return [message.content.trim(), ...attachments].filter(Boolean).join('\n');
+}
+
+/** The machine's generic timeout names, said in this protocol's terms. */
+function clarify(output: ConnectionOutput, agent: SocketioAgentConfig): ConnectionOutput {
+  if (output.outcome !== 'failed') return output;
+  if (output.reason === 'ack_timeout') {
+    return { ...output, detail: `no message:sent acknowledgement within ${agent.ackTimeoutMs} ms` };
+  }
+  if (output.reason === 'reply_timeout') {
+    return { ...output, detail: `no assistant message within ${agent.replyTimeoutMs} ms` };
+  }
+  return output;
+}
+
+function statusOf(data: unknown): number | undefined {
+  if (!data || typeof data !== 'object') return undefined;
+  const { status, statusCode } = data as { status?: unknown; statusCode?: unknown };
+  const value = status ?? statusCode;
+  return typeof value === 'number' ? value : undefined;
+}
+
+/** socket.io-client hides the network cause (ECONNREFUSED…) in `description`. */
+function connectErrorText(error: Error & { description?: unknown }): string {
+  const description = error.description as
+    { message?: string; error?: { code?: string; message?: string } } | undefined;
+  const cause = description?.error?.code ?? description?.error?.message ?? description?.message;
+  return cause && cause !== error.message ? `${error.message} (${cause})` : error.message;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Per-key mutual exclusion, in arrival order, with a bounded and cancellable wait. */
+class KeyedLocks {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  async acquire(
+    key: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<(() => void) | 'timeout' | 'cancelled'> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    // Whoever comes next waits for this holder, even one that gives up waiting (it releases at once).
+    const tail = previous.then(() => mine);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const outcome = await Promise.race([
+      previous.then(() => 'acquired' as const),
+      new Promise<'timeout'>(
+        (resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)),
+      ),
+      new Promise<'cancelled'>((resolve) => {
+        if (signal?.aborted) return resolve('cancelled');
+        onAbort = () => resolve('cancelled');
+        signal?.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    if (outcome === 'acquired') return release;
+    release();
+    return outcome;
+  }
+}
+
+const conversationLocks = new KeyedLocks();
