@@ -1,9 +1,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { bridgeV1Request } from '../agents/bridgeV1.js';
-import { runBridgeV1Exchange } from '../agents/wsExchange.js';
+import { runAgentExchange, turnFromMessage } from '../agents/transport.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { ConnectionPhase } from '../machines/connection.js';
+import type { WorkerMetrics } from '../observability/metrics.js';
 import {
   agentReplySignal,
   type AgentReply,
@@ -23,9 +23,11 @@ export interface AgentExchangeDeps {
   agents: ReadonlyMap<string, AgentConfig>;
   /** Used to hand each reply to the calling workflow as soon as it arrives. */
   temporal: Client;
+  /** Exchange latency by outcome and reply counts, by agent. */
+  metrics?: WorkerMetrics;
 }
 
-export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeDeps) {
+export function createAgentExchangeActivity({ agents, temporal, metrics }: AgentExchangeDeps) {
   return {
     async agentExchange(input: AgentExchangeInput): Promise<ExchangeResult> {
       const context = Context.current();
@@ -40,7 +42,6 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
       if (!workflowId)
         throw ApplicationFailure.nonRetryable('agentExchange must run inside a workflow');
       const workflow = temporal.workflow.getHandle(workflowId);
-      const { message } = input;
 
       // Heartbeats carry progress; the interval keeps a silent-but-alive exchange from timing out.
       let progress: { phase: ConnectionPhase; replies: number } = { phase: 'idle', replies: 0 };
@@ -52,10 +53,12 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
       const timer = setInterval(beat, heartbeatEvery);
 
       const replies: AgentReply[] = [];
+      const startedAt = performance.now();
+      let outcome = 'error'; // until the exchange returns
       try {
-        const output = await runBridgeV1Exchange(
+        const output = await runAgentExchange(
           agent,
-          bridgeV1Request(input.agentId, message, input.attempt),
+          turnFromMessage(input.agentId, input.attempt, input.message),
           {
             signal: context.cancellationSignal,
             onPhase: (phase, count) => {
@@ -63,6 +66,7 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
               beat();
             },
             onReply: async (reply, index) => {
+              metrics?.agentReply(input.agentId);
               if (index < input.skipReplies) return;
               const agentReply: AgentReply = { attempt: input.attempt, index, ...reply };
               replies.push(agentReply);
@@ -70,6 +74,7 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
             },
           },
         );
+        outcome = output.outcome === 'failed' ? output.reason : output.outcome;
         if (output.outcome === 'failed') {
           if (output.reason === 'cancelled' && context.cancellationSignal.aborted) {
             throw context.cancellationSignal.reason ?? new Error('cancelled');
@@ -84,6 +89,7 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
         return { endReason: output.endReason, replies };
       } finally {
         clearInterval(timer);
+        metrics?.agentExchangeFinished(input.agentId, outcome, performance.now() - startedAt);
       }
     },
   };

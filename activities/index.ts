@@ -1,29 +1,35 @@
 import type { Client } from '@temporalio/client';
 import { ChatwootClient } from '../chatwoot/client.js';
 import type { BridgeConfig } from '../config/schema.js';
+import { WorkerMetrics } from '../observability/metrics.js';
 import { createAgentExchangeActivity } from './agentExchange.js';
 import { createChatwootActivities } from './chatwoot.js';
 
 export interface ActivityDeps {
   config: BridgeConfig;
   temporal: Client;
+  /** Default: a registry of their own. */
+  metrics?: WorkerMetrics;
 }
 
 /**
  * All activities, built from their dependencies so tests can point them at local servers.
  * Two groups, because they run on separate task queues (see workers/worker.ts).
  */
-export function createActivities({ config, temporal }: ActivityDeps) {
+export function createActivities({ config, temporal, ...deps }: ActivityDeps) {
+  const metrics = deps.metrics ?? new WorkerMetrics();
   const chatwoot = new ChatwootClient({
     baseUrl: config.chatwoot.baseUrl,
     apiAccessToken: config.chatwoot.apiAccessToken,
     timeoutMs: config.delivery.chatwootRequestTimeoutMs,
+    observe: (call) => metrics.chatwootCall(call),
   });
   return {
     chatwoot: createChatwootActivities(chatwoot),
     agents: createAgentExchangeActivity({
       agents: new Map(config.agents.map((agent) => [agent.id, agent])),
       temporal,
+      metrics,
     }),
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { MessageDeliveryInput } from '../workflows/shared.js';
+import type { AgentTurn } from './transport.js';
 
 /**
  * The `bridge-v1` protocol (seed 000): one WebSocket connection per customer message.
@@ -78,22 +78,21 @@ export function isFinalResponse(response: AgentResponse): boolean {
   return response.response_type === 'final' || response.metadata.is_final === true;
 }
 
-/** The request frame for one message (the same on every attempt but for `metadata.attempt`). */
-export function bridgeV1Request(
-  agentId: string,
-  message: Omit<MessageDeliveryInput, 'policy' | 'agentId'>,
-  attempt: number,
-): AgentRequest {
+/** The request frame for one turn (the same on every attempt but for `metadata.attempt`). */
+export function bridgeV1Request(turn: AgentTurn): AgentRequest {
   return {
-    message_id: String(message.messageId),
-    conversation_id: String(message.conversationId),
-    inbox_id: String(message.inboxId),
-    account_id: String(message.accountId),
-    // Stable for the conversation, so an agent can keep its context across messages.
-    session_id: `${agentId}:${message.accountId}:${message.conversationId}`,
-    content: message.content,
-    attachments: message.attachments,
-    sender: message.sender,
-    metadata: { attempt, chatwoot_message_id: message.messageId },
+    message_id: String(turn.messageId),
+    conversation_id: String(turn.conversationId),
+    inbox_id: String(turn.inboxId),
+    account_id: String(turn.accountId),
+    session_id: turn.sessionId,
+    content: turn.content,
+    attachments: turn.attachments,
+    sender: turn.sender,
+    metadata: {
+      attempt: turn.attempt,
+      chatwoot_message_id: turn.messageId,
+      ...(turn.messageIds.length > 1 ? { merged_message_ids: turn.messageIds } : {}),
+    },
   };
 }

@@ -1,22 +1,14 @@
 import { createActor, toPromise } from 'xstate';
 import WebSocket from 'ws';
-import type { AgentConfig } from '../config/schema.js';
+import type { WsAgentConfig } from '../config/schema.js';
 import {
   connectionMachine,
   phaseOf,
   type ConnectionEvent,
   type ConnectionOutput,
-  type ConnectionPhase,
-  type ReplyPayload,
 } from '../machines/connection.js';
+import type { ExchangeHooks } from './transport.js';
 import { agentFrameSchema, isAgentError, isFinalResponse, type AgentRequest } from './bridgeV1.js';
-
-export interface ExchangeHooks {
-  /** Called once per reply, in order; the next reply waits until the previous call resolved. */
-  onReply(reply: ReplyPayload, index: number): Promise<void> | void;
-  onPhase?(phase: ConnectionPhase, replies: number): void;
-  signal?: AbortSignal;
-}
 
 /**
  * One `bridge-v1` exchange over one WebSocket: connect, send the request, collect replies until
@@ -24,7 +16,7 @@ export interface ExchangeHooks {
  * only wires the socket to it.
  */
 export async function runBridgeV1Exchange(
-  agent: AgentConfig,
+  agent: WsAgentConfig,
   request: AgentRequest,
   hooks: ExchangeHooks,
 ): Promise<ConnectionOutput> {

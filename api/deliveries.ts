@@ -53,6 +53,7 @@ export async function startMessageDelivery(
         // Completed or failed, the id stays taken for the namespace's retention period.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         staticSummary: summarize(input),
+        staticDetails: detail(input),
         typedSearchAttributes: [
           { key: searchAttributes.accountId, value: String(input.accountId) },
           { key: searchAttributes.conversationId, value: String(input.conversationId) },
@@ -79,4 +80,17 @@ function summarize(input: Omit<MessageDeliveryInput, 'policy'>): string {
   const text = words.length > 60 ? `${words.slice(0, 57)}...` : words;
   const preview = text ? `"${text}"` : `(${input.attachments.length} attachment(s))`;
   return `conversation ${input.conversationId} → ${input.agentId}: ${preview}`;
+}
+
+/** The UI's "Details" panel (Markdown): where the message came from and who answers it. */
+function detail(input: Omit<MessageDeliveryInput, 'policy'>): string {
+  // A contact's name is theirs to choose: shown as text, never as Markdown (links, images).
+  const from = input.sender.name
+    ? input.sender.name.replace(/[\\`*_{}[\]()<>#+!|~-]/g, '\\$&')
+    : `contact ${input.sender.id ?? 'unknown'}`;
+  return [
+    `**Chatwoot** account ${input.accountId} · inbox ${input.inboxId} · conversation ${input.conversationId} · message ${input.messageId}`,
+    `**From** ${from}${input.attachments.length ? ` · ${input.attachments.length} attachment(s)` : ''}`,
+    `**Agent** ${input.agentId}`,
+  ].join('\n\n');
 }

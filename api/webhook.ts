@@ -9,6 +9,7 @@ import {
   type MessageCreatedWebhook,
 } from '../chatwoot/webhookSchema.js';
 import type { BridgeConfig } from '../config/schema.js';
+import type { ApiMetrics } from '../observability/metrics.js';
 import type { StartResult } from './deliveries.js';
 import { TemporalUnavailableError } from './deliveries.js';
 import type { MessageDeliveryInput } from '../workflows/shared.js';
@@ -18,13 +19,17 @@ export type StartDelivery = (input: Omit<MessageDeliveryInput, 'policy'>) => Pro
 interface WebhookDeps {
   config: BridgeConfig;
   startDelivery: StartDelivery;
+  metrics: ApiMetrics;
 }
 
 /**
  * `POST /webhook/chatwoot`: verify, validate, filter, then hand the message to Temporal.
  * Answers 200 only once Temporal has durably accepted the work (or the event is ignored).
  */
-export function webhookRoutes(app: FastifyInstance, { config, startDelivery }: WebhookDeps): void {
+export function webhookRoutes(
+  app: FastifyInstance,
+  { config, startDelivery, metrics }: WebhookDeps,
+): void {
   const routes = new Map(config.routes.map((route) => [route.inboxId, route.agentId]));
 
   // Keep the raw bytes: the signature covers the body exactly as sent.
@@ -46,6 +51,7 @@ export function webhookRoutes(app: FastifyInstance, { config, startDelivery }: W
     );
     if (!check.ok) {
       request.log.warn({ reason: check.reason }, 'webhook rejected');
+      metrics.webhookRejected(check.reason);
       return reply.code(401).send({ error: 'unauthorized', reason: check.reason });
     }
 
@@ -58,6 +64,7 @@ export function webhookRoutes(app: FastifyInstance, { config, startDelivery }: W
     const envelope = webhookEnvelopeSchema.safeParse(json);
     if (!envelope.success) return badRequest(reply, 'event', 'a string "event" is required');
     if (envelope.data.event !== 'message_created') {
+      metrics.webhookIgnored(`event ${envelope.data.event} is not handled`);
       return ignored(reply, `event ${envelope.data.event} is not handled`);
     }
 
@@ -78,6 +85,7 @@ export function webhookRoutes(app: FastifyInstance, { config, startDelivery }: W
     const skip = skipReason(message, routes);
     if (skip) {
       log.info({ reason: skip }, 'webhook ignored');
+      metrics.webhookIgnored(skip);
       return ignored(reply, skip);
     }
     const inboxId = inboxIdOf(message);
@@ -98,6 +106,7 @@ export function webhookRoutes(app: FastifyInstance, { config, startDelivery }: W
         },
       });
       log.info({ workflowId: result.workflowId, duplicate: result.duplicate }, 'message accepted');
+      metrics.webhookAccepted(routes.get(inboxId) as string, result.duplicate);
       return reply.send({
         result: result.duplicate ? 'duplicate' : 'started',
         workflowId: result.workflowId,
@@ -105,6 +114,7 @@ export function webhookRoutes(app: FastifyInstance, { config, startDelivery }: W
     } catch (error) {
       if (!(error instanceof TemporalUnavailableError)) throw error;
       log.error({ err: error }, 'Temporal unavailable; asking Chatwoot to retry');
+      metrics.webhookRejected('temporal unavailable');
       return reply.code(503).header('retry-after', '5').send({
         error: 'temporal_unavailable',
         reason: 'the message was not accepted; retry later',

@@ -1,5 +1,4 @@
-import { bridgeV1Request } from '../agents/bridgeV1.js';
-import { runBridgeV1Exchange } from '../agents/wsExchange.js';
+import { runAgentExchange, turnFromMessage } from '../agents/transport.js';
 import { buildApp } from '../api/app.js';
 import { ChatwootClient } from '../chatwoot/client.js';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
@@ -50,7 +49,7 @@ export async function startDirectBridge(config: BridgeConfig): Promise<DirectBri
   async function deliver(agent: AgentConfig, message: Omit<MessageDeliveryInput, 'policy'>) {
     const { accountId, conversationId } = message;
     const workflowId = messageWorkflowId(accountId, conversationId, message.messageId);
-    const output = await runBridgeV1Exchange(agent, bridgeV1Request(agent.id, message, 1), {
+    const output = await runAgentExchange(agent, turnFromMessage(agent.id, 1, message), {
       onReply: async (reply, index) => {
         // Same source_id as the bridge, so duplicate checks read both paths alike.
         await chatwoot.createMessage(accountId, conversationId, {

@@ -1,13 +1,22 @@
 import { z } from 'zod';
 
-/** One AI agent the bridge can talk to. More transports and protocols arrive with later issues. */
-export const agentConfigSchema = z
+/** Merge a burst of short customer messages into one agent turn (off unless set). */
+export const debounceSchema = z
+  .object({
+    /** Send once the customer has been quiet this long. */
+    quietMs: z.number().int().positive().default(1_500),
+    /** Never hold the first message of a burst longer than this. */
+    maxWaitMs: z.number().int().positive().default(10_000),
+    /** Send at once when this many messages are waiting. */
+    maxBatch: z.number().int().positive().default(10),
+  })
+  .loose();
+
+/** Settings every agent has, whatever its transport. */
+export const agentCommonSchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-"'),
-    transport: z.literal('ws'),
-    protocol: z.literal('bridge-v1').default('bridge-v1'),
-    url: z.string().regex(/^wss?:\/\//, 'must start with ws:// or wss://'),
-    /** Time allowed to open the WebSocket. */
+    /** Time allowed to connect to the agent. */
     connectTimeoutMs: z.number().int().positive().default(2_000),
     /** Time allowed between sending the message and the first reply. */
     replyTimeoutMs: z.number().int().positive().default(30_000),
@@ -17,9 +26,27 @@ export const agentConfigSchema = z
     totalTimeoutMs: z.number().int().positive().default(120_000),
     /** Replies beyond this many are not read; the exchange ends there. */
     maxResponses: z.number().int().positive().default(5),
-    headers: z.record(z.string(), z.string()).default({}),
+    /** Conversation actor: merge bursts into one turn (unset: every message is its own turn). */
+    debounce: debounceSchema.optional(),
+    /** Conversation actor: a newer customer message cancels the exchange still answering. */
+    abortOnNewer: z.boolean().default(false),
+    /** Posted when a conversation is created or the web widget opens (empty: no greeting). */
+    greeting: z.array(z.string().min(1)).default([]),
+    /** A conversation quiet this long starts a new agent session (unset: one session per conversation). */
+    sessionIdleMs: z.number().int().positive().optional(),
   })
   .loose();
+
+/** An agent reached over a WebSocket, one connection per turn (seed 000's `bridge-v1`). */
+export const wsAgentSchema = agentCommonSchema.extend({
+  transport: z.literal('ws'),
+  protocol: z.literal('bridge-v1').default('bridge-v1'),
+  url: z.string().regex(/^wss?:\/\//, 'must start with ws:// or wss://'),
+  headers: z.record(z.string(), z.string()).default({}),
+});
+
+/** One AI agent the bridge can talk to; `transport` picks the schema. */
+export const agentConfigSchema = z.discriminatedUnion('transport', [wsAgentSchema]);
 
 export const routeSchema = z
   .object({
@@ -90,6 +117,17 @@ export const bridgeConfigSchema = z
       })
       .loose()
       .default({ namespace: 'default', taskQueue: 'chatwoot-bridge', startTimeoutMs: 3_000 }),
+    /** Prometheus endpoints of worker processes (the API serves its own on `/metrics`). */
+    metrics: z
+      .object({
+        /** `npm run worker` serves the bridge's worker metrics and `/health` here; 0: off. */
+        workerPort: z.number().int().min(0).max(65_535).default(9464),
+        /** The Temporal SDK's own metrics from worker processes (and `npm start`); 0: off. */
+        temporalSdkPort: z.number().int().min(0).max(65_535).default(9465),
+        host: z.string().default('0.0.0.0'),
+      })
+      .loose()
+      .default({ workerPort: 9464, temporalSdkPort: 9465, host: '0.0.0.0' }),
   })
   .loose()
   .superRefine((config, ctx) => {
@@ -118,4 +156,5 @@ export const bridgeConfigSchema = z
 
 export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
+export type WsAgentConfig = z.infer<typeof wsAgentSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;

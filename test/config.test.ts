@@ -64,6 +64,8 @@ describe('parseConfig', () => {
         idleTimeoutMs: 30_000,
         totalTimeoutMs: 120_000,
         maxResponses: 5,
+        abortOnNewer: false,
+        greeting: [],
         headers: {},
       },
     ]);

@@ -13,6 +13,8 @@ import { workflowsPath } from '../workers/worker.js';
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
+    /** The dev server's web UI (test/ui.browser.test.ts drives it in Chromium). */
+    temporalUiUrl: string;
     workflowBundlePath: string;
   }
 }
@@ -20,7 +22,6 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const [server, bundle] = await Promise.all([
     startDevServer({
-      ui: false,
       searchAttributes: BRIDGE_SEARCH_ATTRIBUTES,
       dynamicConfig: LOW_LATENCY_DYNAMIC_CONFIG,
     }),
@@ -29,6 +30,8 @@ export default async function setup(project: TestProject) {
   const bundlePath = join(mkdtempSync(join(tmpdir(), 'bridge-bundle-')), 'workflows.js');
   writeFileSync(bundlePath, bundle.code);
   project.provide('temporalAddress', server.address);
+  if (!server.uiUrl) throw new Error('the dev server was started without its web UI');
+  project.provide('temporalUiUrl', server.uiUrl);
   project.provide('workflowBundlePath', bundlePath);
   return async () => {
     await server.stop();

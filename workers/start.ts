@@ -3,6 +3,8 @@ import { Connection } from '@temporalio/client';
 import { startApi } from '../api/main.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
+import { createJsonLogger } from '../observability/logging.js';
+import { installWorkerRuntime } from '../observability/runtime.js';
 import {
   BRIDGE_SEARCH_ATTRIBUTES,
   LOW_LATENCY_DYNAMIC_CONFIG,
@@ -64,9 +66,11 @@ if (!address) {
   await connection.close();
 }
 
+installWorkerRuntime(config, createJsonLogger({ name: 'chatwoot-bridge-worker' }));
 const worker = await createBridgeWorker({ config, address });
 const running = worker.run();
-const api = await startApi(config, address);
+// One process, one scrape: the API's /metrics also serves the worker's registry.
+const api = await startApi(config, address, { extraMetrics: [worker.metrics.registry] });
 console.log(
   `Bridge ready: POST http://${config.http.host}:${config.http.port}/webhook/chatwoot → task queue "${config.temporal.taskQueue}"`,
 );

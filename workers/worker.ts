@@ -1,11 +1,22 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime,
+  Worker,
+  type InjectedSinks,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
+import { createJsonLogger } from '../observability/logging.js';
+import { WorkerMetrics } from '../observability/metrics.js';
+import { installWorkerRuntime } from '../observability/runtime.js';
 import { agentTaskQueue } from '../workflows/shared.js';
+import type { BridgeSinks } from '../workflows/sinks.js';
 import { ensureSearchAttributes } from './devServer.js';
+import { startMetricsServer } from './metricsServer.js';
 
 export interface BridgeWorkerOptions {
   config: BridgeConfig;
@@ -13,12 +24,18 @@ export interface BridgeWorkerOptions {
   /** A prebuilt workflow bundle (tests build one once per run); default: bundle from source. */
   workflowBundlePath?: string;
   workerOptions?: Partial<WorkerOptions>;
+  /** Default: a registry of this worker's own. */
+  metrics?: WorkerMetrics;
 }
 
 export interface BridgeWorker {
   /** Resolves when both workers have shut down. */
   run(): Promise<void>;
   shutdown(): Promise<void>;
+  /** Deliveries, agent exchanges and Chatwoot calls made by this worker's activities. */
+  metrics: WorkerMetrics;
+  /** Both workers are polling. */
+  isRunning(): boolean;
 }
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -37,7 +54,25 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
     namespace: config.temporal.namespace,
   });
   const bundlePath = options.workflowBundlePath ?? process.env.WORKFLOW_BUNDLE_PATH;
-  const activities = createActivities({ config, temporal });
+  const metrics = options.metrics ?? new WorkerMetrics();
+  const activities = createActivities({ config, temporal, metrics });
+  const sinks: InjectedSinks<BridgeSinks> = {
+    bridgeMetrics: {
+      deliveryFinished: {
+        fn: ({ workflowId, runId }, agentId, outcome) => {
+          metrics.deliveryFinished(agentId, outcome);
+          // One line per delivery, with the ids the logger turns into the conversation's.
+          Runtime.instance().logger.info('delivery finished', {
+            sdkComponent: 'workflow',
+            workflowId,
+            runId,
+            agentId,
+            outcome,
+          });
+        },
+      },
+    },
+  };
   const common = { connection: nativeConnection, namespace: config.temporal.namespace };
 
   const workers = await Promise.all([
@@ -46,6 +81,7 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
       taskQueue: config.temporal.taskQueue,
       ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath }),
       activities: activities.chatwoot,
+      sinks,
       ...options.workerOptions,
     }),
     Worker.create({
@@ -73,16 +109,35 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
       for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     },
+    metrics,
+    isRunning: () => workers.every((worker) => worker.getState() === 'RUNNING'),
   };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const config = loadConfig();
+  const logger = createJsonLogger({ name: 'chatwoot-bridge-worker' });
+  installWorkerRuntime(config, logger);
   const address = config.temporal.address ?? 'localhost:7233';
   const connection = await Connection.connect({ address });
   await ensureSearchAttributes(connection, config.temporal.namespace);
   await connection.close();
-  const bridgeWorker = await createBridgeWorker({ config, address });
+  const metrics = new WorkerMetrics({ processMetrics: true });
+  const bridgeWorker = await createBridgeWorker({ config, address, metrics });
+  const { host, workerPort } = config.metrics;
+  const metricsServer = workerPort
+    ? await startMetricsServer({
+        registries: [metrics.registry],
+        port: workerPort,
+        host,
+        healthy: () => bridgeWorker.isRunning(),
+      })
+    : undefined;
+  logger.info(
+    { taskQueue: config.temporal.taskQueue, metrics: metricsServer?.url },
+    'worker started',
+  );
   // The SDK shuts the worker down gracefully on SIGINT/SIGTERM.
   await bridgeWorker.run();
+  await metricsServer?.close();
 }

@@ -17,6 +17,7 @@ import { TimeoutType } from '@temporalio/common';
 import type { BridgeActivities } from '../activities/index.js';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import { searchAttributes } from './searchAttributes.js';
+import { bridgeMetrics } from './sinks.js';
 import {
   agentReplySignal,
   agentTaskQueue,
@@ -82,7 +83,7 @@ export async function messageDeliveryWorkflow(
         const result = await agentExchange(policy).executeWithOptions(
           {
             ...exchangeOptions(policy),
-            summary: `agent ${input.agentId}, attempt ${attempt}, from reply ${contiguousCount(received)}`,
+            summary: exchangeSummary(input.agentId, attempt, contiguousCount(received)),
           },
           [
             {
@@ -190,6 +191,7 @@ export async function messageDeliveryWorkflow(
     await CancellationScope.nonCancellable(async () => {
       await setTypingBestEffort({ ...conversation, typingStatus: 'off' });
       setStatus(outcome);
+      bridgeMetrics.deliveryFinished(input.agentId, outcome);
     });
   }
 
@@ -296,6 +298,12 @@ async function setTypingBestEffort(
     if (isCancellation(error)) throw error;
     log.warn(`${summary} failed`, { detail: describeFailure(error).detail });
   }
+}
+
+/** "agent echo, attempt 1"; a retry that already has replies says where it picks up. */
+function exchangeSummary(agentId: string, attempt: number, repliesKept: number): string {
+  const resume = repliesKept > 0 ? `, resuming after reply ${repliesKept}` : '';
+  return `agent ${agentId}, attempt ${attempt}${resume}`;
 }
 
 /** Replies 0..n-1 all received: the next attempt may skip that many. */

@@ -46,6 +46,17 @@ export interface MessageDeliveryInput {
   attachments: Attachment[];
   sender: SenderInfo;
   policy: DeliveryPolicy;
+  /** Agent session id (from the conversation actor); default: one per agent and conversation. */
+  sessionId?: string;
+  /** Messages merged into this turn by the actor's debounce, oldest first (ends with `messageId`). */
+  mergedMessageIds?: number[];
+}
+
+/** The session id used when no conversation actor assigned one. */
+export function defaultSessionId(
+  input: Pick<MessageDeliveryInput, 'agentId' | 'accountId' | 'conversationId'>,
+): string {
+  return `${input.agentId}:${input.accountId}:${input.conversationId}`;
 }
 
 /** One reply from the agent, handed from the exchange activity to its workflow as it arrives. */

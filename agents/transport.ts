@@ -1,0 +1,69 @@
+import type { AgentConfig } from '../config/schema.js';
+import type { ConnectionOutput, ConnectionPhase, ReplyPayload } from '../machines/connection.js';
+import {
+  defaultSessionId,
+  type Attachment,
+  type MessageDeliveryInput,
+  type SenderInfo,
+} from '../workflows/shared.js';
+import { bridgeV1Request } from './bridgeV1.js';
+import { runBridgeV1Exchange } from './wsExchange.js';
+
+/** One turn handed to an agent: what the customer said, whatever the transport. */
+export interface AgentTurn {
+  agentId: string;
+  /** Exchange attempt (1-based); the same turn is resent on a retry. */
+  attempt: number;
+  /** Stable across the turns of one agent session (see machines/session.ts). */
+  sessionId: string;
+  accountId: number;
+  conversationId: number;
+  inboxId: number;
+  /** The turn's identity: the newest Chatwoot message it carries. */
+  messageId: number;
+  /** Every Chatwoot message merged into this turn, oldest first (one unless debounced). */
+  messageIds: number[];
+  content: string;
+  attachments: Attachment[];
+  sender: SenderInfo;
+}
+
+export interface ExchangeHooks {
+  /** Called once per reply, in order; the next reply waits until the previous call resolved. */
+  onReply(reply: ReplyPayload, index: number): Promise<void> | void;
+  onPhase?(phase: ConnectionPhase, replies: number): void;
+  signal?: AbortSignal;
+}
+
+/** Runs one exchange with the agent over its configured transport. */
+export function runAgentExchange(
+  agent: AgentConfig,
+  turn: AgentTurn,
+  hooks: ExchangeHooks,
+): Promise<ConnectionOutput> {
+  switch (agent.transport) {
+    case 'ws':
+      return runBridgeV1Exchange(agent, bridgeV1Request(turn), hooks);
+  }
+}
+
+/** The turn for one delivery workflow's input. */
+export function turnFromMessage(
+  agentId: string,
+  attempt: number,
+  message: Omit<MessageDeliveryInput, 'policy'>,
+): AgentTurn {
+  return {
+    agentId,
+    attempt,
+    sessionId: message.sessionId ?? defaultSessionId(message),
+    accountId: message.accountId,
+    conversationId: message.conversationId,
+    inboxId: message.inboxId,
+    messageId: message.messageId,
+    messageIds: message.mergedMessageIds ?? [message.messageId],
+    content: message.content,
+    attachments: message.attachments,
+    sender: message.sender,
+  };
+}
