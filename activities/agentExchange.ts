@@ -4,6 +4,7 @@ import { runAgentExchange, turnFromMessage } from '../agents/transport.js';
 import type { AgentLookup } from '../config/live.js';
 import type { ChatwootClient } from '../chatwoot/client.js';
 import type { ConnectionPhase } from '../machines/connection.js';
+import type { WorkerMetrics } from '../observability/metrics.js';
 import {
   agentReplySignal,
   type AgentReply,
@@ -26,9 +27,16 @@ export interface AgentExchangeDeps {
   temporal: Client;
   /** Relays the agent's own typing indicator, for transports that report one. */
   chatwoot?: ChatwootClient;
+  /** Exchange latency by outcome and reply counts, by agent. */
+  metrics?: WorkerMetrics;
 }
 
-export function createAgentExchangeActivity({ agents, temporal, chatwoot }: AgentExchangeDeps) {
+export function createAgentExchangeActivity({
+  agents,
+  temporal,
+  chatwoot,
+  metrics,
+}: AgentExchangeDeps) {
   return {
     async agentExchange(input: AgentExchangeInput): Promise<ExchangeResult> {
       const context = Context.current();
@@ -73,6 +81,8 @@ export function createAgentExchangeActivity({ agents, temporal, chatwoot }: Agen
       };
 
       const replies: AgentReply[] = [];
+      const startedAt = performance.now();
+      let outcome = 'error'; // until the exchange returns
       try {
         const output = await runAgentExchange(
           agent,
@@ -85,6 +95,7 @@ export function createAgentExchangeActivity({ agents, temporal, chatwoot }: Agen
             },
             onTyping: relayTyping,
             onReply: async (reply, index) => {
+              metrics?.agentReply(input.agentId);
               if (index < input.skipReplies) return;
               const agentReply: AgentReply = { attempt: input.attempt, index, ...reply };
               replies.push(agentReply);
@@ -92,6 +103,7 @@ export function createAgentExchangeActivity({ agents, temporal, chatwoot }: Agen
             },
           },
         );
+        outcome = output.outcome === 'failed' ? output.reason : output.outcome;
         if (output.outcome === 'failed') {
           if (output.reason === 'cancelled' && context.cancellationSignal.aborted) {
             throw context.cancellationSignal.reason ?? new Error('cancelled');
@@ -107,6 +119,7 @@ export function createAgentExchangeActivity({ agents, temporal, chatwoot }: Agen
       } finally {
         clearInterval(timer);
         await typing;
+        metrics?.agentExchangeFinished(input.agentId, outcome, performance.now() - startedAt);
       }
     },
   };

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import { ChatwootClient } from '../chatwoot/client.js';
 import type { LiveConfig } from '../config/live.js';
 import type { BridgeConfig } from '../config/schema.js';
+import { WorkerMetrics } from '../observability/metrics.js';
 import { createAgentExchangeActivity } from './agentExchange.js';
 import { createChatwootActivities } from './chatwoot.js';
 import { createProactiveActivities } from './proactive.js';
@@ -11,17 +12,21 @@ export interface ActivityDeps {
   temporal: Client;
   /** When given, agents are looked up in the configuration in force (reloads apply). */
   live?: LiveConfig;
+  /** Default: a registry of their own. */
+  metrics?: WorkerMetrics;
 }
 
 /**
  * All activities, built from their dependencies so tests can point them at local servers.
  * Two groups, because they run on separate task queues (see workers/worker.ts).
  */
-export function createActivities({ config, temporal, live }: ActivityDeps) {
+export function createActivities({ config, temporal, live, ...deps }: ActivityDeps) {
+  const metrics = deps.metrics ?? new WorkerMetrics();
   const chatwoot = new ChatwootClient({
     baseUrl: config.chatwoot.baseUrl,
     apiAccessToken: config.chatwoot.apiAccessToken,
     timeoutMs: config.delivery.chatwootRequestTimeoutMs,
+    observe: (call) => metrics.chatwootCall(call),
   });
   return {
     chatwoot: { ...createChatwootActivities(chatwoot), ...createProactiveActivities(chatwoot) },
@@ -29,6 +34,7 @@ export function createActivities({ config, temporal, live }: ActivityDeps) {
       agents: live?.agents ?? new Map(config.agents.map((agent) => [agent.id, agent])),
       temporal,
       chatwoot,
+      metrics,
     }),
   };
 }

@@ -1,11 +1,18 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { Client } from '@temporalio/client';
+import type { Registry } from 'prom-client';
 import { LiveConfig } from '../config/live.js';
 import type { BridgeConfig } from '../config/schema.js';
+import { ApiMetrics, METRICS_CONTENT_TYPE, renderMetrics } from '../observability/metrics.js';
 import type { MessageDeliveryInput } from '../workflows/shared.js';
 import { agentOpsRoutes } from './agentOps.js';
 import { temporalConversationGateway, type ConversationGateway } from './conversations.js';
 import { messageRoutes } from './messages.js';
+import { checkReadiness } from './readiness.js';
 import { webhookRoutes } from './webhook.js';
 
 /** Hands one customer message straight to a delivery (the benchmark's no-Temporal baseline). */
@@ -18,6 +25,10 @@ export type AppDeps = {
   /** The configuration in force, swapped by a reload; default: holds `config`, reloads BRIDGE_CONFIG. */
   live?: LiveConfig;
   logger?: FastifyServerOptions['logger'];
+  /** Default: a registry of this app's own. */
+  metrics?: ApiMetrics;
+  /** More registries served on `/metrics` with the app's own (`npm start`: the worker's). */
+  extraMetrics?: Registry[];
 } & (
   | { temporal: Client }
   /** Another way to accept a message (the benchmark's no-Temporal baseline). */
@@ -25,8 +36,8 @@ export type AppDeps = {
 );
 
 /**
- * The HTTP side of the bridge: Chatwoot's webhook, proactive messages, the operator endpoints
- * and a health check.
+ * The HTTP side of the bridge: Chatwoot's webhook, proactive messages, the operator endpoints,
+ * health, readiness and metrics.
  */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { config, logger = true } = deps;
@@ -36,6 +47,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       ? directGateway(deps.startDelivery)
       : temporalConversationGateway(deps.temporal, () => live.current());
   const app = Fastify({ logger, bodyLimit: config.webhook.maxBodyBytes });
+  const metrics = deps.metrics ?? new ApiMetrics();
+  const registries = [metrics.registry, ...(deps.extraMetrics ?? [])];
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = error.statusCode ?? 500;
@@ -54,12 +67,21 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.get('/health', () => ({ status: 'ok' }));
+  app.get('/ready', async (_request, reply) => {
+    const readiness = await checkReadiness(config, 'temporal' in deps ? deps.temporal : undefined);
+    return reply.code(readiness.ready ? 200 : 503).send(readiness);
+  });
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(METRICS_CONTENT_TYPE).send(await renderMetrics(registries)),
+  );
 
   void app.register((scope, _options, done) => {
+    countWebhookRequests(scope, metrics);
     webhookRoutes(scope, {
       config,
       conversations,
       current: () => live.current(),
+      metrics,
     });
     done();
   });
@@ -99,3 +121,26 @@ function directGateway(startDelivery: StartDelivery): ConversationGateway {
       }),
   };
 }
+
+/**
+ * Counts every webhook request, and the refusals Fastify or the payload checks answer before
+ * the handler decides anything; the handler counts its own decisions (api/webhook.ts).
+ */
+function countWebhookRequests(scope: FastifyInstance, metrics: ApiMetrics): void {
+  const isWebhook = (request: FastifyRequest) => request.routeOptions.url === '/webhook/chatwoot';
+  scope.addHook('onRequest', (request, _reply, done) => {
+    if (isWebhook(request)) metrics.webhookReceived();
+    done();
+  });
+  scope.addHook('onResponse', (request, reply, done) => {
+    const reason = PRE_HANDLER_REFUSALS[reply.statusCode];
+    if (reason && isWebhook(request)) metrics.webhookRejected(reason);
+    done();
+  });
+}
+
+const PRE_HANDLER_REFUSALS: Record<number, string> = {
+  400: 'invalid payload',
+  413: 'payload too large',
+  415: 'unsupported content type',
+};

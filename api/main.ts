@@ -3,17 +3,21 @@ import { Client, Connection } from '@temporalio/client';
 import { LiveConfig, reloadOnHangup } from '../config/live.js';
 import { loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
-import { buildApp } from './app.js';
+import { ApiMetrics } from '../observability/metrics.js';
+import { buildApp, type AppDeps } from './app.js';
 
 /** Runs the HTTP API against a Temporal cluster. Connects lazily so it starts even while Temporal is down. */
 export async function startApi(
   config: BridgeConfig,
   address: string,
   live: LiveConfig = new LiveConfig(config),
+  options: Pick<AppDeps, 'extraMetrics'> = {},
 ) {
   const connection = Connection.lazy({ address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
-  const app = buildApp({ config, temporal, live });
+  // The process's CPU and memory series come with the API's registry (one per process).
+  const metrics = new ApiMetrics({ processMetrics: true });
+  const app = buildApp({ config, temporal, live, metrics, ...options });
   await app.listen({ port: config.http.port, host: config.http.host });
   return {
     app,

@@ -15,6 +15,7 @@ import {
   type MessageCreatedWebhook,
 } from '../chatwoot/webhookSchema.js';
 import type { BridgeConfig } from '../config/schema.js';
+import type { ApiMetrics } from '../observability/metrics.js';
 import { matchRoute, routingFacts, type RoutingFacts } from '../routing/matchRoute.js';
 import { messageWorkflowId, type ConversationSignal } from '../workflows/shared.js';
 import type { ConversationGateway, ConversationTarget } from './conversations.js';
@@ -26,6 +27,7 @@ interface WebhookDeps {
   /** The configuration in force now (a reload replaces routes and agents); default: `config`. */
   current?: () => BridgeConfig;
   conversations: ConversationGateway;
+  metrics: ApiMetrics;
 }
 
 /** Conversation events the actor acts on (human takeover, resolve, greeting). */
@@ -44,7 +46,7 @@ const CONVERSATION_EVENTS = new Set([
  */
 export function webhookRoutes(
   app: FastifyInstance,
-  { config, current = () => config, conversations }: WebhookDeps,
+  { config, current = () => config, conversations, metrics }: WebhookDeps,
 ): void {
   // Keep the raw bytes: the signature covers the body exactly as sent.
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
@@ -67,6 +69,7 @@ export function webhookRoutes(
       );
       if (!check.ok) {
         request.log.warn({ reason: check.reason }, 'webhook rejected');
+        metrics.webhookRejected(check.reason);
         return reply.code(401).send({ error: 'unauthorized', reason: check.reason });
       }
       const live = current();
@@ -83,6 +86,10 @@ export function webhookRoutes(
       const envelope = webhookEnvelopeSchema.safeParse(json);
       if (!envelope.success) return badRequest(reply, 'event', 'a string "event" is required');
       const { event } = envelope.data;
+      const ignore = (reason: string) => {
+        metrics.webhookIgnored(reason);
+        return ignored(reply, reason);
+      };
       const log = request.log.child({
         // Kept by Chatwoot across its retries: ties the retries of one delivery together in logs.
         chatwootDelivery: header(request.headers['x-chatwoot-delivery']),
@@ -93,10 +100,11 @@ export function webhookRoutes(
         if (event === 'message_created') return await onMessageCreated(json, waitMs);
         if (CONVERSATION_EVENTS.has(event)) return await onConversationEvent(json);
         if (event === 'webwidget_triggered') return await onWidgetTriggered(json);
-        return ignored(reply, `event ${event} is not handled`);
+        return ignore(`event ${event} is not handled`);
       } catch (error) {
         if (!(error instanceof TemporalUnavailableError)) throw error;
         log.error({ err: error }, 'Temporal unavailable; asking Chatwoot to retry');
+        metrics.webhookRejected('temporal unavailable');
         return reply.code(503).header('retry-after', '5').send({
           error: 'temporal_unavailable',
           reason: 'the event was not accepted; retry later',
@@ -128,7 +136,7 @@ export function webhookRoutes(
         const skip = skipReason(message, agentId);
         if (skip) {
           messageLog.info({ reason: skip }, 'webhook ignored');
-          return ignored(reply, skip);
+          return ignore(skip);
         }
         const route = routeSettings(live, agentId as string);
         const result = await conversations.sendCustomerMessage(
@@ -160,6 +168,7 @@ export function webhookRoutes(
           { conversationWorkflowId: result.conversationWorkflowId, status: result.status },
           'message accepted',
         );
+        metrics.webhookAccepted(route.agentId);
         if (result.reply) {
           return reply.send({
             result: 'replied',
@@ -181,15 +190,15 @@ export function webhookRoutes(
         const payload = parsed.data;
         const accountId = accountIdOf(payload) ?? live.chatwoot.accountId;
         if (accountId === undefined) {
-          return ignored(reply, 'no account id in the payload; set chatwoot.accountId');
+          return ignore('no account id in the payload; set chatwoot.accountId');
         }
         const target = { accountId, conversationId: payload.id, inboxId: payload.inbox_id };
         const signal = conversationSignal(event, payload, live);
-        if (!signal) return ignored(reply, `${event} does not concern the bot`);
+        if (!signal) return ignore(`${event} does not concern the bot`);
         if (signal === 'greet') {
           const agentId = agentFor(conversationRoutingFacts(payload));
           const agent = live.agents.find((candidate) => candidate.id === agentId);
-          if (!agentId || !agent?.greeting.length) return ignored(reply, 'no greeting configured');
+          if (!agentId || !agent?.greeting.length) return ignore('no greeting configured');
           return greet(target, agentId, agent.greeting, 'conversation_created');
         }
         const result = await conversations.notify(target, signal, { start: false });
@@ -206,15 +215,15 @@ export function webhookRoutes(
         if (!parsed.success) return invalid(reply, parsed.error);
         const payload = parsed.data;
         const conversation = payload.current_conversation;
-        if (!conversation) return ignored(reply, 'the widget has no conversation yet');
+        if (!conversation) return ignore('the widget has no conversation yet');
         const accountId = payload.account?.id ?? live.chatwoot.accountId;
         if (accountId === undefined) {
-          return ignored(reply, 'no account id in the payload; set chatwoot.accountId');
+          return ignore('no account id in the payload; set chatwoot.accountId');
         }
         const inboxId = conversation.inbox_id ?? payload.inbox.id;
         const agentId = agentFor(conversationRoutingFacts({ ...conversation, inbox_id: inboxId }));
         const agent = live.agents.find((candidate) => candidate.id === agentId);
-        if (!agentId || !agent?.greeting.length) return ignored(reply, 'no greeting configured');
+        if (!agentId || !agent?.greeting.length) return ignore('no greeting configured');
         return greet(
           { accountId, conversationId: conversation.id, inboxId },
           agentId,

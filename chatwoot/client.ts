@@ -72,9 +72,22 @@ export class ChatwootRequestError extends Error {
   }
 }
 
+/** What one call looked like, for metrics: the status, or why no response came. */
+export interface ChatwootCallObservation {
+  method: string;
+  path: string;
+  status: number | 'network_error' | 'timeout';
+  durationMs: number;
+}
+
 export class ChatwootClient {
   constructor(
-    private readonly options: { baseUrl: string; apiAccessToken: string; timeoutMs: number },
+    private readonly options: {
+      baseUrl: string;
+      apiAccessToken: string;
+      timeoutMs: number;
+      observe?: (call: ChatwootCallObservation) => void;
+    },
   ) {}
 
   createMessage(
@@ -191,6 +204,9 @@ export class ChatwootClient {
       this.options.baseUrl.endsWith('/') ? this.options.baseUrl : `${this.options.baseUrl}/`,
     );
     let response: Response;
+    const startedAt = performance.now();
+    const observe = (status: ChatwootCallObservation['status']) =>
+      this.options.observe?.({ method, path, status, durationMs: performance.now() - startedAt });
     try {
       response = await fetch(url, {
         method,
@@ -203,6 +219,9 @@ export class ChatwootClient {
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
     } catch (error) {
+      observe(
+        error instanceof Error && error.name === 'TimeoutError' ? 'timeout' : 'network_error',
+      );
       const cause =
         error instanceof Error
           ? error.cause instanceof Error
@@ -212,6 +231,7 @@ export class ChatwootClient {
       throw new ChatwootRequestError(`${method} ${path} failed: ${cause}`, undefined, undefined);
     }
     const text = await response.text();
+    observe(response.status);
     if (!response.ok) {
       throw new ChatwootRequestError(
         `${method} ${path} → ${response.status}: ${text.slice(0, 300)}`,

@@ -8,6 +8,18 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** Every environment variable the configuration reads (deployment files may set only these). */
+export const CONFIG_ENV_VARS = [
+  'BRIDGE_CONFIG',
+  'CHATWOOT_BASE_URL',
+  'CHATWOOT_API_TOKEN',
+  'CHATWOOT_WEBHOOK_SECRET',
+  'PORT',
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_TASK_QUEUE',
+] as const;
+
 /** Reads `BRIDGE_CONFIG` (a JSON file), applies the environment overrides and validates the result. */
 export function loadConfig(env: Env = process.env): BridgeConfig {
   const path = env.BRIDGE_CONFIG;

@@ -207,6 +207,17 @@ export const bridgeConfigSchema = z
       })
       .loose()
       .default({ namespace: 'default', taskQueue: 'chatwoot-bridge', startTimeoutMs: 3_000 }),
+    /** Prometheus endpoints of worker processes (the API serves its own on `/metrics`). */
+    metrics: z
+      .object({
+        /** `npm run worker` serves the bridge's worker metrics and `/health` here; 0: off. */
+        workerPort: z.number().int().min(0).max(65_535).default(9464),
+        /** The Temporal SDK's own metrics from worker processes (and `npm start`); 0: off. */
+        temporalSdkPort: z.number().int().min(0).max(65_535).default(9465),
+        host: z.string().default('0.0.0.0'),
+      })
+      .loose()
+      .default({ workerPort: 9464, temporalSdkPort: 9465, host: '0.0.0.0' }),
   })
   .loose()
   .superRefine((config, ctx) => {

@@ -16,6 +16,8 @@ export const SUGGEST_CONTINUE_AS_NEW_AFTER_EVENTS = 40;
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
+    /** The dev server's web UI (test/ui.browser.test.ts drives it in Chromium). */
+    temporalUiUrl: string;
     workflowBundlePath: string;
   }
 }
@@ -23,7 +25,6 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const [server, bundle] = await Promise.all([
     startDevServer({
-      ui: false,
       searchAttributes: BRIDGE_SEARCH_ATTRIBUTES,
       dynamicConfig: {
         ...LOW_LATENCY_DYNAMIC_CONFIG,
@@ -37,6 +38,8 @@ export default async function setup(project: TestProject) {
   const bundlePath = join(mkdtempSync(join(tmpdir(), 'bridge-bundle-')), 'workflows.js');
   writeFileSync(bundlePath, bundle.code);
   project.provide('temporalAddress', server.address);
+  if (!server.uiUrl) throw new Error('the dev server was started without its web UI');
+  project.provide('temporalUiUrl', server.uiUrl);
   project.provide('workflowBundlePath', bundlePath);
   return async () => {
     await server.stop();

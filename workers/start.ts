@@ -4,6 +4,8 @@ import { startApi } from '../api/main.js';
 import { LiveConfig, reloadOnHangup } from '../config/live.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
+import { createJsonLogger } from '../observability/logging.js';
+import { installWorkerRuntime } from '../observability/runtime.js';
 import {
   BRIDGE_SEARCH_ATTRIBUTES,
   LOW_LATENCY_DYNAMIC_CONFIG,
@@ -67,12 +69,14 @@ if (!address) {
   await connection.close();
 }
 
+installWorkerRuntime(config, createJsonLogger({ name: 'chatwoot-bridge-worker' }));
 // One holder for both halves: a reload (HTTP endpoint or SIGHUP) reaches the worker's agents too.
 const live = new LiveConfig(config, () => loadConfig(configEnv()));
 reloadOnHangup(live, 'bridge');
 const worker = await createBridgeWorker({ config, address, live });
 const running = worker.run();
-const api = await startApi(config, address, live);
+// One process, one scrape: the API's /metrics also serves the worker's registry.
+const api = await startApi(config, address, live, { extraMetrics: [worker.metrics.registry] });
 console.log(
   `Bridge ready: POST http://${config.http.host}:${config.http.port}/webhook/chatwoot → task queue "${config.temporal.taskQueue}"`,
 );

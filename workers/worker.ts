@@ -1,12 +1,23 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime,
+  Worker,
+  type InjectedSinks,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { LiveConfig, reloadOnHangup } from '../config/live.js';
 import { loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
+import { createJsonLogger } from '../observability/logging.js';
+import { WorkerMetrics } from '../observability/metrics.js';
+import { installWorkerRuntime } from '../observability/runtime.js';
 import { agentTaskQueue } from '../workflows/shared.js';
+import type { BridgeSinks } from '../workflows/sinks.js';
 import { ensureSearchAttributes } from './devServer.js';
+import { startMetricsServer } from './metricsServer.js';
 
 export interface BridgeWorkerOptions {
   config: BridgeConfig;
@@ -16,12 +27,18 @@ export interface BridgeWorkerOptions {
   workerOptions?: Partial<WorkerOptions>;
   /** The configuration in force: agents are looked up there, so reloads reach new exchanges. */
   live?: LiveConfig;
+  /** Default: a registry of this worker's own. */
+  metrics?: WorkerMetrics;
 }
 
 export interface BridgeWorker {
   /** Resolves when both workers have shut down. */
   run(): Promise<void>;
   shutdown(): Promise<void>;
+  /** Deliveries, agent exchanges and Chatwoot calls made by this worker's activities. */
+  metrics: WorkerMetrics;
+  /** Both workers are polling. */
+  isRunning(): boolean;
 }
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -40,7 +57,28 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
     namespace: config.temporal.namespace,
   });
   const bundlePath = options.workflowBundlePath ?? process.env.WORKFLOW_BUNDLE_PATH;
-  const activities = createActivities({ config, temporal, live: options.live });
+  const metrics = options.metrics ?? new WorkerMetrics();
+  const activities = createActivities({ config, temporal, live: options.live, metrics });
+  const sinks: InjectedSinks<BridgeSinks> = {
+    bridgeMetrics: {
+      deliveryFinished: {
+        fn: ({ workflowId, runId }, agentId, outcome) => {
+          metrics.deliveryFinished(agentId, outcome);
+          // One line per delivery, with the ids the logger turns into the conversation's.
+          Runtime.instance().logger.info('delivery finished', {
+            sdkComponent: 'workflow',
+            workflowId,
+            runId,
+            agentId,
+            outcome,
+          });
+        },
+      },
+      duplicateDropped: {
+        fn: (_info, reason) => metrics.messageDeduplicated(reason),
+      },
+    },
+  };
   const common = { connection: nativeConnection, namespace: config.temporal.namespace };
 
   const workers = await Promise.all([
@@ -49,6 +87,7 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
       taskQueue: config.temporal.taskQueue,
       ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath }),
       activities: activities.chatwoot,
+      sinks,
       ...options.workerOptions,
     }),
     Worker.create({
@@ -76,18 +115,37 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
       for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     },
+    metrics,
+    isRunning: () => workers.every((worker) => worker.getState() === 'RUNNING'),
   };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const config = loadConfig();
+  const logger = createJsonLogger({ name: 'chatwoot-bridge-worker' });
+  installWorkerRuntime(config, logger);
   const address = config.temporal.address ?? 'localhost:7233';
   const connection = await Connection.connect({ address });
   await ensureSearchAttributes(connection, config.temporal.namespace);
   await connection.close();
   const live = new LiveConfig(config);
   reloadOnHangup(live, 'worker');
-  const bridgeWorker = await createBridgeWorker({ config, address, live });
+  const metrics = new WorkerMetrics({ processMetrics: true });
+  const bridgeWorker = await createBridgeWorker({ config, address, live, metrics });
+  const { host, workerPort } = config.metrics;
+  const metricsServer = workerPort
+    ? await startMetricsServer({
+        registries: [metrics.registry],
+        port: workerPort,
+        host,
+        healthy: () => bridgeWorker.isRunning(),
+      })
+    : undefined;
+  logger.info(
+    { taskQueue: config.temporal.taskQueue, metrics: metricsServer?.url },
+    'worker started',
+  );
   // The SDK shuts the worker down gracefully on SIGINT/SIGTERM.
   await bridgeWorker.run();
+  await metricsServer?.close();
 }

@@ -26,6 +26,7 @@ import { sessionMachine, type SessionEvent } from '../machines/session.js';
 import { chatwootOptions } from './activityOptions.js';
 import { messageDeliveryWorkflow } from './messageDelivery.js';
 import { messageDeliveryStartOptions } from './searchAttributes.js';
+import { bridgeMetrics } from './sinks.js';
 import {
   conversationEventSignal,
   conversationStateQuery,
@@ -154,8 +155,10 @@ export async function conversationWorkflow(
         outcome = report.outcome;
         reason = report.reason;
       } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError) outcome = 'duplicate';
-        else if (isCancellation(error)) outcome = 'cancelled';
+        if (error instanceof WorkflowExecutionAlreadyStartedError) {
+          outcome = 'duplicate';
+          bridgeMetrics.duplicateDropped('message already delivered');
+        } else if (isCancellation(error)) outcome = 'cancelled';
         else log.error('turn failed', { turnSeq, error: String(error) });
       }
       for (const message of turn) settledMessages.add(message.messageId);
@@ -233,6 +236,7 @@ export async function conversationWorkflow(
         const { messageId } = event.message;
         if (seenSet.has(messageId)) {
           counters.duplicatesIgnored += 1;
+          bridgeMetrics.duplicateDropped('message already received');
           return;
         }
         remember(messageId);

@@ -20,6 +20,7 @@ import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import { chatwootOptions } from './activityOptions.js';
 import { replyExtras } from './replyExtras.js';
 import { searchAttributes } from './searchAttributes.js';
+import { bridgeMetrics } from './sinks.js';
 import {
   agentReplySignal,
   agentTaskQueue,
@@ -87,7 +88,7 @@ export async function messageDeliveryWorkflow(
         const result = await agentExchange(policy).executeWithOptions(
           {
             ...exchangeOptions(policy),
-            summary: `agent ${input.agentId}, attempt ${attempt}, from reply ${contiguousCount(received)}`,
+            summary: exchangeSummary(input.agentId, attempt, contiguousCount(received)),
           },
           [
             {
@@ -235,6 +236,7 @@ export async function messageDeliveryWorkflow(
       await setTypingBestEffort({ ...conversation, typingStatus: 'off' });
       await actorNotified;
       setStatus(outcome);
+      bridgeMetrics.deliveryFinished(input.agentId, outcome);
     });
   }
 
@@ -347,6 +349,12 @@ async function setTypingBestEffort(
     if (isCancellation(error)) throw error;
     log.warn(`${summary} failed`, { detail: describeFailure(error).detail });
   }
+}
+
+/** "agent echo, attempt 1"; a retry that already has replies says where it picks up. */
+function exchangeSummary(agentId: string, attempt: number, repliesKept: number): string {
+  const resume = repliesKept > 0 ? `, resuming after reply ${repliesKept}` : '';
+  return `agent ${agentId}, attempt ${attempt}${resume}`;
 }
 
 /** Replies 0..n-1 all received: the next attempt may skip that many. */

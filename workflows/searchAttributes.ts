@@ -19,10 +19,12 @@ export function messageDeliveryStartOptions(input: {
   agentId: string;
   content: string;
   attachments: unknown[];
+  sender: { id?: number; name?: string | null };
   mergedMessageIds?: number[];
 }) {
   return {
     staticSummary: summarizeMessage(input),
+    staticDetails: detailMessage(input),
     typedSearchAttributes: [
       { key: searchAttributes.accountId, value: String(input.accountId) },
       { key: searchAttributes.conversationId, value: String(input.conversationId) },
@@ -52,4 +54,20 @@ function summarizeMessage(input: {
 export function previewText(content: string): string {
   const words = content.trim().split(/\s+/).slice(0, 8).join(' ');
   return words.length > 60 ? `${words.slice(0, 57)}...` : words;
+}
+
+/** The UI's "Details" panel (Markdown): where the message came from and who answers it. */
+function detailMessage(input: Parameters<typeof messageDeliveryStartOptions>[0]): string {
+  // A contact's name is theirs to choose: shown as text, never as Markdown (links, images).
+  const from = input.sender.name
+    ? input.sender.name.replace(/[\\`*_{}[\]()<>#+!|~-]/g, '\\$&')
+    : `contact ${input.sender.id ?? 'unknown'}`;
+  const merged = input.mergedMessageIds?.length
+    ? ` (merged: ${input.mergedMessageIds.join(', ')})`
+    : '';
+  return [
+    `**Chatwoot** account ${input.accountId} · inbox ${input.inboxId} · conversation ${input.conversationId} · message ${input.messageId}${merged}`,
+    `**From** ${from}${input.attachments.length ? ` · ${input.attachments.length} attachment(s)` : ''}`,
+    `**Agent** ${input.agentId}`,
+  ].join('\n\n');
 }

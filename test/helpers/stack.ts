@@ -105,6 +105,8 @@ export async function startStack(options: StackOptions = {}) {
     ...(options.api ? { api: options.api } : {}),
     delivery: { ...fastDelivery, ...options.delivery },
     temporal: { address, taskQueue: `test-${randomUUID()}` },
+    // Worker processes started from this config (crash test) must not fight over fixed ports.
+    metrics: { workerPort: 0, temporalSdkPort: 0 },
   });
 
   const connection = await Connection.connect({ address });

@@ -1,0 +1,100 @@
+import { mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startStack, type Stack } from './helpers/stack.js';
+
+/** Debian's Chromium (never a downloaded browser); CI runs on a machine that has it. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const OUTPUT = new URL('../test-output/', import.meta.url);
+
+describe('tracing a message in the Temporal UI (headless Chromium)', () => {
+  let stack: Stack;
+  let browser: Browser;
+  beforeAll(async () => {
+    mkdirSync(OUTPUT, { recursive: true });
+    [stack, browser] = await Promise.all([
+      startStack({ agents: { support: 'multi?count=2&delayMs=20' }, routes: { 7: 'support' } }),
+      chromium.launch({ executablePath: CHROMIUM }),
+    ]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  it('finds the delivery by its conversation and shows its summary and reply posts', async () => {
+    // Unique per run: the dev server keeps every earlier run's workflows for the suite.
+    const conversationId = 700_000 + Math.floor(Math.random() * 200_000);
+    const { json } = await stack.sendMessage({
+      conversationId,
+      content: 'Where is my order #1234?',
+    });
+    const workflowId = json.workflowId as string;
+    expect((await stack.result(workflowId)).outcome).toBe('delivered');
+    const summary = `conversation ${conversationId} → support: "Where is my order #1234?"`;
+
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    try {
+      await openFromSearch(page, `ChatwootConversationId="${conversationId}"`, workflowId);
+
+      // History: the timeline names each activity with its summary.
+      await expect.poll(() => page.url()).toMatch(/\/history$/);
+      await page.getByText('createMessage • post reply 1 from support').waitFor();
+      await page.getByText('createMessage • post reply 2 from support').waitFor();
+      await page.getByText('agentExchange • agent support, attempt 1').waitFor();
+      await page.screenshot({ path: new URL('temporal-ui-history.png', OUTPUT).pathname });
+
+      // User Metadata: the workflow's summary and details, and every activity's summary.
+      await page.getByRole('tab', { name: 'User Metadata' }).click();
+      const text = () => page.locator('main').innerText();
+      await expect.poll(text).toContain('Events with Metadata');
+      const metadata = await text();
+      // Summary and details are Markdown, rendered by the UI in frames of their own.
+      await expect.poll(() => framesText(page)).toContain(summary);
+      expect(await framesText(page)).toMatch(
+        new RegExp(`Chatwoot account ${stack.accountId} · inbox 7 · conversation ${conversationId} · message \\d+`),
+      );
+      expect(await framesText(page)).toMatch(/Agent support/);
+      for (const activity of [
+        'typing on',
+        'agent support, attempt 1',
+        'post reply 1 from support',
+        'post reply 2 from support',
+        'typing off',
+      ]) {
+        expect(metadata).toContain(activity);
+      }
+      await page.screenshot({ path: new URL('temporal-ui-delivery.png', OUTPUT).pathname });
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+});
+
+/**
+ * Types nothing: the workflow list takes the visibility query in its URL, as an operator would
+ * paste it. Visibility is eventually consistent, so reload until the workflow is listed.
+ */
+async function openFromSearch(page: Page, query: string, workflowId: string): Promise<void> {
+  const listUrl = `${inject('temporalUiUrl')}/namespaces/default/workflows?query=${encodeURIComponent(query)}`;
+  const link = page.getByRole('link', { name: workflowId, exact: true });
+  for (let tries = 0; ; tries += 1) {
+    await page.goto(listUrl);
+    try {
+      await link.waitFor({ timeout: 5_000 });
+      break;
+    } catch (error) {
+      if (tries >= 10) throw error;
+    }
+  }
+  // Exactly this delivery matches its conversation's query.
+  await expect.poll(() => page.getByRole('link', { name: /^message:/ }).count()).toBe(1);
+  await link.click();
+}
+
+/** The text of the page's frames, curly quotes (the UI typesets them) made straight. */
+async function framesText(page: Page): Promise<string> {
+  const frames = page.frames().filter((frame) => frame !== page.mainFrame());
+  const texts = await Promise.all(frames.map((frame) => frame.locator('body').innerText()));
+  return texts.join('\n').replace(/[“”]/g, '"');
+}
