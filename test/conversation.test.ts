@@ -6,6 +6,7 @@ import {
 } from '../workflows/shared.js';
 import { eventually } from './helpers/eventually.js';
 import { startStack, type Stack } from './helpers/stack.js';
+import { workerProcesses } from './helpers/workerProcess.js';
 
 const actor = (stack: Stack, conversationId: number) =>
   stack.temporal.workflow.getHandle(conversationWorkflowId(stack.accountId, conversationId));
@@ -292,4 +293,115 @@ describe('conversation actor: humans, handoff, resolve, greeting, wait', () => {
     expect(bad.response.statusCode).toBe(400);
     expect(bad.json).toMatchObject({ field: 'wait' });
   }, 30_000);
+});
+
+describe('conversation actor: continue-as-new (threshold lowered in test/globalSetup.ts)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      agents: { burst: 'echo', plain: 'echo' },
+      routes: { 7: 'burst', 8: 'plain' },
+      agentSettings: { burst: { debounce: { quietMs: 2_500, maxWaitMs: 30_000, maxBatch: 100 } } },
+    });
+  });
+  afterAll(() => stack?.stop());
+
+  const runs = async (conversationId: number) =>
+    (await actorState(stack, conversationId)).counters.runs;
+
+  it('keeps the queue, the pending debounce timer and the dedupe memory across runs', async () => {
+    const parts = Array.from({ length: 25 }, (_, i) => `part ${i}`);
+    const sent: Array<Record<string, unknown>> = [];
+    for (const content of parts) {
+      sent.push((await stack.sendMessage({ conversationId: 901, content })).payload);
+    }
+    // Still collecting (2.5 s quiet window), and the history already went past the threshold.
+    const collecting = await actorState(stack, 901);
+    expect(collecting.state).toBe('collecting');
+    await eventually(async () => (await runs(901)) > 1, { description: 'continue-as-new' });
+    expect((await actorState(stack, 901)).queueLength).toBe(parts.length);
+
+    // Chatwoot retries an early message after the new run began: still dropped.
+    const replay = sent[2] as Record<string, unknown>;
+    await stack.sendMessage({
+      conversationId: 901,
+      messageId: replay.id as number,
+      content: 'part 2',
+    });
+
+    const newest = sent.at(-1)?.id as number;
+    await stack.result(stack.messageWorkflowId(newest, 901));
+    expect(contents(stack, 901)).toEqual([`echo: ${parts.join('\n')}`]);
+    const turns = stack.agentServer.requests.filter((r) => r.conversation_id === '901');
+    expect(turns).toHaveLength(1);
+    const state = await actorState(stack, 901);
+    expect(state.counters.duplicatesIgnored).toBe(1);
+    expect(state.counters.messagesReceived).toBe(parts.length);
+  }, 60_000);
+
+  it('keeps a paused conversation paused across runs', async () => {
+    const first = await stack.sendMessage({ conversationId: 902, inboxId: 8, content: 'hello' });
+    await stack.result(first.json.workflowId as string);
+    await stack.sendMessage({
+      conversationId: 902,
+      messageType: 'outgoing',
+      sender: 'user',
+      content: 'human here',
+    });
+    await eventually(async () => (await actorState(stack, 902)).state === 'paused');
+    const before = await runs(902);
+    for (let i = 0; i < 20; i += 1) {
+      await stack.sendMessage({ conversationId: 902, inboxId: 8, content: `while paused ${i}` });
+    }
+    await eventually(async () => (await runs(902)) > before, { description: 'continue-as-new' });
+    const paused = await actorState(stack, 902);
+    expect(paused.state).toBe('paused');
+    expect(paused.pausedReason).toMatch(/replied/);
+    expect(paused.heldMessageIds).toHaveLength(20);
+
+    await stack.sendEvent('conversation_status_changed', {
+      conversationId: 902,
+      status: 'pending',
+      previousStatus: 'open',
+    });
+    await eventually(async () => (await actorState(stack, 902)).state === 'idle');
+    const after = await stack.sendMessage({ conversationId: 902, inboxId: 8, content: 'back' });
+    await stack.result(after.json.workflowId as string);
+    expect(contents(stack, 902)).toEqual(['echo: hello', 'echo: back']);
+  }, 60_000);
+});
+
+describe('conversation actor: worker killed mid-debounce', () => {
+  let stack: Stack;
+  let workers: ReturnType<typeof workerProcesses>;
+  beforeAll(async () => {
+    stack = await startStack({
+      agents: { burst: 'echo' },
+      agentSettings: { burst: { debounce: { quietMs: 1_500, maxWaitMs: 20_000, maxBatch: 20 } } },
+      worker: false,
+    });
+    workers = workerProcesses(stack.config);
+  });
+  afterAll(async () => {
+    workers?.killAll();
+    await stack?.stop();
+  });
+
+  it('SIGKILL while a burst is collecting, restart: the burst is delivered once, as one turn', async () => {
+    const first = workers.start();
+    const ids: number[] = [];
+    for (const content of ['one', 'two', 'three']) {
+      ids.push((await stack.sendMessage({ conversationId: 951, content })).payload.id as number);
+    }
+    await eventually(async () => (await actorState(stack, 951)).queueLength === 3, {
+      description: 'burst collected by the first worker',
+    });
+    first.kill('SIGKILL');
+    workers.start();
+    await stack.result(stack.messageWorkflowId(ids.at(-1) as number, 951));
+    expect(contents(stack, 951)).toEqual(['echo: one\ntwo\nthree']);
+    const turns = stack.agentServer.requests.filter((r) => r.conversation_id === '951');
+    expect(turns).toHaveLength(1);
+    expect(turns[0]?.metadata.merged_message_ids).toEqual(ids);
+  }, 90_000);
 });

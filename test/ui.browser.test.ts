@@ -52,7 +52,9 @@ describe('tracing a message in the Temporal UI (headless Chromium)', () => {
       // Summary and details are Markdown, rendered by the UI in frames of their own.
       await expect.poll(() => framesText(page)).toContain(summary);
       expect(await framesText(page)).toMatch(
-        new RegExp(`Chatwoot account ${stack.accountId} · inbox 7 · conversation ${conversationId} · message \\d+`),
+        new RegExp(
+          `Chatwoot account ${stack.accountId} · inbox 7 · conversation ${conversationId} · message \\d+`,
+        ),
       );
       expect(await framesText(page)).toMatch(/Agent support/);
       for (const activity of [

@@ -326,6 +326,8 @@ export async function conversationWorkflow(
       state: conversationStateOf(conversation.value),
       queueLength: conversation.context.queue.length,
       turnMessageIds: conversation.context.turn.map((message) => message.messageId),
+      turnsRunning: turnsInFlight,
+      continueAsNewSuggested: workflowInfo().continueAsNewSuggested,
       ...(conversation.context.pausedReason
         ? { pausedReason: conversation.context.pausedReason }
         : {}),
@@ -402,15 +404,18 @@ export async function conversationWorkflow(
       return view();
     }
 
-    // Only between turns: a running child would lose its parent's attention.
-    const betweenTurns =
-      turnsInFlight === 0 &&
-      finishedTurns.length === 0 &&
-      conversationStateOf(conversation.value) !== 'delivering';
+    if (workflowInfo().continueAsNewSuggested && readyToContinueAsNew()) {
+      // A signal handler is still "in progress" until a few microtasks after it ran; updates
+      // (`?wait=`) may wait for a reply. Let them finish, unless new work arrives meanwhile.
+      const woken = () => allHandlersFinished() || inbox.length > 0 || finishedTurns.length > 0;
+      const due = nextDueAt();
+      if (due === undefined) await condition(woken);
+      else if (due > Date.now()) await condition(woken, due - Date.now());
+    }
     if (
       workflowInfo().continueAsNewSuggested &&
-      betweenTurns &&
-      effects === 0 &&
+      readyToContinueAsNew() &&
+      inbox.length === 0 &&
       allHandlersFinished()
     ) {
       await continueAsNew<typeof conversationWorkflow>({
@@ -426,6 +431,16 @@ export async function conversationWorkflow(
         },
       });
     }
+  }
+
+  /** Only between turns: a running child would lose its parent's attention. */
+  function readyToContinueAsNew(): boolean {
+    return (
+      turnsInFlight === 0 &&
+      finishedTurns.length === 0 &&
+      effects === 0 &&
+      conversationStateOf(conversation.value) !== 'delivering'
+    );
   }
 
   function freshState() {

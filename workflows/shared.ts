@@ -217,6 +217,9 @@ export interface ConversationView {
   state: string;
   queueLength: number;
   turnMessageIds: number[];
+  /** Message-delivery children started and not finished (a cancelled one may be winding down). */
+  turnsRunning: number;
+  continueAsNewSuggested: boolean;
   pausedReason?: string;
   heldMessageIds: number[];
   sessionId?: string;
