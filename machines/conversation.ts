@@ -186,6 +186,8 @@ export const conversationMachine = setup({
       event.turnSeq === context.turnSeq &&
       event.outcome === 'handed_off',
     burstFull: ({ context }) => burstIsFull(context.queue),
+    /** Full, or the newest message's agent does not debounce: no reason to wait. */
+    burstReady: or(['burstFull', 'notDebouncing']),
     due: ({ context, event }) =>
       event.type === 'TICK' && context.dueAt !== undefined && event.at >= context.dueAt,
     abortOnNewer: ({ event }) => event.type === 'MESSAGE' && event.message.abortOnNewer,
@@ -221,7 +223,7 @@ export const conversationMachine = setup({
           entry: 'scheduleBurst',
           always: [
             {
-              guard: or(['burstFull', 'notDebouncing']),
+              guard: 'burstReady',
               target: 'delivering',
               actions: ['takeTurn', 'startTurn'],
             },

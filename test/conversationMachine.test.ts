@@ -1,0 +1,206 @@
+import { describe, expect, it } from 'vitest';
+import { initialTransition, transition } from 'xstate';
+import {
+  conversationMachine,
+  conversationStateOf,
+  type ConversationEvent,
+  type DebounceSettings,
+  type QueuedMessage,
+} from '../machines/conversation.js';
+import { leafIds, untakenEdges, walk } from './helpers/machineWalk.js';
+
+type Snapshot = ReturnType<typeof initialTransition<typeof conversationMachine>>[0];
+
+const DEBOUNCE: DebounceSettings = { quietMs: 100, maxWaitMs: 1_000, maxBatch: 3 };
+const FAR_FUTURE = 1e13;
+let nextId = 1;
+
+function message(
+  receivedAt: number,
+  options: { debounce?: DebounceSettings; abortOnNewer?: boolean } = {},
+): ConversationEvent {
+  const queued: QueuedMessage = {
+    messageId: nextId++,
+    receivedAt,
+    abortOnNewer: options.abortOnNewer ?? false,
+    payload: {},
+    ...(options.debounce ? { debounce: options.debounce } : {}),
+  };
+  return { type: 'MESSAGE', message: queued };
+}
+
+/** Feeds events one by one, returning the final snapshot and the effects asked for. */
+function run(events: ConversationEvent[], start?: Snapshot) {
+  let [snapshot] = start
+    ? [start]
+    : initialTransition(conversationMachine, { resumeAfterIdleMs: 500 });
+  const effects: string[] = [];
+  for (const event of events) {
+    const [next, actions] = transition(conversationMachine, snapshot, event);
+    snapshot = next;
+    effects.push(
+      ...actions.map((action) => action.type).filter((type) => !type.startsWith('xstate.')),
+    );
+  }
+  return { snapshot, effects, state: conversationStateOf(snapshot.value) };
+}
+
+const finished = (
+  snapshot: Snapshot,
+  outcome: 'delivered' | 'handed_off' | 'cancelled' = 'delivered',
+  turnSeq = snapshot.context.turnSeq,
+): ConversationEvent => ({ type: 'TURN_FINISHED', turnSeq, outcome, at: 0 });
+
+describe('conversation machine: every state and transition', () => {
+  it('walks every declared transition through the pure transition API', () => {
+    const { states, steps } = walk(
+      conversationMachine,
+      { resumeAfterIdleMs: 50 },
+      (snapshot: Snapshot) => [
+        message(0),
+        message(0, { debounce: DEBOUNCE }),
+        message(0, { abortOnNewer: true }),
+        { type: 'TICK', at: FAR_FUTURE },
+        finished(snapshot),
+        finished(snapshot, 'handed_off'),
+        finished(snapshot, 'cancelled'),
+        finished(snapshot, 'delivered', snapshot.context.turnSeq - 1),
+        { type: 'HUMAN_ACTIVE', reason: 'a human replied', at: 0 },
+        { type: 'BOT_RESUMED', reason: 'back in pending' },
+        { type: 'RESOLVED', reason: 'resolved' },
+      ],
+      (snapshot: Snapshot) =>
+        JSON.stringify({
+          value: snapshot.value,
+          queue: Math.min(snapshot.context.queue.length, 3),
+          debounced: snapshot.context.queue.at(-1)?.debounce !== undefined,
+          aborting: snapshot.context.aborting,
+          due: snapshot.context.dueAt !== undefined,
+        }),
+    );
+    const reached = new Set(steps.flatMap((step) => step.to));
+    expect(leafIds(conversationMachine).filter((id) => !reached.has(id))).toEqual([]);
+    expect(untakenEdges(conversationMachine, steps)).toEqual([]);
+    expect(states.some((snapshot) => snapshot.status === 'done')).toBe(true);
+  });
+});
+
+describe('conversation machine: behaviour', () => {
+  it('without debounce: one turn per message, in order, the next once the first finished', () => {
+    const first = run([message(0), message(10)]);
+    expect(first.state).toBe('delivering');
+    expect(first.effects).toEqual(['startTurn']);
+    expect(first.snapshot.context.turn).toHaveLength(1);
+    expect(first.snapshot.context.queue).toHaveLength(1);
+    const second = run([finished(first.snapshot)], first.snapshot);
+    expect(second.effects).toEqual(['startTurn']);
+    expect(second.snapshot.context.turnSeq).toBe(2);
+    expect(second.snapshot.context.queue).toEqual([]);
+    expect(run([finished(second.snapshot)], second.snapshot).state).toBe('idle');
+  });
+
+  it('debounce: collects until the quiet window, capped by the maximum wait', () => {
+    const { snapshot, state, effects } = run([
+      message(0, { debounce: DEBOUNCE }),
+      message(60, { debounce: DEBOUNCE }),
+    ]);
+    expect(state).toBe('collecting');
+    expect(effects).toEqual([]);
+    expect(snapshot.context.dueAt).toBe(160);
+    expect(run([{ type: 'TICK', at: 159 }], snapshot).state).toBe('collecting');
+    const due = run([{ type: 'TICK', at: 160 }], snapshot);
+    expect(due.effects).toEqual(['startTurn']);
+    expect(due.snapshot.context.turn.map((m) => m.receivedAt)).toEqual([0, 60]);
+
+    // A customer who keeps typing: the first message's maximum wait wins over the quiet window.
+    const busy = run(
+      [0, 90, 180, 270].map((at) =>
+        message(at, { debounce: { ...DEBOUNCE, maxWaitMs: 300, maxBatch: 10 } }),
+      ),
+    );
+    expect(busy.snapshot.context.dueAt).toBe(300);
+  });
+
+  it('debounce: a full batch goes at once', () => {
+    const { state, snapshot } = run([0, 1, 2].map((at) => message(at, { debounce: DEBOUNCE })));
+    expect(state).toBe('delivering');
+    expect(snapshot.context.turn).toHaveLength(3);
+  });
+
+  it('abort-on-newer: cancels the running turn, then sends old and new as one turn', () => {
+    const started = run([message(0, { abortOnNewer: true })]);
+    const newer = run([message(5, { abortOnNewer: true })], started.snapshot);
+    expect(newer.effects).toEqual(['cancelTurn']);
+    expect(newer.snapshot.context.aborting).toBe(true);
+    const merged = run([finished(newer.snapshot, 'cancelled')], newer.snapshot);
+    expect(merged.effects).toEqual(['startTurn']);
+    expect(merged.snapshot.context.turn.map((m) => m.receivedAt)).toEqual([0, 5]);
+  });
+
+  it('a late report from an earlier turn is not taken for the current one', () => {
+    const two = run([message(0), message(1)]);
+    const next = run([finished(two.snapshot)], two.snapshot);
+    const stale = run([finished(next.snapshot, 'delivered', 1)], next.snapshot);
+    expect(stale.state).toBe('delivering');
+    expect(stale.effects).toEqual([]);
+  });
+
+  it('human takeover: cancels the turn, holds messages, resumes on pending or after the idle time', () => {
+    const delivering = run([message(0), message(1)]);
+    const paused = run(
+      [{ type: 'HUMAN_ACTIVE', reason: 'Agent Smith replied', at: 100 }],
+      delivering.snapshot,
+    );
+    expect(paused.effects).toEqual(['cancelTurn']);
+    expect(paused.state).toBe('paused');
+    expect(paused.snapshot.context.dueAt).toBe(600);
+    const held = run([message(200)], paused.snapshot);
+    expect(held.effects).toEqual([]);
+    expect(held.snapshot.context.heldMessageIds).toHaveLength(2);
+    // More human activity pushes the resume back.
+    const busy = run([{ type: 'HUMAN_ACTIVE', reason: 'again', at: 400 }], held.snapshot);
+    expect(busy.snapshot.context.dueAt).toBe(900);
+    expect(run([{ type: 'TICK', at: 899 }], busy.snapshot).state).toBe('paused');
+    expect(run([{ type: 'TICK', at: 900 }], busy.snapshot).state).toBe('idle');
+    const resumed = run([{ type: 'BOT_RESUMED', reason: 'pending' }], held.snapshot);
+    expect(resumed.state).toBe('idle');
+    expect(resumed.snapshot.context.heldMessageIds).toEqual([]);
+  });
+
+  it('an agent handoff pauses the conversation', () => {
+    const delivering = run([message(0)]);
+    const handedOff = run(
+      [
+        {
+          type: 'TURN_FINISHED',
+          turnSeq: 1,
+          outcome: 'handed_off',
+          reason: 'the agent asked for a human',
+          at: 5,
+        },
+      ],
+      delivering.snapshot,
+    );
+    expect(handedOff.state).toBe('paused');
+    expect(handedOff.snapshot.context.pausedReason).toBe('the agent asked for a human');
+  });
+
+  it('resolved: cancels a running turn and ends', () => {
+    const resolved = run([message(0), { type: 'RESOLVED', reason: 'resolved' }]);
+    expect(resolved.effects).toEqual(['startTurn', 'cancelTurn']);
+    expect(resolved.state).toBe('closed');
+    expect(resolved.snapshot.status).toBe('done');
+  });
+
+  it('survives a JSON round trip (continue-as-new), deadline included', () => {
+    const collecting = run([message(0, { debounce: DEBOUNCE })]);
+    const carried = JSON.parse(
+      JSON.stringify({ value: collecting.snapshot.value, context: collecting.snapshot.context }),
+    ) as Parameters<typeof conversationMachine.resolveState>[0];
+    const restored = conversationMachine.resolveState(carried);
+    expect(conversationStateOf(restored.value)).toBe('collecting');
+    const due = run([{ type: 'TICK', at: 100 }], restored);
+    expect(due.effects).toEqual(['startTurn']);
+    expect(due.state).toBe('delivering');
+  });
+});
