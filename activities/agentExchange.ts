@@ -41,7 +41,10 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
       const workflow = temporal.workflow.getHandle(workflowId);
 
       // Heartbeats carry progress; the interval keeps a silent-but-alive exchange from timing out.
-      let progress: { phase: ConnectionPhase; replies: number } = { phase: 'idle', replies: 0 };
+      let progress: { phase: ConnectionPhase; replies: number; activity?: string } = {
+        phase: 'idle',
+        replies: 0,
+      };
       const beat = () => context.heartbeat(progress);
       const heartbeatEvery = Math.max(
         100,
@@ -56,8 +59,8 @@ export function createAgentExchangeActivity({ agents, temporal }: AgentExchangeD
           turnFromMessage(input.agentId, input.attempt, input.message),
           {
             signal: context.cancellationSignal,
-            onPhase: (phase, count) => {
-              progress = { phase, replies: count };
+            onPhase: (phase, count, activity) => {
+              progress = { phase, replies: count, ...(activity ? { activity } : {}) };
               beat();
             },
             onReply: async (reply, index) => {

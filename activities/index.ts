@@ -3,6 +3,7 @@ import { ChatwootClient } from '../chatwoot/client.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { createAgentExchangeActivity } from './agentExchange.js';
 import { createChatwootActivities } from './chatwoot.js';
+import { createPullAgentActivities } from './pullAgents.js';
 
 export interface ActivityDeps {
   config: BridgeConfig;
@@ -21,10 +22,13 @@ export function createActivities({ config, temporal }: ActivityDeps) {
   });
   return {
     chatwoot: createChatwootActivities(chatwoot),
-    agents: createAgentExchangeActivity({
-      agents: new Map(config.agents.map((agent) => [agent.id, agent])),
-      temporal,
-    }),
+    agents: {
+      ...createAgentExchangeActivity({
+        agents: new Map(config.agents.map((agent) => [agent.id, agent])),
+        temporal,
+      }),
+      ...createPullAgentActivities({ temporal }),
+    },
   };
 }
 

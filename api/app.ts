@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Client } from '@temporalio/client';
 import type { BridgeConfig } from '../config/schema.js';
 import { startMessageDelivery } from './deliveries.js';
+import { pullAgentRoutes } from './pullAgents.js';
 import { webhookRoutes, type StartDelivery } from './webhook.js';
 
 export type AppDeps = {
@@ -47,6 +48,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     });
     done();
   });
+  if ('temporal' in deps) {
+    const { temporal } = deps;
+    void app.register((scope, _options, done) => {
+      pullAgentRoutes(scope, { config, temporal });
+      done();
+    });
+  }
 
   return app;
 }

@@ -31,6 +31,16 @@ export function deliveryPolicy(config: BridgeConfig, agentId: string): DeliveryP
     chatwootRetryInitialIntervalMs: delivery.chatwootRetryInitialIntervalMs,
     chatwootRetryMaxIntervalMs: delivery.chatwootRetryMaxIntervalMs,
     fallbackMessage: delivery.fallbackMessage,
+    ...(agent.transport === 'pull'
+      ? {
+          pull: {
+            replyTimeoutMs: agent.replyTimeoutMs,
+            idleTimeoutMs: agent.idleTimeoutMs,
+            totalTimeoutMs: agent.totalTimeoutMs,
+            maxResponses: agent.maxResponses,
+          },
+        }
+      : {}),
   };
 }
 

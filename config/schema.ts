@@ -37,16 +37,33 @@ export const agentCommonSchema = z
   })
   .loose();
 
-/** An agent reached over a WebSocket, one connection per turn (seed 000's `bridge-v1`). */
+/**
+ * An agent reached over a WebSocket, one connection per turn: seed 000's `bridge-v1` frames or
+ * seed 001's `unified` typed frames (see agents/unified.ts).
+ */
 export const wsAgentSchema = agentCommonSchema.extend({
   transport: z.literal('ws'),
-  protocol: z.literal('bridge-v1').default('bridge-v1'),
+  protocol: z.enum(['bridge-v1', 'unified']).default('bridge-v1'),
   url: z.string().regex(/^wss?:\/\//, 'must start with ws:// or wss://'),
   headers: z.record(z.string(), z.string()).default({}),
+  /** WebSocket ping interval; no pong by the next ping = dead connection (unset: idleTimeoutMs / 3). */
+  pingIntervalMs: z.number().int().min(50).optional(),
+});
+
+/** An agent that cannot host a socket: it long-polls the bridge for turns and posts replies (seed 003). */
+export const pullAgentSchema = agentCommonSchema.extend({
+  transport: z.literal('pull'),
+  /** Bearer key this agent presents on /api/v1/agents/{id}/inbox and /outbox. */
+  apiKey: z.string().min(16, 'use a key of at least 16 characters'),
+  /** Longest an inbox request may wait for a turn before answering with an empty list. */
+  longPollMs: z.number().int().min(0).max(120_000).default(25_000),
 });
 
 /** One AI agent the bridge can talk to; `transport` picks the schema. */
-export const agentConfigSchema = z.discriminatedUnion('transport', [wsAgentSchema]);
+export const agentConfigSchema = z.discriminatedUnion('transport', [
+  wsAgentSchema,
+  pullAgentSchema,
+]);
 
 export const routeSchema = z
   .object({
@@ -130,6 +147,16 @@ export const bridgeConfigSchema = z
         });
       }
     });
+    config.agents.forEach((agent, index) => {
+      // Two missed pings must fit in the idle timeout, or a dead socket looks like a finished answer.
+      if (agent.transport === 'ws' && (agent.pingIntervalMs ?? 0) * 2 > agent.idleTimeoutMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['agents', index, 'pingIntervalMs'],
+          message: `must be at most half of idleTimeoutMs (${agent.idleTimeoutMs}) so a dead connection is noticed within the idle timeout`,
+        });
+      }
+    });
     const seen = new Set<number>();
     config.routes.forEach((route, index) => {
       if (seen.has(route.inboxId)) {
@@ -146,4 +173,5 @@ export const bridgeConfigSchema = z
 export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type WsAgentConfig = z.infer<typeof wsAgentSchema>;
+export type PullAgentConfig = z.infer<typeof pullAgentSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;

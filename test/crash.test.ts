@@ -1,17 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from './helpers/stack.js';
-
-const workerEntry = fileURLToPath(new URL('../workers/worker.ts', import.meta.url));
+import { workerProcesses } from './helpers/workerProcess.js';
 
 describe('worker crash', () => {
   let stack: Stack;
-  let configPath: string;
-  const workers: ChildProcess[] = [];
+  let workers: ReturnType<typeof workerProcesses>;
 
   beforeAll(async () => {
     // Slow stream: 4 replies, 600 ms apart, so the kill lands mid-stream.
@@ -20,30 +13,15 @@ describe('worker crash', () => {
       routes: { 7: 'slow' },
       worker: false,
     });
-    configPath = join(mkdtempSync(join(tmpdir(), 'bridge-crash-')), 'config.json');
-    writeFileSync(configPath, JSON.stringify(stack.config));
+    workers = workerProcesses(stack.config);
   });
   afterAll(async () => {
-    for (const worker of workers) worker.kill('SIGKILL');
+    workers?.killAll();
     await stack?.stop();
   });
 
-  /** The production entry point (`npm run worker`) in its own process, so it can really die. */
-  function startWorkerProcess(): ChildProcess {
-    const child = spawn(process.execPath, ['--import', 'tsx', workerEntry], {
-      env: {
-        ...process.env,
-        BRIDGE_CONFIG: configPath,
-        WORKFLOW_BUNDLE_PATH: inject('workflowBundlePath'),
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    workers.push(child);
-    return child;
-  }
-
   it('SIGKILL mid-stream, restart: every reply in Chatwoot exactly once', async () => {
-    const first = startWorkerProcess();
+    const first = workers.start();
     const { json } = await stack.sendMessage({ conversationId: 401, content: 'crash' });
     const workflowId = json.workflowId as string;
 
@@ -55,7 +33,7 @@ describe('worker crash', () => {
     const postedBeforeKill = stack.chatwoot.messages(1, 401).length;
     expect(postedBeforeKill).toBeLessThan(4);
 
-    startWorkerProcess();
+    workers.start();
     const report = await stack.result(workflowId);
     expect(report.outcome).toBe('delivered');
     const messages = stack.chatwoot.messages(1, 401);

@@ -18,9 +18,16 @@ import type { DeliveryReport } from '../../workflows/shared.js';
 export const WEBHOOK_SECRET = 'test-webhook-secret';
 export const API_TOKEN = 'test-token';
 
+/**
+ * A mock agent behaviour path (`'multi?count=3'`; under `unified/` the unified protocol), or
+ * an object: `path` plus config overrides for that agent (`{ transport: 'pull', apiKey }` needs
+ * no path).
+ */
+export type StackAgent = string | ({ path?: string } & Record<string, unknown>);
+
 export interface StackOptions {
-  /** Agent id → mock agent behaviour path, e.g. `{ echo: 'echo', multi: 'multi?count=3' }`. */
-  agents?: Record<string, string>;
+  /** Agent id → mock agent, e.g. `{ echo: 'echo', multi: 'multi?count=3', u: 'unified/echo' }`. */
+  agents?: Record<string, StackAgent>;
   /** Inbox id → agent id. */
   routes?: Record<number, string>;
   delivery?: Partial<BridgeConfig['delivery']>;
@@ -60,18 +67,26 @@ export async function startStack(options: StackOptions = {}) {
   const config = parseConfig({
     chatwoot: { baseUrl: chatwoot.url, apiAccessToken: API_TOKEN },
     webhook: { secrets: [WEBHOOK_SECRET] },
-    agents: Object.entries(agents).map(([id, path]) => ({
-      id,
-      transport: 'ws',
-      protocol: 'bridge-v1',
-      url: agentServer.url(path),
-      connectTimeoutMs: 1_000,
-      replyTimeoutMs: 3_000,
-      idleTimeoutMs: 3_000,
-      totalTimeoutMs: 10_000,
-      maxResponses: 5,
-      ...options.agentTimeouts,
-    })),
+    agents: Object.entries(agents).map(([id, spec]) => {
+      const { path = '', ...overrides } = typeof spec === 'string' ? { path: spec } : spec;
+      return {
+        id,
+        ...(overrides.transport === 'pull'
+          ? {}
+          : {
+              transport: 'ws',
+              protocol: path.startsWith('unified/') ? 'unified' : 'bridge-v1',
+              url: agentServer.url(path),
+            }),
+        connectTimeoutMs: 1_000,
+        replyTimeoutMs: 3_000,
+        idleTimeoutMs: 3_000,
+        totalTimeoutMs: 10_000,
+        maxResponses: 5,
+        ...options.agentTimeouts,
+        ...overrides,
+      };
+    }),
     routes: Object.entries(routes).map(([inboxId, agentId]) => ({
       inboxId: Number(inboxId),
       agentId,
