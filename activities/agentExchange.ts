@@ -55,7 +55,10 @@ export function createAgentExchangeActivity({
       const workflow = temporal.workflow.getHandle(workflowId);
 
       // Heartbeats carry progress; the interval keeps a silent-but-alive exchange from timing out.
-      let progress: { phase: ConnectionPhase; replies: number } = { phase: 'idle', replies: 0 };
+      let progress: { phase: ConnectionPhase; replies: number; activity?: string } = {
+        phase: 'idle',
+        replies: 0,
+      };
       const beat = () => context.heartbeat(progress);
       const heartbeatEvery = Math.max(
         100,
@@ -89,8 +92,8 @@ export function createAgentExchangeActivity({
           turnFromMessage(input.agentId, input.attempt, input.message),
           {
             signal: context.cancellationSignal,
-            onPhase: (phase, count) => {
-              progress = { phase, replies: count };
+            onPhase: (phase, count, activity) => {
+              progress = { phase, replies: count, ...(activity ? { activity } : {}) };
               beat();
             },
             onTyping: relayTyping,

@@ -6,6 +6,7 @@ import { WorkerMetrics } from '../observability/metrics.js';
 import { createAgentExchangeActivity } from './agentExchange.js';
 import { createChatwootActivities } from './chatwoot.js';
 import { createProactiveActivities } from './proactive.js';
+import { createPullAgentActivities } from './pullAgents.js';
 
 export interface ActivityDeps {
   config: BridgeConfig;
@@ -30,12 +31,15 @@ export function createActivities({ config, temporal, live, ...deps }: ActivityDe
   });
   return {
     chatwoot: { ...createChatwootActivities(chatwoot), ...createProactiveActivities(chatwoot) },
-    agents: createAgentExchangeActivity({
-      agents: live?.agents ?? new Map(config.agents.map((agent) => [agent.id, agent])),
-      temporal,
-      chatwoot,
-      metrics,
-    }),
+    agents: {
+      ...createAgentExchangeActivity({
+        agents: live?.agents ?? new Map(config.agents.map((agent) => [agent.id, agent])),
+        temporal,
+        chatwoot,
+        metrics,
+      }),
+      ...createPullAgentActivities({ temporal }),
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import {
 } from '../workflows/shared.js';
 import { bridgeV1Request } from './bridgeV1.js';
 import { runSocketioExchange } from './socketioExchange.js';
+import { runUnifiedExchange } from './unifiedExchange.js';
 import { runBridgeV1Exchange } from './wsExchange.js';
 
 /** One turn handed to an agent: what the customer said, whatever the transport. */
@@ -32,7 +33,8 @@ export interface AgentTurn {
 export interface ExchangeHooks {
   /** Called once per reply, in order; the next reply waits until the previous call resolved. */
   onReply(reply: ReplyPayload, index: number): Promise<void> | void;
-  onPhase?(phase: ConnectionPhase, replies: number): void;
+  /** Called on every state change; `activity` is what the agent last said it was doing. */
+  onPhase?(phase: ConnectionPhase, replies: number, activity?: string): void;
   /** The agent started or stopped typing (transports that report it); best effort. */
   onTyping?(on: boolean): void;
   signal?: AbortSignal;
@@ -46,9 +48,16 @@ export function runAgentExchange(
 ): Promise<ConnectionOutput> {
   switch (agent.transport) {
     case 'ws':
-      return runBridgeV1Exchange(agent, bridgeV1Request(turn), hooks);
+      return agent.protocol === 'unified'
+        ? runUnifiedExchange(agent, turn, hooks)
+        : runBridgeV1Exchange(agent, bridgeV1Request(turn), hooks);
     case 'socketio':
       return runSocketioExchange(agent, turn, hooks);
+    case 'pull':
+      // The delivery workflow waits for a pull agent's replies itself (workflows/pullExchange.ts).
+      return Promise.reject(
+        new Error(`agent "${agent.id}" pulls its turns over HTTP; there is no exchange to run`),
+      );
   }
 }
 

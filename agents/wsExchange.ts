@@ -11,19 +11,53 @@ import type { ExchangeHooks } from './transport.js';
 import { agentFrameSchema, isAgentError, isFinalResponse, type AgentRequest } from './bridgeV1.js';
 
 /**
- * One `bridge-v1` exchange over one WebSocket: connect, send the request, collect replies until
- * `final`, close, the reply cap or a timeout. The connection machine decides; this function
- * only wires the socket to it.
+ * What a WebSocket protocol adds to the shared socket handling: the frame it sends once the
+ * socket is open, and how it reads the agent's text frames into connection-machine events.
  */
-export async function runBridgeV1Exchange(
+export interface WsDialect {
+  request: unknown;
+  /** Events for one text frame, in order (may be none, e.g. a stream chunk still incomplete). */
+  decode(text: string): ConnectionEvent[];
+}
+
+/**
+ * One exchange over one WebSocket: connect, send the request, feed the agent's frames to the
+ * connection machine until it ends (final reply, close, reply cap, timeout, cancel). The machine
+ * decides; this function only wires the socket to it. A ping every `pingIntervalMs` that is not
+ * answered by the next one means the connection is dead: the socket is cut and the exchange
+ * fails as dropped (retryable), instead of an idle timeout passing for the end of the answer.
+ */
+export async function runWsExchange(
   agent: WsAgentConfig,
-  request: AgentRequest,
+  dialect: WsDialect,
   hooks: ExchangeHooks,
 ): Promise<ConnectionOutput> {
   let socket: WebSocket | undefined;
   let socketClosed: Promise<void> = Promise.resolve();
   let deliveries: Promise<void> = Promise.resolve();
   let deliveryError: Error | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let deadDetail: string | undefined;
+  const pingIntervalMs = agent.pingIntervalMs ?? Math.max(50, Math.floor(agent.idleTimeoutMs / 3));
+
+  const startHeartbeat = (opened: WebSocket) => {
+    let awaitingPong = false;
+    const alive = () => {
+      awaitingPong = false;
+    };
+    opened.on('pong', alive);
+    opened.on('message', alive);
+    heartbeat = setInterval(() => {
+      if (awaitingPong) {
+        deadDetail = `no pong from the agent within ${pingIntervalMs} ms: connection presumed dead`;
+        clearInterval(heartbeat);
+        opened.terminate();
+        return;
+      }
+      awaitingPong = true;
+      opened.ping();
+    }, pingIntervalMs);
+  };
 
   const actor = createActor(
     connectionMachine.provide({
@@ -35,19 +69,30 @@ export async function runBridgeV1Exchange(
           });
           const opened = socket;
           socketClosed = new Promise((resolve) => opened.once('close', () => resolve()));
-          socket.on('open', () => send({ type: 'CONNECTED' }));
+          socket.on('open', () => {
+            startHeartbeat(opened);
+            send({ type: 'CONNECTED' });
+          });
           socket.on('error', (error) => send({ type: 'CONNECT_FAILED', detail: error.message }));
-          socket.on('close', (code, reason) =>
+          socket.on('close', (code, reason) => {
+            clearInterval(heartbeat);
             send({
               type: 'SOCKET_CLOSED',
-              clean: code === 1000 || code === 1001,
-              detail: `socket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`,
-            }),
-          );
-          socket.on('message', (data, isBinary) => send(parseFrame(data, isBinary)));
+              clean: deadDetail === undefined && (code === 1000 || code === 1001),
+              detail:
+                deadDetail ??
+                `socket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`,
+            });
+          });
+          socket.on('message', (data, isBinary) => {
+            const events: ConnectionEvent[] = isBinary
+              ? [{ type: 'PROTOCOL_ERROR', detail: 'agent sent a binary frame' }]
+              : dialect.decode(rawToString(data));
+            events.forEach(send);
+          });
         },
         sendRequest: () => {
-          socket?.send(JSON.stringify(request), (error) =>
+          socket?.send(JSON.stringify(dialect.request), (error) =>
             send(
               error
                 ? { type: 'SOCKET_CLOSED', clean: false, detail: error.message }
@@ -78,7 +123,9 @@ export async function runBridgeV1Exchange(
 
   const onAbort = () => send({ type: 'CANCEL' });
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
-  actor.subscribe((snapshot) => hooks.onPhase?.(phaseOf(snapshot.value), snapshot.context.replies));
+  actor.subscribe((snapshot) =>
+    hooks.onPhase?.(phaseOf(snapshot.value), snapshot.context.replies, snapshot.context.activity),
+  );
   actor.start();
   actor.send({ type: 'START' });
   if (hooks.signal?.aborted) onAbort();
@@ -90,6 +137,7 @@ export async function runBridgeV1Exchange(
     return output;
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
+    clearInterval(heartbeat);
     socket?.removeAllListeners('message');
     // Return only once the socket is really gone: a cancelled exchange leaves nothing open.
     closeSocket(socket);
@@ -97,22 +145,22 @@ export async function runBridgeV1Exchange(
   }
 }
 
-function parseFrame(data: WebSocket.RawData, isBinary: boolean): ConnectionEvent {
-  if (isBinary) return { type: 'PROTOCOL_ERROR', detail: 'agent sent a binary frame' };
-  let json: unknown;
-  try {
-    json = JSON.parse(rawToString(data));
-  } catch {
+/** The `bridge-v1` protocol (seed 000) over the shared socket handling. */
+export function runBridgeV1Exchange(
+  agent: WsAgentConfig,
+  request: AgentRequest,
+  hooks: ExchangeHooks,
+): Promise<ConnectionOutput> {
+  return runWsExchange(agent, { request, decode: (text) => [decodeBridgeV1(text)] }, hooks);
+}
+
+function decodeBridgeV1(text: string): ConnectionEvent {
+  const json = parseJson(text);
+  if (json === undefined) {
     return { type: 'PROTOCOL_ERROR', detail: 'agent sent a frame that is not JSON' };
   }
   const parsed = agentFrameSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return {
-      type: 'PROTOCOL_ERROR',
-      detail: `agent frame invalid at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'unknown'}`,
-    };
-  }
+  if (!parsed.success) return invalidFrame(parsed.error);
   const frame = parsed.data;
   if (isAgentError(frame)) {
     return {
@@ -124,6 +172,26 @@ function parseFrame(data: WebSocket.RawData, isBinary: boolean): ConnectionEvent
   return {
     type: 'REPLY',
     reply: { content: frame.content, final: isFinalResponse(frame), metadata: frame.metadata },
+  };
+}
+
+/** The parsed frame, or undefined when the text is not JSON. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A protocol error naming the first field that did not validate. */
+export function invalidFrame(error: {
+  issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>;
+}): ConnectionEvent {
+  const issue = error.issues[0];
+  return {
+    type: 'PROTOCOL_ERROR',
+    detail: `agent frame invalid at ${issue?.path.map(String).join('.') || '(root)'}: ${issue?.message ?? 'unknown'}`,
   };
 }
 

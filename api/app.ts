@@ -12,6 +12,7 @@ import type { MessageDeliveryInput } from '../workflows/shared.js';
 import { agentOpsRoutes } from './agentOps.js';
 import { temporalConversationGateway, type ConversationGateway } from './conversations.js';
 import { messageRoutes } from './messages.js';
+import { pullAgentRoutes } from './pullAgents.js';
 import { checkReadiness } from './readiness.js';
 import { webhookRoutes } from './webhook.js';
 
@@ -85,6 +86,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     });
     done();
   });
+  if ('temporal' in deps) {
+    const { temporal } = deps;
+    void app.register((scope, _options, done) => {
+      pullAgentRoutes(scope, { config, temporal });
+      done();
+    });
+  }
 
   void app.register(agentOpsRoutes, {
     live,

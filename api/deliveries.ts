@@ -35,6 +35,16 @@ export function deliveryPolicy(config: BridgeConfig, agentId: string): DeliveryP
     exchangeAttemptTimeoutMs: agent.connectTimeoutMs + agent.totalTimeoutMs + 5_000,
     ...chatwootRetryPolicy(delivery),
     fallbackMessage: delivery.fallbackMessage,
+    ...(agent.transport === 'pull'
+      ? {
+          pull: {
+            replyTimeoutMs: agent.replyTimeoutMs,
+            idleTimeoutMs: agent.idleTimeoutMs,
+            totalTimeoutMs: agent.totalTimeoutMs,
+            maxResponses: agent.maxResponses,
+          },
+        }
+      : {}),
   };
 }
 

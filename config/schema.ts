@@ -38,12 +38,26 @@ export const agentCommonSchema = z
   })
   .loose();
 
-/** An agent reached over a WebSocket, one connection per turn (seed 000's `bridge-v1`). */
+/**
+ * An agent reached over a WebSocket, one connection per turn: seed 000's `bridge-v1` frames or
+ * seed 001's `unified` typed frames (see agents/unified.ts).
+ */
 export const wsAgentSchema = agentCommonSchema.extend({
   transport: z.literal('ws'),
-  protocol: z.literal('bridge-v1').default('bridge-v1'),
+  protocol: z.enum(['bridge-v1', 'unified']).default('bridge-v1'),
   url: z.string().regex(/^wss?:\/\//, 'must start with ws:// or wss://'),
   headers: z.record(z.string(), z.string()).default({}),
+  /** WebSocket ping interval; no pong by the next ping = dead connection (unset: idleTimeoutMs / 3). */
+  pingIntervalMs: z.number().int().min(50).optional(),
+});
+
+/** An agent that cannot host a socket: it long-polls the bridge for turns and posts replies (seed 003). */
+export const pullAgentSchema = agentCommonSchema.extend({
+  transport: z.literal('pull'),
+  /** Bearer key this agent presents on /api/v1/agents/{id}/inbox and /outbox. */
+  apiKey: z.string().min(16, 'use a key of at least 16 characters'),
+  /** Longest an inbox request may wait for a turn before answering with an empty list. */
+  longPollMs: z.number().int().min(0).max(120_000).default(25_000),
 });
 
 /**
@@ -75,6 +89,7 @@ export const socketioAgentSchema = agentCommonSchema.extend({
 export const agentConfigSchema = z.discriminatedUnion('transport', [
   wsAgentSchema,
   socketioAgentSchema,
+  pullAgentSchema,
 ]);
 
 /** A custom attribute value to match (compared as text: `42` matches `"42"`). */
@@ -234,12 +249,23 @@ export const bridgeConfigSchema = z
     for (const issue of routeIssues(config.routes)) {
       ctx.addIssue({ code: 'custom', path: ['routes', ...issue.path], message: issue.message });
     }
+    config.agents.forEach((agent, index) => {
+      // Two missed pings must fit in the idle timeout, or a dead socket looks like a finished answer.
+      if (agent.transport === 'ws' && (agent.pingIntervalMs ?? 0) * 2 > agent.idleTimeoutMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['agents', index, 'pingIntervalMs'],
+          message: `must be at most half of idleTimeoutMs (${agent.idleTimeoutMs}) so a dead connection is noticed within the idle timeout`,
+        });
+      }
+    });
   });
 
 export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type WsAgentConfig = z.infer<typeof wsAgentSchema>;
 export type SocketioAgentConfig = z.infer<typeof socketioAgentSchema>;
+export type PullAgentConfig = z.infer<typeof pullAgentSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
 export type ConversationConfig = z.infer<typeof conversationSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;

@@ -32,6 +32,8 @@ export type FailureReason =
   | 'dropped'
   | 'agent_error'
   | 'protocol_error'
+  /** The agent said it was done (unified `agent_complete`) without having replied. */
+  | 'completed_without_reply'
   | 'cancelled';
 
 export type EndReason =
@@ -54,10 +56,16 @@ export type ConnectionEvent =
   | { type: 'PROTOCOL_ERROR'; detail: string }
   /** `clean`: the agent closed with a close frame (1000/1001); otherwise the socket dropped. */
   | { type: 'SOCKET_CLOSED'; clean: boolean; detail?: string }
+  /** The agent is working (unified status/progress frames, stream chunks): restarts the reply or idle timer. */
+  | { type: 'KEEPALIVE'; detail: string }
+  /** The agent ended its answer without a final reply frame (unified `agent_complete`). */
+  | { type: 'COMPLETE' }
   | { type: 'CANCEL' };
 
 export interface ConnectionContext extends ConnectionInput {
   replies: number;
+  /** What the agent last said it was doing (KEEPALIVE detail), reported in heartbeats. */
+  activity?: string;
   endReason?: EndReason;
   failure?: { reason: FailureReason; detail: string; retryable: boolean };
 }
@@ -123,6 +131,10 @@ export const connectionMachine = setup({
     })),
     recordEnd: assign((_, params: { endReason: EndReason }) => ({ endReason: params.endReason })),
     countReply: assign({ replies: ({ context }) => context.replies + 1 }),
+    recordActivity: assign({
+      activity: ({ context, event }) =>
+        event.type === 'KEEPALIVE' ? event.detail : context.activity,
+    }),
     endAfterReply: assign({
       endReason: ({ event }) =>
         event.type === 'REPLY' && event.reply.final ? 'final' : 'max_responses',
@@ -191,6 +203,20 @@ export const connectionMachine = setup({
             params: { reason: 'protocol_error', retryable: false },
           },
         },
+        COMPLETE: [
+          {
+            guard: 'hasReplies',
+            target: 'closing',
+            actions: { type: 'recordEnd', params: { endReason: 'final' } },
+          },
+          {
+            target: 'failed',
+            actions: {
+              type: 'recordFailure',
+              params: { reason: 'completed_without_reply', retryable: false },
+            },
+          },
+        ],
       },
       states: {
         connecting: {
@@ -237,6 +263,8 @@ export const connectionMachine = setup({
             },
           },
           on: {
+            // Re-entering restarts the reply timer; the total timer on `active` runs on.
+            KEEPALIVE: { target: 'awaitingReply', reenter: true, actions: 'recordActivity' },
             SOCKET_CLOSED: {
               target: '#connection.failed',
               actions: { type: 'recordFailure', params: { reason: 'closed_before_reply' } },
@@ -251,6 +279,7 @@ export const connectionMachine = setup({
             },
           },
           on: {
+            KEEPALIVE: { target: 'streaming', reenter: true, actions: 'recordActivity' },
             SOCKET_CLOSED: [
               {
                 guard: ({ event }) => event.clean,

@@ -8,10 +8,13 @@ import {
   type AgentRequest,
   type AgentResponse,
 } from '../agents/bridgeV1.js';
+import type { UserMessage } from '../agents/unified.js';
+import { serveUnified, unifiedLedger } from './mockUnifiedAgent.js';
 
 /**
  * Mock `bridge-v1` agents for tests, the demo and the benchmark. The URL path picks a
  * behaviour (`/echo`, `/multi?count=3`, `/drop?after=1`…); see `behaviours` below.
+ * Paths under `/unified/` speak the `unified` protocol instead (sandbox/mockUnifiedAgent.ts).
  */
 export interface MockAgentServer {
   readonly port: number;
@@ -19,6 +22,8 @@ export interface MockAgentServer {
   url(behaviour: string): string;
   /** Every valid request received, in arrival order. */
   readonly requests: AgentRequest[];
+  /** Every valid `user_message` received on `/unified/...` paths, in arrival order. */
+  readonly unifiedRequests: UserMessage[];
   /** Connections accepted so far. */
   readonly connections: number;
   /** Sockets open right now (a bridge that closes its sockets brings this back to 0). */
@@ -114,6 +119,7 @@ export async function startMockAgent(options: MockAgentOptions = {}): Promise<Mo
   const agentId = options.agentId ?? 'mock';
   const requests: AgentRequest[] = [];
   const table = behaviours(new Set());
+  const unified = unifiedLedger();
   let port = options.port ?? 0; // becomes the bound port after the first listen
   let connections = 0;
   let listening = false;
@@ -129,7 +135,12 @@ export async function startMockAgent(options: MockAgentOptions = {}): Promise<Mo
     // A client sending a broken frame must not crash the mock (unhandled 'error' throws).
     ws.on('error', () => undefined);
     ws.once('message', (data, isBinary) => {
-      void handleRequest(ws, req, data, isBinary);
+      const url = new URL(req.url ?? '/', 'ws://mock');
+      if (url.pathname.startsWith('/unified/')) {
+        void serveUnified(ws, url, isBinary ? '' : rawText(data), unified);
+      } else {
+        void handleRequest(ws, req, data, isBinary);
+      }
     });
   });
 
@@ -227,6 +238,7 @@ export async function startMockAgent(options: MockAgentOptions = {}): Promise<Mo
     port,
     url: (behaviour) => `ws://${urlHost}:${port}/${behaviour.replace(/^\/+/, '')}`,
     requests,
+    unifiedRequests: unified.requests,
     get connections() {
       return connections;
     },
@@ -271,6 +283,12 @@ if (isMain) {
     'close?count=2',
     'silent',
     'garbage',
+    'unified/echo',
+    'unified/multi?count=3',
+    'unified/stream?parts=3&order=2,0,1',
+    'unified/slow?delayMs=3000&progressMs=500',
+    'unified/error?code=rate_limited',
+    'unified/dead?after=1',
   ]) {
     console.log(`mock agent: ${agent.url(behaviour)}`);
   }

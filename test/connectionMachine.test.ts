@@ -101,6 +101,8 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
     { type: 'SOCKET_CLOSED', clean: true },
     { type: 'SOCKET_CLOSED', clean: false, detail: 'socket closed (1006)' },
     { type: 'CANCEL' },
+    { type: 'KEEPALIVE', detail: 'thinking' },
+    { type: 'COMPLETE' },
     ...new Map(afterEvents.map((event) => [event.type, event])).values(),
   ];
   const paths = getSimplePaths(connectionMachine, { input: INPUT, events });
@@ -185,6 +187,7 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
         CANCEL: 'cancelled',
         AGENT_ERROR: 'agent_error',
         PROTOCOL_ERROR: 'protocol_error',
+        COMPLETE: 'completed_without_reply',
         CONNECT_FAILED: 'connect_failed',
         SOCKET_CLOSED:
           from === 'connecting'
@@ -199,7 +202,7 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
           ? lastEvent.retryable
           : lastEvent.type === 'CONNECT_FAILED'
             ? (lastEvent.retryable ?? true)
-            : lastEvent.type !== 'CANCEL' && lastEvent.type !== 'PROTOCOL_ERROR';
+            : !['CANCEL', 'PROTOCOL_ERROR', 'COMPLETE'].includes(lastEvent.type);
       const detail = ('detail' in lastEvent && lastEvent.detail) || reason?.replaceAll('_', ' ');
       return { outcome: 'failed', reason, detail, retryable, replies };
     }
@@ -207,15 +210,17 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
     const entered = phases.indexOf('closing');
     const cause = pathEvents[entered]!;
     const endReason =
-      cause.type === 'REPLY'
-        ? cause.reply.final
-          ? 'final'
-          : replies === INPUT.maxResponses
-            ? 'max_responses'
-            : 'closed before the cap'
-        : cause.type.includes('idleTimeout')
-          ? 'idle_timeout'
-          : 'total_timeout';
+      cause.type === 'COMPLETE'
+        ? 'final'
+        : cause.type === 'REPLY'
+          ? cause.reply.final
+            ? 'final'
+            : replies === INPUT.maxResponses
+              ? 'max_responses'
+              : 'closed before the cap'
+          : cause.type.includes('idleTimeout')
+            ? 'idle_timeout'
+            : 'total_timeout';
     return { outcome: 'completed', endReason, replies };
   }
 
@@ -239,6 +244,7 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
         'agent_error',
         'cancelled',
         'closed_before_reply',
+        'completed_without_reply',
         'connect_failed',
         'connect_timeout',
         'dropped',
@@ -365,6 +371,51 @@ describe('connectionMachine: timeouts on a simulated clock', () => {
     expect(h.phase()).toBe('streaming');
     h.clock.increment(50);
     expect(h.phase()).toBe('closing');
+  });
+
+  it('KEEPALIVE restarts the reply timer, then the idle timer, but not the total timer', () => {
+    const h = harness({ totalTimeoutMs: 10_000 });
+    h.toAwaitingReply();
+    for (let i = 0; i < 3; i += 1) {
+      h.clock.increment(INPUT.replyTimeoutMs - 50);
+      h.send({ type: 'KEEPALIVE', detail: `progress ${i}` });
+    }
+    expect(h.phase()).toBe('awaitingReply');
+    expect(h.actor.getSnapshot().context.activity).toBe('progress 2');
+    h.send(reply('one'));
+    for (let i = 0; i < 3; i += 1) {
+      h.clock.increment(INPUT.idleTimeoutMs - 50);
+      h.send({ type: 'KEEPALIVE', detail: 'still working' });
+    }
+    expect(h.phase()).toBe('streaming');
+    h.clock.increment(INPUT.idleTimeoutMs);
+    expect(h.output()).toBeUndefined();
+    h.send({ type: 'SOCKET_CLOSED', clean: true });
+    expect(h.output()).toEqual({ outcome: 'completed', endReason: 'idle_timeout', replies: 1 });
+
+    const bounded = harness();
+    bounded.toAwaitingReply();
+    for (let elapsed = 0; elapsed < INPUT.totalTimeoutMs; elapsed += 100) {
+      bounded.send({ type: 'KEEPALIVE', detail: 'forever' });
+      bounded.clock.increment(100);
+    }
+    expect(bounded.output()).toMatchObject({ outcome: 'failed', reason: 'total_timeout' });
+  });
+
+  it('COMPLETE ends the answer after replies, and fails (not retryable) before any', () => {
+    const h = harness({ maxResponses: 10 });
+    h.toAwaitingReply();
+    h.send(reply('one'), { type: 'COMPLETE' }, { type: 'SOCKET_CLOSED', clean: true });
+    expect(h.output()).toEqual({ outcome: 'completed', endReason: 'final', replies: 1 });
+
+    const empty = harness();
+    empty.toAwaitingReply();
+    empty.send({ type: 'COMPLETE' });
+    expect(empty.output()).toMatchObject({
+      outcome: 'failed',
+      reason: 'completed_without_reply',
+      retryable: false,
+    });
   });
 
   it('finishes closing on its own when the socket layer never reports the close', () => {

@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from './helpers/stack.js';
 import { workerProcesses } from './helpers/workerProcess.js';
@@ -21,10 +20,8 @@ describe('worker crash', () => {
     await stack?.stop();
   });
 
-  const startWorkerProcess = (): ChildProcess => workers.start();
-
   it('SIGKILL mid-stream, restart: every reply in Chatwoot exactly once', async () => {
-    const first = startWorkerProcess();
+    const first = workers.start();
     const { json } = await stack.sendMessage({ conversationId: 401, content: 'crash' });
     const workflowId = json.workflowId as string;
 
@@ -36,7 +33,7 @@ describe('worker crash', () => {
     const postedBeforeKill = stack.chatwoot.messages(stack.accountId, 401).length;
     expect(postedBeforeKill).toBeLessThan(4);
 
-    startWorkerProcess();
+    workers.start();
     const report = await stack.result(workflowId);
     expect(report.outcome).toBe('delivered');
     const messages = stack.chatwoot.messages(stack.accountId, 401);

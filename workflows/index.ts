@@ -2,3 +2,4 @@
 export { messageDeliveryWorkflow } from './messageDelivery.js';
 export { conversationWorkflow } from './conversation.js';
 export { proactiveMessageWorkflow } from './proactive.js';
+export { agentInboxWorkflow } from './agentInbox.js';

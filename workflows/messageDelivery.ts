@@ -18,6 +18,7 @@ import { TimeoutType } from '@temporalio/common';
 import type { BridgeActivities } from '../activities/index.js';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import { chatwootOptions } from './activityOptions.js';
+import { createPullExchange } from './pullExchange.js';
 import { replyExtras } from './replyExtras.js';
 import { searchAttributes } from './searchAttributes.js';
 import { bridgeMetrics } from './sinks.js';
@@ -61,6 +62,30 @@ export async function messageDeliveryWorkflow(
     if (reply.attempt === attempt && !received.has(reply.index)) received.set(reply.index, reply);
   };
   setHandler(agentReplySignal, acceptReply);
+  // A pull agent posts its replies to its outbox instead: they are accepted whatever the attempt.
+  const pull = policy.pull
+    ? createPullExchange({
+        agentId: input.agentId,
+        turnId: workflowId,
+        limits: policy.pull,
+        offer: (n, repliesReceived) =>
+          offerTurn(policy).executeWithOptions(
+            { ...offerOptions(policy), summary: `offer turn to ${input.agentId}, attempt ${n}` },
+            [
+              {
+                agentId: input.agentId,
+                attempt: n,
+                repliesReceived,
+                message: input,
+                workflowTaskQueue: workflowInfo().taskQueue,
+              },
+            ],
+          ),
+        accept: (reply) => {
+          if (!received.has(reply.index)) received.set(reply.index, reply);
+        },
+      })
+    : undefined;
   setHandler(deliveryStateQuery, () => ({
     status,
     attempt,
@@ -85,20 +110,22 @@ export async function messageDeliveryWorkflow(
       attempt += 1;
       setStatus(attempt === 1 ? 'exchanging' : 'retrying');
       try {
-        const result = await agentExchange(policy).executeWithOptions(
-          {
-            ...exchangeOptions(policy),
-            summary: exchangeSummary(input.agentId, attempt, contiguousCount(received)),
-          },
-          [
-            {
-              agentId: input.agentId,
-              attempt,
-              skipReplies: contiguousCount(received),
-              message: input,
-            },
-          ],
-        );
+        const result = pull
+          ? await pull.attempt(attempt)
+          : await agentExchange(policy).executeWithOptions(
+              {
+                ...exchangeOptions(policy),
+                summary: exchangeSummary(input.agentId, attempt, contiguousCount(received)),
+              },
+              [
+                {
+                  agentId: input.agentId,
+                  attempt,
+                  skipReplies: contiguousCount(received),
+                  message: input,
+                },
+              ],
+            );
         // Signals normally arrive first; the result is the safety net if one was lost.
         result.replies.forEach(acceptReply);
         attempts.push({ attempt, outcome: 'completed', detail: result.endReason });
@@ -201,6 +228,7 @@ export async function messageDeliveryWorkflow(
   try {
     exchange = exchangeWithRetries().finally(() => {
       exchangeDone = true;
+      pull?.close();
     });
     // Awaited below; this only keeps a cancellation from surfacing as an unhandled rejection.
     exchange.catch(ignore);
@@ -233,6 +261,7 @@ export async function messageDeliveryWorkflow(
   } finally {
     // Typing must never stay on, also after a failure or a cancellation.
     await CancellationScope.nonCancellable(async () => {
+      await pull?.withdraw();
       await setTypingBestEffort({ ...conversation, typingStatus: 'off' });
       await actorNotified;
       setStatus(outcome);
@@ -319,6 +348,23 @@ function exchangeOptions(policy: MessageDeliveryInput['policy']) {
     // Wait for the activity to close its socket when the workflow is cancelled.
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   } as const;
+}
+
+/** Putting a turn in a pull agent's inbox is one quick signal; retried briefly, then the attempt fails. */
+function offerOptions(policy: MessageDeliveryInput['policy']) {
+  return {
+    taskQueue: agentTaskQueue(workflowInfo().taskQueue),
+    startToCloseTimeout: '10 seconds',
+    retry: {
+      initialInterval: policy.agentRetryInitialIntervalMs,
+      maximumInterval: policy.agentRetryMaxIntervalMs,
+      maximumAttempts: 5,
+    },
+  } as const;
+}
+
+function offerTurn(policy: MessageDeliveryInput['policy']) {
+  return proxyActivities<BridgeActivities>(offerOptions(policy)).offerTurn;
 }
 
 function chatwootActivities(policy: MessageDeliveryInput['policy']) {

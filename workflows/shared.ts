@@ -33,6 +33,15 @@ export interface DeliveryPolicy {
   chatwootRetryInitialIntervalMs: number;
   chatwootRetryMaxIntervalMs: number;
   fallbackMessage: string;
+  /** Set for pull agents: the workflow itself waits for their replies, within these limits. */
+  pull?: PullLimits;
+}
+
+export interface PullLimits {
+  replyTimeoutMs: number;
+  idleTimeoutMs: number;
+  totalTimeoutMs: number;
+  maxResponses: number;
 }
 
 /** The part of the policy every Chatwoot call follows (also used by proactive messages). */

@@ -23,9 +23,16 @@ import { messageWorkflowId, type DeliveryReport } from '../../workflows/shared.j
 export const WEBHOOK_SECRET = 'test-webhook-secret';
 export const API_TOKEN = 'test-token';
 
+/**
+ * A mock agent behaviour path (`'multi?count=3'`; under `unified/` the unified protocol), or
+ * an object: `path` plus config overrides for that agent (`{ transport: 'pull', apiKey }` needs
+ * no path).
+ */
+export type StackAgent = string | ({ path?: string } & Record<string, unknown>);
+
 export interface StackOptions {
-  /** Agent id → mock agent behaviour path, e.g. `{ echo: 'echo', multi: 'multi?count=3' }`. */
-  agents?: Record<string, string>;
+  /** Agent id → mock agent, e.g. `{ echo: 'echo', multi: 'multi?count=3', u: 'unified/echo' }`. */
+  agents?: Record<string, StackAgent>;
   /** Agent configurations used as given (any transport), after the mock ws agents. */
   agentConfigs?: Array<Record<string, unknown> & { id: string }>;
   /** Inbox id → agent id. */
@@ -82,19 +89,27 @@ export async function startStack(options: StackOptions = {}) {
     conversation: options.conversation ?? {},
     webhook: { secrets: [WEBHOOK_SECRET] },
     agents: Object.entries(agents)
-      .map(([id, path]): Record<string, unknown> => ({
-        id,
-        transport: 'ws',
-        protocol: 'bridge-v1',
-        url: agentServer.url(path),
-        connectTimeoutMs: 1_000,
-        replyTimeoutMs: 3_000,
-        idleTimeoutMs: 3_000,
-        totalTimeoutMs: 10_000,
-        maxResponses: 5,
-        ...options.agentTimeouts,
-        ...options.agentSettings?.[id],
-      }))
+      .map(([id, spec]): Record<string, unknown> => {
+        const { path = '', ...overrides } = typeof spec === 'string' ? { path: spec } : spec;
+        return {
+          id,
+          ...(overrides.transport === 'pull'
+            ? {}
+            : {
+                transport: 'ws',
+                protocol: path.startsWith('unified/') ? 'unified' : 'bridge-v1',
+                url: agentServer.url(path),
+              }),
+          connectTimeoutMs: 1_000,
+          replyTimeoutMs: 3_000,
+          idleTimeoutMs: 3_000,
+          totalTimeoutMs: 10_000,
+          maxResponses: 5,
+          ...options.agentTimeouts,
+          ...options.agentSettings?.[id],
+          ...overrides,
+        };
+      })
       .concat(explicitAgents),
     routes:
       options.routeList ??

@@ -9,13 +9,13 @@ import type { BridgeConfig } from '../../config/schema.js';
 const workerEntry = fileURLToPath(new URL('../../workers/worker.ts', import.meta.url));
 
 /**
- * Runs the production worker entry point (`npm run worker`) in child processes, so a test can
- * really kill one (SIGKILL) and start another.
+ * The production worker entry point (`npm run worker`) in child processes, each with its own
+ * copy of `config`, so a test can really kill one (SIGKILL) and start another.
  */
 export function workerProcesses(config: BridgeConfig) {
   const configPath = join(mkdtempSync(join(tmpdir(), 'bridge-worker-')), 'config.json');
   writeFileSync(configPath, JSON.stringify(config));
-  const started: ChildProcess[] = [];
+  const children: ChildProcess[] = [];
   return {
     start(): ChildProcess {
       const child = spawn(process.execPath, ['--import', 'tsx', workerEntry], {
@@ -26,11 +26,11 @@ export function workerProcesses(config: BridgeConfig) {
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
-      started.push(child);
+      children.push(child);
       return child;
     },
     killAll(): void {
-      for (const child of started) child.kill('SIGKILL');
+      for (const child of children) child.kill('SIGKILL');
     },
   };
 }
