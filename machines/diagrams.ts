@@ -26,7 +26,7 @@ export function redrawDiagrams(readme: string): string {
     const start = text.indexOf(open);
     const end = text.indexOf(close);
     if (start < 0 || end < start) throw new Error(`README has no ${open} … ${close} block`);
-    text = `${text.slice(0, start + open.length)}\n${diagramBlock(name)}\n${text.slice(end)}`;
+    text = `${text.slice(0, start + open.length)}\n\n${diagramBlock(name)}\n\n${text.slice(end)}`;
   }
   return text;
 }
