@@ -74,12 +74,14 @@ describe('conversation actor: bursts', () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({
-      agents: { burst: 'echo', capped: 'echo', aborting: 'slow?delayMs=1500' },
+      agents: { burst: 'echo', capped: 'echo', aborting: 'slow?delayMs=2500' },
       routes: { 7: 'burst', 8: 'capped', 9: 'aborting' },
       agentSettings: {
-        burst: { debounce: { quietMs: 700, maxWaitMs: 10_000, maxBatch: 20 } },
+        // The fourth message fills the batch: one turn however slow the machine is.
+        burst: { debounce: { quietMs: 5_000, maxWaitMs: 10_000, maxBatch: 4 } },
         capped: { debounce: { quietMs: 800, maxWaitMs: 1_500, maxBatch: 50 } },
-        aborting: { abortOnNewer: true },
+        // Answers after 2.5 s: time enough for the newer message to arrive while it works.
+        aborting: { abortOnNewer: true, replyTimeoutMs: 10_000, totalTimeoutMs: 20_000 },
       },
     });
   });
@@ -299,9 +301,13 @@ describe('conversation actor: continue-as-new (threshold lowered in test/globalS
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({
-      agents: { burst: 'echo', plain: 'echo' },
-      routes: { 7: 'burst', 8: 'plain' },
-      agentSettings: { burst: { debounce: { quietMs: 2_500, maxWaitMs: 30_000, maxBatch: 100 } } },
+      agents: { held: 'echo', plain: 'echo', timed: 'echo' },
+      routes: { 7: 'held', 8: 'plain', 9: 'timed' },
+      agentSettings: {
+        // Only a full batch (46) sends: nothing here depends on how fast the machine is.
+        held: { debounce: { quietMs: 600_000, maxWaitMs: 1_200_000, maxBatch: 46 } },
+        timed: { debounce: { quietMs: 1_500, maxWaitMs: 60_000, maxBatch: 100 } },
+      },
     });
   });
   afterAll(() => stack?.stop());
@@ -309,17 +315,18 @@ describe('conversation actor: continue-as-new (threshold lowered in test/globalS
   const runs = async (conversationId: number) =>
     (await actorState(stack, conversationId)).counters.runs;
 
-  it('keeps the queue, the pending debounce timer and the dedupe memory across runs', async () => {
-    const parts = Array.from({ length: 25 }, (_, i) => `part ${i}`);
+  it('keeps the queue, the pending debounce deadline and the dedupe memory across runs', async () => {
+    // Each signal adds at least one history event: 45 of them pass the threshold of 40.
+    const parts = Array.from({ length: 45 }, (_, i) => `part ${i}`);
     const sent: Array<Record<string, unknown>> = [];
     for (const content of parts) {
       sent.push((await stack.sendMessage({ conversationId: 901, content })).payload);
     }
-    // Still collecting (2.5 s quiet window), and the history already went past the threshold.
-    const collecting = await actorState(stack, 901);
-    expect(collecting.state).toBe('collecting');
     await eventually(async () => (await runs(901)) > 1, { description: 'continue-as-new' });
-    expect((await actorState(stack, 901)).queueLength).toBe(parts.length);
+    await eventually(async () => (await actorState(stack, 901)).queueLength === parts.length);
+    const carried = await actorState(stack, 901);
+    expect(carried.state).toBe('collecting');
+    expect(carried.nextTimerAt).toEqual(expect.any(String));
 
     // Chatwoot retries an early message after the new run began: still dropped.
     const replay = sent[2] as Record<string, unknown>;
@@ -328,15 +335,40 @@ describe('conversation actor: continue-as-new (threshold lowered in test/globalS
       messageId: replay.id as number,
       content: 'part 2',
     });
+    await eventually(async () => (await actorState(stack, 901)).counters.duplicatesIgnored === 1);
+    expect((await actorState(stack, 901)).queueLength).toBe(parts.length);
 
-    const newest = sent.at(-1)?.id as number;
-    await stack.result(stack.messageWorkflowId(newest, 901));
-    expect(contents(stack, 901)).toEqual([`echo: ${parts.join('\n')}`]);
+    // The 46th message fills the batch: one turn with every part, in order.
+    const last = await stack.sendMessage({ conversationId: 901, content: 'part 45' });
+    await stack.result(stack.messageWorkflowId(last.payload.id as number, 901));
+    expect(contents(stack, 901)).toEqual([`echo: ${[...parts, 'part 45'].join('\n')}`]);
     const turns = stack.agentServer.requests.filter((r) => r.conversation_id === '901');
     expect(turns).toHaveLength(1);
-    const state = await actorState(stack, 901);
-    expect(state.counters.duplicatesIgnored).toBe(1);
-    expect(state.counters.messagesReceived).toBe(parts.length);
+    expect((await actorState(stack, 901)).counters.messagesReceived).toBe(parts.length + 1);
+  }, 60_000);
+
+  it('a debounce timer pending at continue-as-new fires in the new run', async () => {
+    const conversationId = 903;
+    const firstRun = (await stack.sendMessage({ conversationId, inboxId: 9, content: 'm0' }))
+      .payload;
+    const firstRunId = (await actor(stack, conversationId).describe()).runId;
+    const sent = [firstRun];
+    for (let i = 1; i < 45; i += 1) {
+      sent.push(
+        (await stack.sendMessage({ conversationId, inboxId: 9, content: `m${i}` })).payload,
+      );
+    }
+    const newest = sent.at(-1)?.id as number;
+    const delivery = await stack.workflow(stack.messageWorkflowId(newest, conversationId));
+    await delivery.result();
+    // Every message went in turns, each once, in order; the last turn was started by a later run.
+    const turns = stack.agentServer.requests.filter(
+      (r) => r.conversation_id === String(conversationId),
+    );
+    expect(turns.flatMap((turn) => turn.content.split('\n'))).toEqual(sent.map((_, i) => `m${i}`));
+    const parent = (await delivery.describe()).parentExecution;
+    expect(parent?.runId).toBeDefined();
+    expect(parent?.runId).not.toBe(firstRunId);
   }, 60_000);
 
   it('keeps a paused conversation paused across runs', async () => {
@@ -350,14 +382,14 @@ describe('conversation actor: continue-as-new (threshold lowered in test/globalS
     });
     await eventually(async () => (await actorState(stack, 902)).state === 'paused');
     const before = await runs(902);
-    for (let i = 0; i < 20; i += 1) {
+    for (let i = 0; i < 45; i += 1) {
       await stack.sendMessage({ conversationId: 902, inboxId: 8, content: `while paused ${i}` });
     }
     await eventually(async () => (await runs(902)) > before, { description: 'continue-as-new' });
     const paused = await actorState(stack, 902);
     expect(paused.state).toBe('paused');
     expect(paused.pausedReason).toMatch(/replied/);
-    expect(paused.heldMessageIds).toHaveLength(20);
+    expect(paused.heldMessageIds).toHaveLength(45);
 
     await stack.sendEvent('conversation_status_changed', {
       conversationId: 902,
