@@ -84,6 +84,8 @@ export async function conversationWorkflow(
   const finishedTurns: Extract<ConversationEvent, { type: 'TURN_FINISHED' }>[] = [];
   const firstReplies = new Map<number, { content: string; workflowId: string }>();
   const settledMessages = new Set<number>();
+  /** Messages a `?wait=` caller waits on: only their turns tell the actor of a first reply. */
+  const waiters = new Set<number>();
   let running: { turnSeq: number; scope: CancellationScope; done: Promise<void> } | undefined;
   /** Children started and not yet reported back (a cancelled one may still be winding down). */
   let turnsInFlight = 0;
@@ -105,11 +107,13 @@ export async function conversationWorkflow(
   });
   setHandler(submitMessageUpdate, async ({ event, waitMs }): Promise<SubmitMessageResult> => {
     const { messageId } = event.message;
+    waiters.add(messageId);
     inbox.push(event);
     await condition(
       () => firstReplies.has(messageId) || settledMessages.has(messageId),
       Math.max(1, waitMs),
     );
+    waiters.delete(messageId);
     const reply = firstReplies.get(messageId);
     return reply
       ? { status: 'replied', conversationWorkflowId: actorId, reply }
@@ -187,6 +191,8 @@ export async function conversationWorkflow(
       sender: message.sender,
       policy: route.policy,
       sessionId: session.context.sessionId,
+      // A signal back costs the server work for every message; only a waiting caller needs it.
+      ...(turn.some((queued) => waiters.has(queued.messageId)) ? { notifyFirstReply: true } : {}),
       ...(merged.length > 1 ? { mergedMessageIds: merged.map((part) => part.messageId) } : {}),
     };
     return executeChild(messageDeliveryWorkflow, {

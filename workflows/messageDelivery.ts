@@ -290,7 +290,7 @@ export async function messageDeliveryWorkflow(
   /** Tells the conversation actor (if any) the first reply is out, for `?wait=` callers. */
   function notifyActor(reply: AgentReply): void {
     const parent = workflowInfo().parent;
-    if (!parent) return;
+    if (!parent || !input.notifyFirstReply) return;
     // Not awaited here (the next reply need not wait), but before the workflow ends: a signal
     // still in flight when its sender closes is dropped by Temporal.
     actorNotified = getExternalWorkflowHandle(parent.workflowId)

@@ -68,6 +68,8 @@ export interface MessageDeliveryInput {
   sessionId?: string;
   /** Messages merged into this turn by the actor's debounce, oldest first (ends with `messageId`). */
   mergedMessageIds?: number[];
+  /** Signal the parent actor when the first reply is posted (a `?wait=` caller is waiting). */
+  notifyFirstReply?: boolean;
 }
 
 /** The session id used when no conversation actor assigned one. */
