@@ -56,6 +56,8 @@ export interface ConversationOptions {
 
 export type ConversationEvent =
   | 'conversation_created'
+  | 'conversation_opened'
+  | 'conversation_resolved'
   | 'conversation_status_changed'
   | 'conversation_updated'
   | 'webwidget_triggered';
@@ -345,6 +347,8 @@ export function conversationEventPayload(
 
   switch (event) {
     case 'conversation_created':
+    case 'conversation_opened':
+    case 'conversation_resolved':
       return { ...conversation, event };
     case 'conversation_status_changed':
       return {

@@ -254,6 +254,21 @@ describe('conversation actor: humans, handoff, resolve, greeting, wait', () => {
     expect(contents(stack, 804)).toEqual(['echo: before', 'echo: after']);
   }, 30_000);
 
+  it('resolved while the agent answers: the turn is cancelled; a message right after is answered', async () => {
+    const slow = await stack.sendMessage({ conversationId: 808, inboxId: 9, content: 'slow one' });
+    await stack.chatwoot.waitFor(
+      () => stack.agentServer.requests.some((r) => r.conversation_id === '808'),
+      { description: 'agent reached' },
+    );
+    await stack.sendEvent('conversation_resolved', { conversationId: 808, status: 'resolved' });
+    const after = await stack.sendMessage({ conversationId: 808, inboxId: 9, content: 'again' });
+    const cancelled = await stack.workflow(slow.json.workflowId as string);
+    await expect(cancelled.result()).rejects.toThrow(/cancel/i);
+    await stack.result(after.json.workflowId as string);
+    expect(contents(stack, 808)).toEqual(['echo: again']);
+    expect(stack.chatwoot.typing(stack.accountId, 808).at(-1)).toBe('off');
+  }, 30_000);
+
   it('greets on conversation_created, once per session', async () => {
     const created = await stack.sendEvent('conversation_created', { conversationId: 805 });
     expect(created.json).toMatchObject({ result: 'accepted' });

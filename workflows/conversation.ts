@@ -373,11 +373,9 @@ export async function conversationWorkflow(
     for (let event = finishedTurns.shift(); event; event = finishedTurns.shift()) {
       stepConversation(event);
     }
-    const closedBefore = conversation.status === 'done';
-    for (let event = inbox.shift(); event && !closedBefore; event = inbox.shift()) {
-      handle(event);
-      // Events after the resolve belong to the conversation's next actor.
-      if (conversation.status === 'done') break;
+    // Events after a resolve stay in the inbox: they belong to the conversation's next actor.
+    while (inbox.length > 0 && conversation.status !== 'done') {
+      handle(inbox.shift() as ConversationSignal);
     }
     const now = Date.now();
     if (conversation.context.dueAt !== undefined && now >= conversation.context.dueAt) {
