@@ -1,11 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createActor, SimulatedClock, type AnyStateNode, type StateValue } from 'xstate';
-import {
-  getSimplePaths,
-  getStateNodes,
-  toDirectedGraph,
-  type DirectedGraphNode,
-} from '@xstate/graph';
+import { createActor, SimulatedClock, type AnyStateNode } from 'xstate';
+import { getSimplePaths, getStateNodes } from '@xstate/graph';
 import {
   agentTokenMachine,
   refreshDelayMs,
@@ -14,6 +9,7 @@ import {
   type AgentTokenInput,
   type AgentTokenPhase,
 } from '../machines/agentToken.js';
+import { activeIds, declaredEdges, untakenEdges } from './helpers/machineWalk.js';
 
 const INPUT: AgentTokenInput = { refreshMarginMs: 200, refreshRetryMs: 50 };
 const LIFETIME_MS = 1_000;
@@ -77,16 +73,6 @@ describe('agentTokenMachine: model-based walk with @xstate/graph', () => {
       JSON.stringify([state.value, state.context.refreshInMs, state.context.issued > 1]),
   });
 
-  function nodeIds(value: StateValue): string[] {
-    if (typeof value === 'string') return [`agentToken.${value}`];
-    return Object.entries(value).flatMap(([parent, child]) => [
-      `agentToken.${parent}`,
-      ...nodeIds(child as StateValue).map((id) =>
-        id.replace('agentToken.', `agentToken.${parent}.`),
-      ),
-    ]);
-  }
-
   it('generates paths from every event, including each timer', () => {
     expect(afterEvents.map((event) => event.type).sort()).toEqual([
       'xstate.after.refreshDelay.agentToken.valid.active',
@@ -109,27 +95,17 @@ describe('agentTokenMachine: model-based walk with @xstate/graph', () => {
   it('takes every transition', () => {
     const steps = paths.flatMap((path) =>
       path.steps.slice(1).map((step, i) => ({
-        from: nodeIds(path.steps[i]!.state.value),
+        from: [
+          agentTokenMachine.id,
+          ...activeIds(agentTokenMachine.id, path.steps[i]!.state.value),
+        ],
         event: step.event.type,
-        to: nodeIds(step.state.value),
+        to: [agentTokenMachine.id, ...activeIds(agentTokenMachine.id, step.state.value)],
       })),
     );
-    const edges: Array<{ source: string; target: string; event: string }> = [];
-    const collect = (node: DirectedGraphNode): void => {
-      for (const edge of node.edges) {
-        edges.push({ source: edge.source.id, target: edge.target.id, event: edge.label.text });
-      }
-      node.children.forEach(collect);
-    };
-    collect(toDirectedGraph(agentTokenMachine));
+    const edges = declaredEdges(agentTokenMachine);
     expect(edges).toHaveLength(12);
-    const untaken = edges.filter(
-      (edge) =>
-        !steps.some(
-          (s) =>
-            s.event === edge.event && s.from.includes(edge.source) && s.to.includes(edge.target),
-        ),
-    );
+    const untaken = untakenEdges(agentTokenMachine, steps);
     expect(untaken).toEqual([]);
   });
 

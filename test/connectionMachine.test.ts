@@ -1,11 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createActor, SimulatedClock, type AnyStateNode, type StateValue } from 'xstate';
-import {
-  getSimplePaths,
-  getStateNodes,
-  toDirectedGraph,
-  type DirectedGraphNode,
-} from '@xstate/graph';
+import { createActor, SimulatedClock, type AnyStateNode } from 'xstate';
+import { getSimplePaths, getStateNodes } from '@xstate/graph';
 import {
   connectionMachine,
   phaseOf,
@@ -15,6 +10,7 @@ import {
   type ConnectionPhase,
   type ReplyPayload,
 } from '../machines/connection.js';
+import { activeIds, declaredEdges, untakenEdges } from './helpers/machineWalk.js';
 
 const INPUT: ConnectionInput = {
   connectTimeoutMs: 100,
@@ -108,15 +104,6 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
   const paths = getSimplePaths(connectionMachine, { input: INPUT, events });
 
   /** Ids of the state nodes a value is in, e.g. connection.active and connection.active.sending. */
-  function nodeIds(value: StateValue): string[] {
-    if (typeof value === 'string') return [`connection.${value}`];
-    return Object.entries(value).flatMap(([parent, child]) => [
-      `connection.${parent}`,
-      ...nodeIds(child as StateValue).map((id) =>
-        id.replace('connection.', `connection.${parent}.`),
-      ),
-    ]);
-  }
 
   it('generates paths from every event, including each timeout', () => {
     expect(afterEvents.map((event) => event.type).sort()).toEqual(
@@ -145,30 +132,20 @@ describe('connectionMachine: model-based walk with @xstate/graph', () => {
   it('takes every transition, each guarded branch included', () => {
     const steps = paths.flatMap((path) =>
       path.steps.slice(1).map((step, i) => ({
-        from: nodeIds(path.steps[i]!.state.value),
+        from: [
+          connectionMachine.id,
+          ...activeIds(connectionMachine.id, path.steps[i]!.state.value),
+        ],
         event: step.event.type,
-        to: nodeIds(step.state.value),
+        to: [connectionMachine.id, ...activeIds(connectionMachine.id, step.state.value)],
       })),
     );
-    const edges: Array<{ source: string; target: string; event: string }> = [];
-    const collect = (node: DirectedGraphNode): void => {
-      for (const edge of node.edges) {
-        edges.push({ source: edge.source.id, target: edge.target.id, event: edge.label.text });
-      }
-      node.children.forEach(collect);
-    };
-    collect(toDirectedGraph(connectionMachine));
+    const edges = declaredEdges(connectionMachine);
     // Both branches of every guarded event are separate edges, and must each be taken.
     const branches = (event: string) => edges.filter((edge) => edge.event === event).length;
     expect(branches('xstate.after.totalTimeout.connection.active')).toBe(2);
     expect(branches('REPLY')).toBeGreaterThanOrEqual(2);
-    const untaken = edges.filter(
-      (edge) =>
-        !steps.some(
-          (s) =>
-            s.event === edge.event && s.from.includes(edge.source) && s.to.includes(edge.target),
-        ),
-    );
+    const untaken = untakenEdges(connectionMachine, steps);
     expect(untaken).toEqual([]);
   });
 

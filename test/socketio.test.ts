@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { aiwmEndpoints } from '../agents/aiwm.js';
 import { aiwmTokens } from '../agents/aiwmToken.js';
@@ -8,6 +7,7 @@ import { socketioAgentSchema } from '../config/schema.js';
 import { startMockAiwm, type MockAiwm } from '../sandbox/mockAiwm.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { workerProcesses } from './helpers/workerProcess.js';
+import { killMidAnswer } from './helpers/killMidAnswer.js';
 
 /** One bridge agent per AIWM agent of the mock; the bridge id differs from AIWM's on purpose. */
 function socketioAgent(
@@ -411,32 +411,8 @@ describe('Socket.IO (AIWM) agent: worker killed mid-exchange', () => {
     await aiwm?.close();
   });
 
-  const startWorkerProcess = (): ChildProcess => workers.start();
-
   it('SIGKILL mid-answer, restart: every reply in Chatwoot exactly once', async () => {
-    const first = startWorkerProcess();
-    const { json } = await stack.sendMessage({ conversationId: 520, content: 'crash' });
-    const workflowId = json.workflowId as string;
-
-    await stack.chatwoot.waitFor(() => stack.chatwoot.messages(stack.accountId, 520).length >= 1, {
-      timeoutMs: 30_000,
-      description: 'first reply posted before the kill',
-    });
-    first.kill('SIGKILL');
-    expect(stack.chatwoot.messages(stack.accountId, 520).length).toBeLessThan(4);
-
-    startWorkerProcess();
-    const report = await stack.result(workflowId);
-    expect(report.outcome).toBe('delivered');
-    const messages = stack.chatwoot.messages(stack.accountId, 520);
-    expect(messages.map((m) => m.content)).toEqual([
-      'reply 1/4: crash',
-      'reply 2/4: crash',
-      'reply 3/4: crash',
-      'reply 4/4: crash',
-    ]);
-    expect(new Set(messages.map((m) => m.source_id)).size).toBe(4);
-    expect(report.attempts.length).toBeGreaterThanOrEqual(2);
+    await killMidAnswer(stack, workers, 520);
     // The restarted worker asked again: the agent heard the message twice.
     expect(aiwm.received.map((m) => m.content)).toEqual(['crash', 'crash']);
     expect(stack.chatwoot.typing(stack.accountId, 520).at(-1)).toBe('off');

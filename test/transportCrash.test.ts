@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pullAgent } from './helpers/pullAgent.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { workerProcesses } from './helpers/workerProcess.js';
+import { killMidAnswer } from './helpers/killMidAnswer.js';
 
 /** A worker SIGKILLed in the middle of an answer, for the unified and the pull transports. */
 
@@ -23,27 +24,7 @@ describe('worker crash during a unified exchange', () => {
   });
 
   it('SIGKILL mid-answer, restart: every reply in Chatwoot exactly once', async () => {
-    const first = workers.start();
-    const { json } = await stack.sendMessage({ conversationId: 701, content: 'crash' });
-    await stack.chatwoot.waitFor(() => stack.chatwoot.messages(stack.accountId, 701).length >= 1, {
-      timeoutMs: 30_000,
-      description: 'first reply posted before the kill',
-    });
-    first.kill('SIGKILL');
-    expect(stack.chatwoot.messages(stack.accountId, 701).length).toBeLessThan(4);
-
-    workers.start();
-    const report = await stack.result(json.workflowId as string);
-    expect(report.outcome).toBe('delivered');
-    const messages = stack.chatwoot.messages(stack.accountId, 701);
-    expect(messages.map((m) => m.content)).toEqual([
-      'reply 1/4: crash',
-      'reply 2/4: crash',
-      'reply 3/4: crash',
-      'reply 4/4: crash',
-    ]);
-    expect(new Set(messages.map((m) => m.source_id)).size).toBe(4);
-    expect(report.attempts.length).toBeGreaterThanOrEqual(2);
+    await killMidAnswer(stack, workers, 701);
   }, 90_000);
 });
 
