@@ -28,6 +28,7 @@ import {
   type AiwmTokenSource,
 } from './aiwmToken.js';
 import type { AgentTurn, ExchangeHooks } from './transport.js';
+import { replyHandOff } from './replyHandOff.js';
 
 /**
  * One AIWM exchange over one Socket.IO connection: token (cached) → connect → conversation id
@@ -93,8 +94,7 @@ async function exchange(
   let connected = false;
   let requestSent = false;
   let extras: ReplyExtras = emptyExtras();
-  let deliveries: Promise<void> = Promise.resolve();
-  let deliveryError: Error | undefined;
+  const handOff = replyHandOff(hooks, () => send({ type: 'CANCEL' }));
   const connecting = new AbortController();
 
   const actor = createActor(
@@ -117,17 +117,7 @@ async function exchange(
           socket?.emit('message:send', message);
         },
         closeSocket: () => sockets.forEach((socket) => socket.disconnect()),
-        deliverReply: (_, { reply, index }) => {
-          deliveries = deliveries
-            .then(() => hooks.onReply(reply, index))
-            .catch((error: unknown) => {
-              deliveryError ??=
-                error instanceof Error
-                  ? error
-                  : new Error('reply hand-off failed', { cause: error });
-              send({ type: 'CANCEL' });
-            });
-        },
+        deliverReply: (_, { reply, index }) => handOff.push(reply, index),
       },
     }),
     {
@@ -328,8 +318,7 @@ async function exchange(
 
   try {
     const output = await toPromise(actor);
-    await deliveries;
-    if (deliveryError) throw deliveryError;
+    await handOff.settled();
     return clarify(output, agent);
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);

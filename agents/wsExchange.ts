@@ -9,6 +9,7 @@ import {
 } from '../machines/connection.js';
 import type { ExchangeHooks } from './transport.js';
 import { agentFrameSchema, isAgentError, isFinalResponse, type AgentRequest } from './bridgeV1.js';
+import { replyHandOff } from './replyHandOff.js';
 
 /**
  * What a WebSocket protocol adds to the shared socket handling: the frame it sends once the
@@ -34,8 +35,7 @@ export async function runWsExchange(
 ): Promise<ConnectionOutput> {
   let socket: WebSocket | undefined;
   let socketClosed: Promise<void> = Promise.resolve();
-  let deliveries: Promise<void> = Promise.resolve();
-  let deliveryError: Error | undefined;
+  const handOff = replyHandOff(hooks, () => send({ type: 'CANCEL' }));
   let heartbeat: NodeJS.Timeout | undefined;
   let deadDetail: string | undefined;
   const pingIntervalMs = agent.pingIntervalMs ?? Math.max(50, Math.floor(agent.idleTimeoutMs / 3));
@@ -101,17 +101,7 @@ export async function runWsExchange(
           );
         },
         closeSocket: () => closeSocket(socket),
-        deliverReply: (_, { reply, index }) => {
-          deliveries = deliveries
-            .then(() => hooks.onReply(reply, index))
-            .catch((error: unknown) => {
-              deliveryError ??=
-                error instanceof Error
-                  ? error
-                  : new Error('reply hand-off failed', { cause: error });
-              send({ type: 'CANCEL' });
-            });
-        },
+        deliverReply: (_, { reply, index }) => handOff.push(reply, index),
       },
     }),
     { input: agent },
@@ -132,8 +122,7 @@ export async function runWsExchange(
 
   try {
     const output = await toPromise(actor);
-    await deliveries;
-    if (deliveryError) throw deliveryError;
+    await handOff.settled();
     return output;
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);

@@ -5,8 +5,6 @@ import type {
   DeliveryPolicy,
 } from '../workflows/shared.js';
 
-export { previewText } from '../workflows/searchAttributes.js';
-
 /** Temporal did not durably accept the work: the caller should answer 503 so Chatwoot retries. */
 export class TemporalUnavailableError extends Error {
   override name = 'TemporalUnavailableError';

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
-import { chatwootRetryPolicy, previewText, TemporalUnavailableError } from '../api/deliveries.js';
+import { chatwootRetryPolicy, TemporalUnavailableError } from '../api/deliveries.js';
+import { previewText } from '../workflows/searchAttributes.js';
 import { deliverySchema, type BridgeConfig } from '../config/schema.js';
 import { proactiveMessageWorkflow } from '../workflows/index.js';
 import {

@@ -333,7 +333,6 @@ export async function conversationWorkflow(
       queueLength: conversation.context.queue.length,
       turnMessageIds: conversation.context.turn.map((message) => message.messageId),
       turnsRunning: turnsInFlight,
-      continueAsNewSuggested: workflowInfo().continueAsNewSuggested,
       ...(conversation.context.pausedReason
         ? { pausedReason: conversation.context.pausedReason }
         : {}),

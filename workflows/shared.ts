@@ -230,7 +230,6 @@ export interface ConversationView {
   turnMessageIds: number[];
   /** Message-delivery children started and not finished (a cancelled one may be winding down). */
   turnsRunning: number;
-  continueAsNewSuggested: boolean;
   pausedReason?: string;
   heldMessageIds: number[];
   sessionId?: string;
