@@ -8,6 +8,7 @@ import {
   inboxStateQuery,
   turnClosedSignal,
   turnOfferedSignal,
+  type PullTurn,
 } from '../workflows/pullShared.js';
 import { deliveryStateQuery } from '../workflows/shared.js';
 import { pullAgent, type PullAgent } from './helpers/pullAgent.js';
@@ -252,7 +253,13 @@ describe('pull agents (real Temporal, real HTTP app, fake Chatwoot)', () => {
     // The first attempt times out while nobody polls.
     const handle = await stack.workflow(workflowId);
     await eventually(async () => (await handle.query(deliveryStateQuery)).attempt > 1);
-    const [turn] = await hasty.pollUntilTurn();
+    // The workflow counts attempt 2 a moment before it withdraws attempt 1 from the inbox and
+    // offers attempt 2: a poll in between may still return attempt 1. Poll until the re-offer.
+    let turn: PullTurn | undefined;
+    for (let polls = 0; polls < 10; polls += 1) {
+      [turn] = await hasty.pollUntilTurn();
+      if ((turn!.metadata as { attempt: number }).attempt > 1) break;
+    }
     expect(turn!.message_id).toBe(workflowId);
     expect(turn!.metadata).toMatchObject({ attempt: expect.any(Number) });
     expect((turn!.metadata as { attempt: number }).attempt).toBeGreaterThan(1);
