@@ -7,6 +7,8 @@ export default defineConfig({
     globalSetup: ['test/globalSetup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // expect.poll waits on real servers and a real browser: allow for a busy two-core machine.
+    expect: { poll: { timeout: 15_000, interval: 100 } },
     // Two cores: a couple of files at a time keeps real-time timeouts honest.
     maxWorkers: 2,
     // CI also writes a JSON summary, which .ci/run turns into a plain "N passed, N failed" line.

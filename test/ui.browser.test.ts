@@ -51,12 +51,14 @@ describe('tracing a message in the Temporal UI (headless Chromium)', () => {
       const metadata = await text();
       // Summary and details are Markdown, rendered by the UI in frames of their own.
       await expect.poll(() => framesText(page)).toContain(summary);
-      expect(await framesText(page)).toMatch(
-        new RegExp(
-          `Chatwoot account ${stack.accountId} · inbox 7 · conversation ${conversationId} · message \\d+`,
-        ),
-      );
-      expect(await framesText(page)).toMatch(/Agent support/);
+      await expect
+        .poll(() => framesText(page))
+        .toMatch(
+          new RegExp(
+            `Chatwoot account ${stack.accountId} · inbox 7 · conversation ${conversationId} · message \\d+`,
+          ),
+        );
+      await expect.poll(() => framesText(page)).toMatch(/Agent support/);
       for (const activity of [
         'typing on',
         'agent support, attempt 1',
@@ -94,9 +96,20 @@ async function openFromSearch(page: Page, query: string, workflowId: string): Pr
   await link.click();
 }
 
-/** The text of the page's frames, curly quotes (the UI typesets them) made straight. */
+/**
+ * The text of the page's frames, curly quotes (the UI typesets them) made straight. The UI
+ * re-renders its Markdown frames while it refreshes, so a frame may detach while being read: it
+ * counts as empty, and the caller polls again.
+ */
 async function framesText(page: Page): Promise<string> {
-  const frames = page.frames().filter((frame) => frame !== page.mainFrame());
-  const texts = await Promise.all(frames.map((frame) => frame.locator('body').innerText()));
+  const frames = page.frames().filter((frame) => frame !== page.mainFrame() && !frame.isDetached());
+  const texts = await Promise.all(
+    frames.map((frame) =>
+      frame
+        .locator('body')
+        .innerText({ timeout: 2_000 })
+        .catch(() => ''),
+    ),
+  );
   return texts.join('\n').replace(/[“”]/g, '"');
 }
