@@ -3,6 +3,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import type { SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
 import { chatwootRetryPolicy, TemporalUnavailableError } from '../api/deliveries.js';
+import { markdownText } from '../workflows/markdownText.js';
 import { previewText } from '../workflows/searchAttributes.js';
 import { deliverySchema, type BridgeConfig } from '../config/schema.js';
 import { proactiveMessageWorkflow } from '../workflows/index.js';
@@ -214,9 +215,9 @@ function summarize(input: ProactiveMessageInput): string {
   const where =
     'conversationId' in input.target
       ? `conversation ${input.target.conversationId}`
-      : `inbox ${input.target.inboxId}, ${describeContact(input.target.contact)}`;
+      : `inbox ${input.target.inboxId}, ${markdownText(describeContact(input.target.contact))}`;
   const kind = input.private ? ' (private note)' : '';
-  return `proactive → ${where}${kind}: "${previewText(input.content)}"`;
+  return `proactive → ${where}${kind}: "${markdownText(previewText(input.content))}"`;
 }
 
 function initialSearchAttributes(

@@ -27,11 +27,12 @@ describe('tracing a message in the Temporal UI (headless Chromium)', () => {
     const conversationId = 700_000 + Math.floor(Math.random() * 200_000);
     const { json } = await stack.sendMessage({
       conversationId,
-      content: 'Where is my order #1234?',
+      // Markdown a customer typed: the UI must show it as text, never as a link or HTML.
+      content: 'Order #1234 [track](http://evil.example/t) <b>now</b>',
     });
     const workflowId = json.workflowId as string;
     expect((await stack.result(workflowId)).outcome).toBe('delivered');
-    const summary = `conversation ${conversationId} → support: "Where is my order #1234?"`;
+    const summary = `conversation ${conversationId} → support: "Order #1234 [track](http://evil.example/t) <b>now</b>"`;
 
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     try {
@@ -59,6 +60,11 @@ describe('tracing a message in the Temporal UI (headless Chromium)', () => {
           ),
         );
       await expect.poll(() => framesText(page)).toMatch(/Agent support/);
+      // No HTML from the customer, and no link that hides its target (a bare URL is shown as is).
+      const markup = await framesMarkup(page);
+      expect(markup.tags).not.toContain('b');
+      expect(markup.tags).not.toContain('img');
+      for (const [text, href] of markup.links) expect(text).toBe(href);
       for (const activity of [
         'typing on',
         'agent support, attempt 1',
@@ -94,6 +100,37 @@ async function openFromSearch(page: Page, query: string, workflowId: string): Pr
   // Exactly this delivery matches its conversation's query.
   await expect.poll(() => page.getByRole('link', { name: /^message:/ }).count()).toBe(1);
   await link.click();
+}
+
+/** The part of a DOM element the check reads (the project compiles without the DOM types). */
+interface MarkupElement {
+  tagName: string;
+  textContent: string | null;
+  getAttribute(name: string): string | null;
+}
+
+/** What the page's frames (the rendered Markdown) contain: elements by tag, links by text and target. */
+async function framesMarkup(page: Page): Promise<{ tags: string[]; links: string[][] }> {
+  const frames = page.frames().filter((frame) => frame !== page.mainFrame() && !frame.isDetached());
+  const found = await Promise.all(
+    frames.map((frame) =>
+      frame
+        .locator('body *')
+        .evaluateAll((elements: MarkupElement[]) =>
+          elements.map((element) => [
+            element.tagName.toLowerCase(),
+            element.textContent ?? '',
+            element.getAttribute('href') ?? '',
+          ]),
+        )
+        .catch((): string[][] => []),
+    ),
+  );
+  const elements = found.flat();
+  return {
+    tags: elements.map(([tag]) => tag!),
+    links: elements.filter(([tag]) => tag === 'a').map(([, text, href]) => [text!, href!]),
+  };
 }
 
 /**

@@ -10,6 +10,7 @@ import {
 import type { BridgeActivities } from '../activities/index.js';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import { chatwootOptions } from './activityOptions.js';
+import { markdownText } from './markdownText.js';
 import {
   describeContact,
   type ProactiveMessageInput,
@@ -52,7 +53,7 @@ export async function proactiveMessageWorkflow(
       const resolved = await chatwoot.resolveContact.executeWithOptions(
         {
           ...options,
-          summary: `find or create contact (${describeContact(contact)}) in inbox ${inboxId}`,
+          summary: `find or create contact (${markdownText(describeContact(contact))}) in inbox ${inboxId}`,
         },
         [{ accountId, inboxId, contact }],
       );

@@ -1,4 +1,5 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { markdownText } from './markdownText.js';
 
 /** Keyword search attributes: find every delivery by account, conversation, inbox, message, agent or status. */
 export const searchAttributes = {
@@ -44,7 +45,7 @@ function summarizeMessage(input: {
   mergedMessageIds?: number[];
 }): string {
   const text = previewText(input.content);
-  const preview = text ? `"${text}"` : `(${input.attachments.length} attachment(s))`;
+  const preview = text ? `"${markdownText(text)}"` : `(${input.attachments.length} attachment(s))`;
   const merged = (input.mergedMessageIds?.length ?? 1) > 1;
   const count = merged ? ` (${input.mergedMessageIds?.length} messages merged)` : '';
   return `conversation ${input.conversationId} → ${input.agentId}: ${preview}${count}`;
@@ -58,9 +59,8 @@ export function previewText(content: string): string {
 
 /** The UI's "Details" panel (Markdown): where the message came from and who answers it. */
 function detailMessage(input: Parameters<typeof messageDeliveryStartOptions>[0]): string {
-  // A contact's name is theirs to choose: shown as text, never as Markdown (links, images).
   const from = input.sender.name
-    ? input.sender.name.replace(/[\\`*_{}[\]()<>#+!|~-]/g, '\\$&')
+    ? markdownText(input.sender.name)
     : `contact ${input.sender.id ?? 'unknown'}`;
   const merged = input.mergedMessageIds?.length
     ? ` (merged: ${input.mergedMessageIds.join(', ')})`
