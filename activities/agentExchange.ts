@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
+import { temporalTurnLock } from '../agents/temporalTurnLock.js';
 import { runAgentExchange, turnFromMessage } from '../agents/transport.js';
 import type { AgentLookup } from '../config/live.js';
 import type { ChatwootClient } from '../chatwoot/client.js';
@@ -29,6 +30,8 @@ export interface AgentExchangeDeps {
   chatwoot?: ChatwootClient;
   /** Exchange latency by outcome and reply counts, by agent. */
   metrics?: WorkerMetrics;
+  /** The bridge's workflow task queue, where the agent lease workflows run. */
+  workflowTaskQueue: string;
 }
 
 export function createAgentExchangeActivity({
@@ -36,6 +39,7 @@ export function createAgentExchangeActivity({
   temporal,
   chatwoot,
   metrics,
+  workflowTaskQueue,
 }: AgentExchangeDeps) {
   return {
     async agentExchange(input: AgentExchangeInput): Promise<ExchangeResult> {
@@ -97,6 +101,16 @@ export function createAgentExchangeActivity({
               beat();
             },
             onTyping: relayTyping,
+            // A later exchange of this delivery takes over its lease (its worker may be gone).
+            turnLock: temporalTurnLock({
+              client: temporal,
+              taskQueue: workflowTaskQueue,
+              holderId: workflowId,
+              token: `${workflowId}/${context.info.activityId}#${context.info.attempt}`,
+              warn: (message, fields) => {
+                log.warn(message, fields);
+              },
+            }),
             onReply: async (reply, index) => {
               metrics?.agentReply(input.agentId);
               if (index < input.skipReplies) return;

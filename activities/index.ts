@@ -37,6 +37,7 @@ export function createActivities({ config, temporal, live, ...deps }: ActivityDe
         temporal,
         chatwoot,
         metrics,
+        workflowTaskQueue: config.temporal.taskQueue,
       }),
       ...createPullAgentActivities({ temporal }),
     },

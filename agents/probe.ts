@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { AgentConfig } from '../config/schema.js';
 import type { ConnectionPhase, EndReason, FailureReason } from '../machines/connection.js';
 import { runAgentExchange } from './transport.js';
+import type { TurnLock } from './turnLock.js';
 
 /** Phases only reached once the connection is open. */
 const CONNECTED_PHASES = new Set<ConnectionPhase>(['sending', 'awaitingReply', 'streaming']);
@@ -42,8 +43,9 @@ export interface ProbeResult {
 export async function probeAgent(
   agent: AgentConfig,
   content: string,
-  signal?: AbortSignal,
+  options: { signal?: AbortSignal; turnLock?: TurnLock } = {},
 ): Promise<ProbeResult> {
+  const { signal, turnLock } = options;
   const startedAt = performance.now();
   const since = () => Math.round(performance.now() - startedAt);
   const replies: ProbeReply[] = [];
@@ -65,7 +67,8 @@ export async function probeAgent(
       sender: { name: 'chatwoot-bridge probe' },
     },
     {
-      signal,
+      ...(signal ? { signal } : {}),
+      ...(turnLock ? { turnLock } : {}),
       onPhase: (phase) => {
         if (connectMs === undefined && CONNECTED_PHASES.has(phase)) connectMs = since();
       },

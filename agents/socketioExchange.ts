@@ -28,6 +28,7 @@ import {
   type AiwmTokenSource,
 } from './aiwmToken.js';
 import type { AgentTurn, ExchangeHooks } from './transport.js';
+import { InProcessTurnLock } from './turnLock.js';
 import { replyHandOff } from './replyHandOff.js';
 
 /**
@@ -46,13 +47,15 @@ export async function runSocketioExchange(
   // AIWM gives an agent one conversation, and every socket of the agent hears all of it: two
   // turns at once would each collect the other's answers. One turn at a time per agent.
   hooks.onPhase?.('idle', 0);
-  const release = await conversationLocks.acquire(
-    JSON.stringify([endpoints.socketUrl, endpoints.agentId]),
-    agent.totalTimeoutMs,
-    hooks.signal,
-  );
-  if (release === 'cancelled') return notStarted('cancelled', 'cancelled', false);
-  if (release === 'timeout') {
+  const lease = await (hooks.turnLock ?? localTurns).acquire({
+    key: `${endpoints.agentId}@${endpoints.socketUrl}`,
+    waitMs: agent.totalTimeoutMs,
+    // The longest one exchange takes, plus room to release: after that the lease lapses.
+    leaseMs: agent.totalTimeoutMs + LEASE_MARGIN_MS,
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+  });
+  if (lease === 'cancelled') return notStarted('cancelled', 'cancelled', false);
+  if (lease === 'timeout') {
     return notStarted(
       'total_timeout',
       `AIWM agent "${endpoints.agentId}" stayed busy with other turns for ${agent.totalTimeoutMs} ms`,
@@ -62,7 +65,7 @@ export async function runSocketioExchange(
   try {
     return await exchange(agent, turn, hooks, tokens);
   } finally {
-    release();
+    await lease.release();
   }
 }
 
@@ -367,43 +370,6 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Per-key mutual exclusion, in arrival order, with a bounded and cancellable wait. */
-class KeyedLocks {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  async acquire(
-    key: string,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<(() => void) | 'timeout' | 'cancelled'> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    // Whoever comes next waits for this holder, even one that gives up waiting (it releases at once).
-    const tail = previous.then(() => mine);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    const outcome = await Promise.race([
-      previous.then(() => 'acquired' as const),
-      new Promise<'timeout'>(
-        (resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)),
-      ),
-      new Promise<'cancelled'>((resolve) => {
-        if (signal?.aborted) return resolve('cancelled');
-        onAbort = () => resolve('cancelled');
-        signal?.addEventListener('abort', onAbort, { once: true });
-      }),
-    ]);
-    clearTimeout(timer);
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
-    if (outcome === 'acquired') return release;
-    release();
-    return outcome;
-  }
-}
-
-const conversationLocks = new KeyedLocks();
+/** Turns of exchanges run without a Temporal lease (outside a worker). */
+const localTurns = new InProcessTurnLock();
+const LEASE_MARGIN_MS = 10_000;

@@ -10,6 +10,7 @@ import { bridgeV1Request } from './bridgeV1.js';
 import { runSocketioExchange } from './socketioExchange.js';
 import { runUnifiedExchange } from './unifiedExchange.js';
 import { runBridgeV1Exchange } from './wsExchange.js';
+import type { TurnLock } from './turnLock.js';
 
 /** One turn handed to an agent: what the customer said, whatever the transport. */
 export interface AgentTurn {
@@ -38,6 +39,11 @@ export interface ExchangeHooks {
   /** The agent started or stopped typing (transports that report it); best effort. */
   onTyping?(on: boolean): void;
   signal?: AbortSignal;
+  /**
+   * Serialises turns for agents that take one at a time (AIWM). The worker passes a lease kept in
+   * Temporal, which holds across processes; without one, turns are serialised in this process.
+   */
+  turnLock?: TurnLock;
 }
 
 /** Runs one exchange with the agent over its configured transport. */

@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import { probeAgent } from '../agents/probe.js';
+import { temporalTurnLock } from '../agents/temporalTurnLock.js';
 import type { LiveConfig } from '../config/live.js';
 import { ConfigError } from '../config/load.js';
 import { readAgentStatus } from './agentStatus.js';
@@ -82,11 +83,21 @@ export const agentOpsRoutes: FastifyPluginCallback<AgentOpsOptions> = (
       };
       reply.raw.once('close', onClose);
       try {
-        const result = await probeAgent(
-          agent,
-          request.query.content ?? DEFAULT_PROBE_CONTENT,
-          abort.signal,
-        );
+        // A probe waits its turn like a delivery, so its answer never reaches a customer.
+        const probeId = `probe:${randomUUID()}`;
+        const turnLock =
+          temporal &&
+          temporalTurnLock({
+            client: temporal,
+            taskQueue: live.current().temporal.taskQueue,
+            holderId: probeId,
+            token: probeId,
+            warn: (message, fields) => request.log.warn(fields, message),
+          });
+        const result = await probeAgent(agent, request.query.content ?? DEFAULT_PROBE_CONTENT, {
+          signal: abort.signal,
+          ...(turnLock ? { turnLock } : {}),
+        });
         request.log.info(
           { agentId: agent.id, outcome: result.outcome, timings: result.timings },
           'agent probed',

@@ -7,7 +7,12 @@ import { socketioAgentSchema } from '../config/schema.js';
 import { startMockAiwm, type MockAiwm } from '../sandbox/mockAiwm.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { workerProcesses } from './helpers/workerProcess.js';
+import { agentTaskQueue } from '../workflows/shared.js';
+import { temporalTurnLock } from '../agents/temporalTurnLock.js';
+import { agentLeaseWorkflowId, leaseStateQuery } from '../workflows/agentLease.js';
 import { killMidAnswer } from './helpers/killMidAnswer.js';
+
+const OPERATOR_KEY = 'operator-key-for-socketio-tests';
 
 /** One bridge agent per AIWM agent of the mock; the bridge id differs from AIWM's on purpose. */
 function socketioAgent(
@@ -92,6 +97,7 @@ describe('Socket.IO (AIWM) agents through the durable delivery', () => {
       routes: Object.fromEntries(
         Object.entries(inbox).map(([name, id]) => [id, name === 'echo' ? 'echo' : `aiwm-${name}`]),
       ),
+      api: { operatorKeys: [OPERATOR_KEY] },
     });
   });
   afterEach(() => aiwm.setAvailable(true));
@@ -389,6 +395,37 @@ describe('Socket.IO (AIWM) agents through the durable delivery', () => {
       'echo: for B',
     ]);
   });
+
+  it('an operator probe waits its turn behind a delivery, so its answer reaches no customer', async () => {
+    const key = `busy@${aiwm.url}`;
+    const leaseId = agentLeaseWorkflowId(stack.config.temporal.taskQueue, key);
+    const delivery = await temporalTurnLock({
+      client: stack.temporal,
+      taskQueue: stack.config.temporal.taskQueue,
+      holderId: 'a-delivery',
+      token: 'a-delivery#1',
+      warn: () => undefined,
+    }).acquire({ key, waitMs: 5_000, leaseMs: 30_000 });
+    if (typeof delivery === 'string') throw new Error(`lease not granted: ${delivery}`);
+
+    const probe = stack.app.inject({
+      method: 'GET',
+      url: '/api/v1/agents/test/aiwm-busy?content=probing',
+      headers: { authorization: `Bearer ${OPERATOR_KEY}` },
+    });
+    const lease = stack.temporal.workflow.getHandle(leaseId);
+    await expect
+      .poll(async () => (await lease.query(leaseStateQuery)).waiting)
+      .toEqual([expect.stringMatching(/^probe:/)]);
+    // Nothing reached the agent while the delivery held the lease.
+    expect(aiwm.received.filter((m) => m.content === 'probing')).toEqual([]);
+
+    await delivery.release();
+    const response = await probe;
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ replies: [{ content: 'echo: probing' }] });
+    expect((await lease.query(leaseStateQuery)).holder).toBeUndefined();
+  });
 });
 
 describe('Socket.IO (AIWM) agent: worker killed mid-exchange', () => {
@@ -481,3 +518,78 @@ describe('socketio agent configuration', () => {
     });
   });
 });
+
+describe('Socket.IO (AIWM) agent served by two worker processes', () => {
+  let aiwm: MockAiwm;
+  let stack: Stack;
+  let workers: ReturnType<typeof workerProcesses>;
+
+  beforeAll(async () => {
+    aiwm = await startMockAiwm({ agents: { busy: 'slow?delayMs=300' } });
+    stack = await startStack({ agentConfigs: [socketioAgent(aiwm, 'busy')], worker: false });
+    workers = workerProcesses(stack.config);
+    workers.start();
+    workers.start();
+  });
+  afterAll(async () => {
+    workers?.killAll();
+    await stack?.stop();
+    await aiwm?.close();
+  });
+
+  it('conversations at once: each gets only its own answer, one turn at a time across processes', async () => {
+    await bothWorkersPolling(stack);
+    const conversations = Array.from({ length: 10 }, (_, i) => 530 + i);
+    const sent = await Promise.all(
+      conversations.map((conversationId) =>
+        stack.sendMessage({ conversationId, content: `for ${conversationId}` }),
+      ),
+    );
+    const workflowIds = sent.map(({ json }) => json.workflowId as string);
+    const reports = await Promise.all(workflowIds.map((id) => stack.result(id)));
+    expect(reports.map((report) => report.outcome)).toEqual(conversations.map(() => 'delivered'));
+    for (const conversationId of conversations) {
+      expect(
+        stack.chatwoot.messages(stack.accountId, conversationId).map((m) => m.content),
+      ).toEqual([`echo: for ${conversationId}`]);
+    }
+    // Both processes talked to the agent: the lease in Temporal, not a lock in one process, kept
+    // their turns apart.
+    const identities = await Promise.all(workflowIds.map((id) => exchangeWorkers(stack, id)));
+    expect(new Set(identities.flat()).size).toBe(2);
+  }, 60_000);
+});
+
+/** Waits until two worker processes poll the agent activity queue. */
+async function bothWorkersPolling(stack: Stack): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        const { pollers } = await stack.temporal.workflowService.describeTaskQueue({
+          namespace: stack.config.temporal.namespace,
+          taskQueue: { name: agentTaskQueue(stack.config.temporal.taskQueue) },
+          taskQueueType: 2, // TASK_QUEUE_TYPE_ACTIVITY
+        });
+        return new Set(pollers?.map((poller) => poller.identity)).size;
+      },
+      { timeout: 30_000 },
+    )
+    .toBe(2);
+}
+
+/** The identities of the workers that ran a delivery's agent exchanges. */
+async function exchangeWorkers(stack: Stack, workflowId: string): Promise<string[]> {
+  const { events } = await stack.temporal.workflow.getHandle(workflowId).fetchHistory();
+  const exchanges = new Set(
+    (events ?? [])
+      .filter(
+        (event) =>
+          event.activityTaskScheduledEventAttributes?.activityType?.name === 'agentExchange',
+      )
+      .map((event) => String(event.eventId)),
+  );
+  return (events ?? [])
+    .map((event) => event.activityTaskStartedEventAttributes)
+    .filter((started) => started && exchanges.has(String(started.scheduledEventId)))
+    .map((started) => started?.identity ?? '');
+}

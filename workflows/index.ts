@@ -3,3 +3,4 @@ export { messageDeliveryWorkflow } from './messageDelivery.js';
 export { conversationWorkflow } from './conversation.js';
 export { proactiveMessageWorkflow } from './proactive.js';
 export { agentInboxWorkflow } from './agentInbox.js';
+export { agentLeaseWorkflow } from './agentLease.js';
