@@ -50,17 +50,18 @@ export async function runSocketioExchange(
   const lease = await (hooks.turnLock ?? localTurns).acquire({
     key: `${endpoints.agentId}@${endpoints.socketUrl}`,
     waitMs: agent.totalTimeoutMs,
-    // The longest one exchange takes, plus room to release: after that the lease lapses.
-    leaseMs: agent.totalTimeoutMs + LEASE_MARGIN_MS,
+    // The longest one exchange takes (a token request and a retry of it, then the exchange),
+    // plus room to release: after that the lease lapses.
+    leaseMs: 2 * agent.connectTimeoutMs + agent.totalTimeoutMs + LEASE_MARGIN_MS,
     ...(hooks.signal ? { signal: hooks.signal } : {}),
   });
   if (lease === 'cancelled') return notStarted('cancelled', 'cancelled', false);
-  if (lease === 'timeout') {
-    return notStarted(
-      'total_timeout',
-      `AIWM agent "${endpoints.agentId}" stayed busy with other turns for ${agent.totalTimeoutMs} ms`,
-      true,
-    );
+  if (lease === 'timeout' || lease === 'unavailable') {
+    const why =
+      lease === 'timeout'
+        ? `AIWM agent "${endpoints.agentId}" stayed busy with other turns`
+        : `Temporal, which keeps the turn lease of AIWM agent "${endpoints.agentId}", did not answer`;
+    return notStarted('total_timeout', `${why} for ${agent.totalTimeoutMs} ms`, true);
   }
   try {
     return await exchange(agent, turn, hooks, tokens);

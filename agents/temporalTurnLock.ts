@@ -1,8 +1,9 @@
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitOrGiveUp, type TurnLease, type TurnLock } from './turnLock.js';
+import { waitOrGiveUp, type TurnLock } from './turnLock.js';
 import {
   acquireLeaseUpdate,
+  type AcquireLeaseRequest,
   agentLeaseWorkflow,
   agentLeaseWorkflowId,
   releaseLeaseSignal,
@@ -10,6 +11,7 @@ import {
 
 /** Pause before asking again after an error or while the lease workflow continues as new. */
 const RETRY_PAUSE_MS = 200;
+const RELEASE_DEADLINE_MS = 5_000;
 
 /**
  * A turn lock kept by the `agent-lease` workflow of each key, so it holds across every worker
@@ -29,45 +31,40 @@ export function temporalTurnLock(options: {
   return {
     async acquire({ key, waitMs, leaseMs, signal }) {
       const workflowId = agentLeaseWorkflowId(taskQueue, key);
+      // Bounded, so nothing keeps calling Temporal after the exchange is over.
       const release = async () => {
         try {
-          await client.workflow.getHandle(workflowId).signal(releaseLeaseSignal, { token });
+          await client.withDeadline(Date.now() + RELEASE_DEADLINE_MS, () =>
+            client.workflow.getHandle(workflowId).signal(releaseLeaseSignal, { token }),
+          );
         } catch (error) {
           // The lease lapses on its own after leaseMs.
           warn('releasing an agent lease failed', { workflowId, error: String(error) });
         }
       };
-      const lease: TurnLease = { release };
       const deadline = Date.now() + waitMs;
+      let failing = false; // the last request to Temporal failed
       for (;;) {
         const left = deadline - Date.now();
-        if (left <= 0) return 'timeout';
-        const ask = client.workflow.executeUpdateWithStart(acquireLeaseUpdate, {
-          args: [{ holderId, token, leaseMs, waitMs: left }],
-          startWorkflowOperation: new WithStartWorkflowOperation(agentLeaseWorkflow, {
-            workflowId,
-            taskQueue,
-            args: [{ key }],
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            staticSummary: `one turn at a time for ${key}`,
-          }),
+        if (left <= 0) return failing ? 'unavailable' : 'timeout';
+        const request = askForLease(client, workflowId, taskQueue, key, {
+          holderId,
+          token,
+          leaseMs,
+          waitUntil: deadline,
         });
-        const answer = await waitOrGiveUp(
-          ask.catch((error: unknown) => ({ granted: false as const, error })),
-          left,
-          signal,
-        );
+        const answer = await waitOrGiveUp(request.answer, left, signal);
         if (answer === 'cancelled' || answer === 'timeout') {
-          // Leave the line now; and should the lease be granted meanwhile, give it back.
-          await release();
-          void ask.then(
-            (late) => (late.granted ? release() : undefined),
-            () => undefined,
-          );
-          return answer;
+          // Leave the line (or give back a lease granted this instant), then stop asking. A
+          // request Temporal never accepted is withdrawn in the background, in case it arrives.
+          const withdrawn = release();
+          if (request.accepted()) await withdrawn;
+          request.stop();
+          return answer === 'timeout' && !request.accepted() ? 'unavailable' : answer;
         }
-        if (answer.granted) return lease;
+        if (answer.granted) return { release };
         if ('reason' in answer && answer.reason !== 'draining') return 'timeout';
+        failing = 'error' in answer;
         if ('error' in answer) {
           warn('asking for an agent lease failed; asking again', {
             workflowId,
@@ -78,4 +75,41 @@ export function temporalTurnLock(options: {
       }
     },
   };
+}
+
+/**
+ * One request for the lease: accepted by the lease workflow first, then answered when granted,
+ * given up or drained. Accepted is kept apart so a Temporal that never takes the request is told
+ * from a long line. `stop` cancels its calls.
+ */
+function askForLease(
+  client: Client,
+  workflowId: string,
+  taskQueue: string,
+  key: string,
+  request: AcquireLeaseRequest,
+) {
+  const calls = new AbortController();
+  let accepted = false;
+  const start = new WithStartWorkflowOperation(agentLeaseWorkflow, {
+    workflowId,
+    taskQueue,
+    args: [{ key }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: `one turn at a time for ${key}`,
+  });
+  // It fails along with the request, which reports the failure.
+  start.workflowHandle().catch(() => undefined);
+  const answer = client
+    .withAbortSignal(calls.signal, async () => {
+      const update = await client.workflow.startUpdateWithStart(acquireLeaseUpdate, {
+        args: [request],
+        waitForStage: 'ACCEPTED',
+        startWorkflowOperation: start,
+      });
+      accepted = true;
+      return update.result();
+    })
+    .catch((error: unknown) => ({ granted: false as const, error }));
+  return { answer, accepted: () => accepted, stop: () => calls.abort() };
 }

@@ -6,14 +6,15 @@
 export interface TurnLock {
   /**
    * Waits in line for `key` up to `waitMs`. The lease lasts `leaseMs` unless released first, so a
-   * holder that vanished (its process was killed) frees it eventually.
+   * holder that vanished (its process was killed) frees it eventually. `unavailable`: whoever
+   * keeps the leases (Temporal) did not answer until the wait was over.
    */
   acquire(request: {
     key: string;
     waitMs: number;
     leaseMs: number;
     signal?: AbortSignal;
-  }): Promise<TurnLease | 'timeout' | 'cancelled'>;
+  }): Promise<TurnLease | 'timeout' | 'cancelled' | 'unavailable'>;
 }
 
 export interface TurnLease {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { temporalTurnLock } from '../agents/temporalTurnLock.js';
 import type { TurnLease } from '../agents/turnLock.js';
@@ -71,8 +72,9 @@ describe('agent lease (one turn at a time, across processes)', () => {
   it('a request that waits too long gives up and leaves the line', async () => {
     const key = randomUUID();
     const a = granted(await acquire(key, 'a'));
-    expect(await acquire(key, 'b', { waitMs: 300 })).toBe('timeout');
-    expect(await state(key)).toMatchObject({ holder: { holderId: 'a' }, waiting: [] });
+    // Long enough for the request to be taken in line: "timeout", not "unavailable".
+    expect(await acquire(key, 'b', { waitMs: 2_000 })).toBe('timeout');
+    await expect.poll(() => state(key)).toMatchObject({ holder: { holderId: 'a' }, waiting: [] });
     await a.release();
   });
 
@@ -110,6 +112,23 @@ describe('agent lease (one turn at a time, across processes)', () => {
     expect((await state(key)).holder).toBeUndefined();
   });
 
+  it('says "unavailable", not "busy", when Temporal does not answer within the wait', async () => {
+    const connection = Connection.lazy({ address: '127.0.0.1:1' });
+    const client = new Client({ connection });
+    const unreachable = temporalTurnLock({
+      client,
+      taskQueue: taskQueue(),
+      holderId: 'a',
+      token: 'a#1',
+      warn: () => undefined,
+    });
+    expect(await unreachable.acquire({ key: randomUUID(), waitMs: 1_000, leaseMs: 1_000 })).toBe(
+      'unavailable',
+    );
+    // The connection stays open: the SDK's retry timer of a call that already gave up would
+    // throw on a closed channel. It never connected, so it holds nothing.
+  });
+
   it('continues as new when its history grows, keeping the holder; requests follow it', async () => {
     const key = randomUUID();
     const first = await stack.temporal.workflow.start(agentLeaseWorkflow, {
@@ -118,9 +137,9 @@ describe('agent lease (one turn at a time, across processes)', () => {
       args: [{ key, continueAfterEvents: 20 }],
     });
     const holder = granted(await acquire(key, 'holder'));
-    // Each request that times out adds a handful of events.
+    // Each request that gives up adds a handful of events.
     for (let i = 0; i < 8; i += 1) {
-      expect(await acquire(key, `waiter-${i}`, { waitMs: 100 })).toBe('timeout');
+      expect(typeof (await acquire(key, `waiter-${i}`, { waitMs: 300 }))).toBe('string');
     }
     const latest = await handle(key).describe();
     expect(latest.runId).not.toBe(first.firstExecutionRunId);

@@ -39,8 +39,11 @@ export interface AcquireLeaseRequest {
   token: string;
   /** How long the lease lasts unless released: the longest one exchange can take, and a margin. */
   leaseMs: number;
-  /** How long to wait in line before giving up. */
-  waitMs: number;
+  /**
+   * When to give up waiting in line (epoch ms): a deadline rather than a duration, so a request
+   * that reaches the workflow late gives up when its asker does.
+   */
+  waitUntil: number;
 }
 
 export type AcquireLeaseResult =
@@ -82,6 +85,9 @@ export async function agentLeaseWorkflow(input: AgentLeaseInput): Promise<void> 
     acquireLeaseUpdate,
     async (request): Promise<AcquireLeaseResult> => {
       if (draining) return { granted: false, reason: 'draining' };
+      // Its asker has given up already: granting it would hold the lease for nobody.
+      const waitMs = request.waitUntil - Date.now();
+      if (waitMs <= 0) return { granted: false, reason: 'timeout' };
       const free = holder === undefined && waiting.length === 0;
       // A later attempt of the holder itself (its worker was lost mid-exchange) takes over at once.
       if (free || holder?.holderId === request.holderId) {
@@ -92,7 +98,7 @@ export async function agentLeaseWorkflow(input: AgentLeaseInput): Promise<void> 
       const inLine = () => waiting.includes(request);
       const turn = await condition(
         () => !inLine() || draining || (holder === undefined && waiting[0] === request),
-        request.waitMs,
+        waitMs,
       );
       if (!inLine()) return { granted: false, reason: 'withdrawn' };
       waiting.splice(waiting.indexOf(request), 1);
@@ -102,8 +108,10 @@ export async function agentLeaseWorkflow(input: AgentLeaseInput): Promise<void> 
       return { granted: true };
     },
     {
-      validator: ({ leaseMs, waitMs }) => {
-        if (!(leaseMs > 0) || !(waitMs >= 0)) throw new Error('leaseMs > 0 and waitMs ≥ 0');
+      validator: ({ leaseMs, waitUntil }) => {
+        if (!(leaseMs > 0) || !Number.isFinite(waitUntil)) {
+          throw new Error('leaseMs must be > 0 and waitUntil a time');
+        }
       },
     },
   );
