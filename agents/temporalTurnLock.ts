@@ -64,13 +64,14 @@ export function temporalTurnLock(options: {
         }
         if (answer.granted) return { release };
         if ('reason' in answer && answer.reason !== 'draining') return 'timeout';
-        failing = 'error' in answer;
-        if ('error' in answer) {
+        if ('error' in answer && !failing) {
+          // Once per run of failures, not once per retry.
           warn('asking for an agent lease failed; asking again', {
             workflowId,
             error: String(answer.error),
           });
         }
+        failing = 'error' in answer;
         await sleep(Math.min(RETRY_PAUSE_MS, Math.max(0, deadline - Date.now())));
       }
     },
