@@ -48,7 +48,7 @@ export async function runSocketioExchange(
   // turns at once would each collect the other's answers. One turn at a time per agent.
   hooks.onPhase?.('idle', 0);
   const lease = await (hooks.turnLock ?? localTurns).acquire({
-    key: `${endpoints.agentId}@${endpoints.socketUrl}`,
+    key: leaseKey(endpoints.agentId, endpoints.socketUrl),
     waitMs: agent.totalTimeoutMs,
     // The longest one exchange takes (a token request and a retry of it, then the exchange),
     // plus room to release: after that the lease lapses.
@@ -369,6 +369,19 @@ function connectErrorText(error: Error & { description?: unknown }): string {
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * What the lease is for: the AIWM agent at its server. The key becomes a workflow id shown in the
+ * Temporal UI, so the URL's credentials and query (a token, say) stay out of it.
+ */
+export function leaseKey(agentId: string, socketUrl: string): string {
+  try {
+    const url = new URL(socketUrl);
+    return `${agentId}@${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return `${agentId}@${socketUrl}`;
+  }
 }
 
 /** Turns of exchanges run without a Temporal lease (outside a worker). */

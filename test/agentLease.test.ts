@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leaseKey } from '../agents/socketioExchange.js';
 import { temporalTurnLock } from '../agents/temporalTurnLock.js';
 import type { TurnLease } from '../agents/turnLock.js';
 import {
@@ -48,6 +49,12 @@ describe('agent lease (one turn at a time, across processes)', () => {
     if (typeof result === 'string') throw new Error(`expected the lease, got ${result}`);
     return result;
   };
+
+  it("is keyed by the AIWM agent and its server, without the URL's credentials or query", () => {
+    expect(leaseKey('support', 'wss://user:secret@aiwm.example/dev/chat?token=abc')).toBe(
+      'support@wss://aiwm.example/dev/chat',
+    );
+  });
 
   it('grants one holder at a time, in the order they asked', async () => {
     const key = randomUUID();

@@ -9,6 +9,7 @@ import { startStack, type Stack } from './helpers/stack.js';
 import { workerProcesses } from './helpers/workerProcess.js';
 import { agentTaskQueue } from '../workflows/shared.js';
 import { temporalTurnLock } from '../agents/temporalTurnLock.js';
+import { leaseKey } from '../agents/socketioExchange.js';
 import { agentLeaseWorkflowId, leaseStateQuery } from '../workflows/agentLease.js';
 import { killMidAnswer } from './helpers/killMidAnswer.js';
 
@@ -397,7 +398,7 @@ describe('Socket.IO (AIWM) agents through the durable delivery', () => {
   });
 
   it('an operator probe waits its turn behind a delivery, so its answer reaches no customer', async () => {
-    const key = `busy@${aiwm.url}`;
+    const key = leaseKey('busy', aiwm.url);
     const leaseId = agentLeaseWorkflowId(stack.config.temporal.taskQueue, key);
     const delivery = await temporalTurnLock({
       client: stack.temporal,
