@@ -1,4 +1,4 @@
-import type { BridgeConfig } from '../config/schema.js';
+import type { AgentConfig, BridgeConfig } from '../config/schema.js';
 import type {
   AgentRouteSettings,
   ChatwootRetryPolicy,
@@ -30,7 +30,7 @@ export function deliveryPolicy(config: BridgeConfig, agentId: string): DeliveryP
     agentRetryInitialIntervalMs: delivery.agentRetryInitialIntervalMs,
     agentRetryMaxIntervalMs: delivery.agentRetryMaxIntervalMs,
     exchangeHeartbeatTimeoutMs: delivery.exchangeHeartbeatTimeoutMs,
-    exchangeAttemptTimeoutMs: agent.connectTimeoutMs + agent.totalTimeoutMs + 5_000,
+    exchangeAttemptTimeoutMs: exchangeAttemptTimeoutMs(agent),
     ...chatwootRetryPolicy(delivery),
     fallbackMessage: delivery.fallbackMessage,
     ...(agent.transport === 'pull'
@@ -44,6 +44,18 @@ export function deliveryPolicy(config: BridgeConfig, agentId: string): DeliveryP
         }
       : {}),
   };
+}
+
+/**
+ * The longest one exchange attempt may take: connect, the exchange, and a margin. A Socket.IO
+ * (AIWM) attempt may first wait up to `totalTimeoutMs` for its turn with the agent and then ask
+ * for a token, so it gets that time too rather than timing out while it answers.
+ */
+function exchangeAttemptTimeoutMs(agent: AgentConfig): number {
+  const exchange = agent.connectTimeoutMs + agent.totalTimeoutMs + 5_000;
+  return agent.transport === 'socketio'
+    ? exchange + agent.totalTimeoutMs + agent.connectTimeoutMs
+    : exchange;
 }
 
 /** What the conversation actor needs to know about the agent a message is routed to. */

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { deliveryPolicy } from '../api/deliveries.js';
 import { ConfigError, loadConfig, parseConfig } from '../config/load.js';
 
 /** The example from the docs. */
@@ -435,5 +436,32 @@ describe('environment values that would weaken the bridge', () => {
 
   it.each(['0x1f90', '1e3', ' '])('refuses PORT=%j', (port) => {
     expect(() => parseConfig(base, { PORT: port })).toThrow(/PORT must be a decimal port number/);
+  });
+});
+
+describe('delivery policy', () => {
+  it('gives an AIWM attempt time to wait its whole turn, fetch a token, then answer', () => {
+    const timeouts = { connectTimeoutMs: 2_000, totalTimeoutMs: 30_000 };
+    const config = parseConfig({
+      ...example(),
+      agents: [
+        { id: 'ws', transport: 'ws', url: 'ws://127.0.0.1:9001', ...timeouts },
+        {
+          id: 'aiwm',
+          transport: 'socketio',
+          apiBase: 'http://127.0.0.1:9002',
+          secret: 'aiwm-secret',
+          ...timeouts,
+        },
+      ],
+      routes: [{ inboxId: 7, agentId: 'ws' }],
+    });
+    const { connectTimeoutMs, totalTimeoutMs } = timeouts;
+    const longestExchange = connectTimeoutMs + totalTimeoutMs;
+    expect(deliveryPolicy(config, 'ws').exchangeAttemptTimeoutMs).toBeGreaterThan(longestExchange);
+    // The turn's wait (up to totalTimeoutMs), a token request, then the exchange itself.
+    expect(deliveryPolicy(config, 'aiwm').exchangeAttemptTimeoutMs).toBeGreaterThan(
+      totalTimeoutMs + connectTimeoutMs + longestExchange,
+    );
   });
 });
