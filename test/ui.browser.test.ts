@@ -111,7 +111,7 @@ interface MarkupElement {
 
 /** What the page's frames (the rendered Markdown) contain: elements by tag, links by text and target. */
 async function framesMarkup(page: Page): Promise<{ tags: string[]; links: string[][] }> {
-  const frames = page.frames().filter((frame) => frame !== page.mainFrame() && !frame.isDetached());
+  const frames = markdownFrames(page);
   const found = await Promise.all(
     frames.map((frame) =>
       frame
@@ -139,7 +139,7 @@ async function framesMarkup(page: Page): Promise<{ tags: string[]; links: string
  * counts as empty, and the caller polls again.
  */
 async function framesText(page: Page): Promise<string> {
-  const frames = page.frames().filter((frame) => frame !== page.mainFrame() && !frame.isDetached());
+  const frames = markdownFrames(page);
   const texts = await Promise.all(
     frames.map((frame) =>
       frame
@@ -149,4 +149,9 @@ async function framesText(page: Page): Promise<string> {
     ),
   );
   return texts.join('\n').replace(/[“”]/g, '"');
+}
+
+/** The frames the UI renders Markdown in (summary, details), as they are now. */
+function markdownFrames(page: Page) {
+  return page.frames().filter((frame) => frame !== page.mainFrame() && !frame.isDetached());
 }
