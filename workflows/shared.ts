@@ -175,17 +175,54 @@ export interface InboundMessage {
   content: string;
   attachments: Attachment[];
   sender: SenderInfo;
+  /** When Chatwoot created the message (epoch ms), if the payload said; order is by id first. */
+  createdAtMs?: number;
+}
+
+/**
+ * What a webhook payload says about its conversation, so an actor that starts (or restarts) on
+ * any event knows whether the bot may speak. Old payloads (assignee only) and Chatwoot 4.16+
+ * typed owners (agent bot / Captain) are both read into this one shape.
+ */
+export interface ConversationFacts {
+  /** Chatwoot's status in the payload: `open`, `pending`, `resolved`, `snoozed`. */
+  status?: string;
+  /** Who owns the conversation: a human user, the bot (agent bot, Captain or a bot user), nobody. */
+  owner?: 'human' | 'bot' | 'none';
+  /** The human owner's name, for the actor's details. */
+  ownerName?: string;
 }
 
 /** Everything the webhook tells a conversation actor. */
 export type ConversationSignal =
-  | { type: 'customer_message'; message: InboundMessage; route: AgentRouteSettings }
+  | {
+      type: 'customer_message';
+      message: InboundMessage;
+      route: AgentRouteSettings;
+      conversation?: ConversationFacts;
+    }
   /** A human agent wrote in the conversation (outgoing, public, not the bridge's own). */
-  | { type: 'human_message'; messageId: number; senderName?: string }
-  | { type: 'status_changed'; status: string; previousStatus?: string }
+  | {
+      type: 'human_message';
+      messageId: number;
+      senderName?: string;
+      conversation?: ConversationFacts;
+    }
+  | {
+      type: 'status_changed';
+      status: string;
+      previousStatus?: string;
+      conversation?: ConversationFacts;
+    }
   /** `toBot`: the assignee is one of the users that stand for the bot. */
-  | { type: 'assignee_changed'; assigneeId: number | null; assigneeName?: string; toBot: boolean }
-  | { type: 'resolved' }
+  | {
+      type: 'assignee_changed';
+      assigneeId: number | null;
+      assigneeName?: string;
+      toBot: boolean;
+      conversation?: ConversationFacts;
+    }
+  | { type: 'resolved'; conversation?: ConversationFacts }
   | {
       type: 'greet';
       trigger: 'conversation_created' | 'webwidget_triggered';
