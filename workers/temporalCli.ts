@@ -1,10 +1,11 @@
 // Locates (or builds once) the `temporal` CLI, which provides the local dev server and web UI.
 // Temporal's release downloads are not always reachable, so the fallback is `go install`,
 // which only needs the Go module proxy.
-import { execFile, spawn } from 'node:child_process';
-import { access, constants, mkdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { goInstall } from './goInstall.js';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1'; // later tags refuse `go install`
 const GO_PACKAGE = `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`;
@@ -66,50 +67,15 @@ async function isWorkingCli(file: string): Promise<boolean> {
   });
 }
 
-async function buildWithGo(gobin: string, log: (line: string) => void): Promise<void> {
-  await mkdir(gobin, { recursive: true });
-  log(
-    `building Temporal CLI ${TEMPORAL_CLI_VERSION} with Go (one-off, a few minutes) into ${gobin}`,
-  );
-  const started = Date.now();
-  // A periodic heartbeat keeps CI logs from looking hung during the long, silent link step.
-  const heartbeat = setInterval(() => {
-    log(`  still building Temporal CLI (${Math.round((Date.now() - started) / 1000)} s)`);
-  }, 30_000);
-  try {
-    const stderrTail = await runGoInstall(gobin);
-    if (stderrTail !== undefined) {
-      throw new Error(`\`go install ${GO_PACKAGE}\` failed:\n${stderrTail}`);
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    throw new Error(
-      'The Temporal CLI was not found and Go is not installed to build it. Either:\n' +
-        '  - install Go (https://go.dev/dl/) and rerun: it will be built into .cache/temporal/;\n' +
-        '  - set TEMPORAL_CLI_PATH to an existing temporal binary; or\n' +
-        '  - install the CLI as described at https://docs.temporal.io/cli#install and put it on PATH.',
-    );
-  } finally {
-    clearInterval(heartbeat);
-  }
-  log(`built Temporal CLI in ${Math.round((Date.now() - started) / 1000)} s`);
-}
-
-/** Runs `go install`; resolves undefined on success or with the tail of stderr on failure. */
-function runGoInstall(gobin: string): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    // Inherit the environment so GOPROXY, GOFLAGS, GOCACHE etc. apply.
-    const child = spawn('go', ['install', GO_PACKAGE], {
-      env: { ...process.env, GOBIN: gobin },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-4000);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve(code === 0 ? undefined : stderr.trim()));
+function buildWithGo(gobin: string, log: (line: string) => void): Promise<void> {
+  return goInstall({
+    goPackage: GO_PACKAGE,
+    gobin,
+    label: `Temporal CLI ${TEMPORAL_CLI_VERSION}`,
+    log,
+    withoutGo:
+      'set TEMPORAL_CLI_PATH to an existing temporal binary, or install the CLI as described ' +
+      'at https://docs.temporal.io/cli#install and put it on PATH.',
   });
 }
 
