@@ -23,6 +23,7 @@ import {
   CATCH_UP_NOTE_PART,
   handoffNote,
   needsOlderPage,
+  ownerOf,
   planConversation,
 } from './catchUpPlan.js';
 
@@ -114,6 +115,8 @@ export function createCatchUpActivities({ temporal, current, chatwoot, metrics }
           agentId,
           action: decision.action,
           reopened: decision.action === 'answer' && decision.reopened,
+          owner:
+            ownerOf(conversation, config.conversation.botAssigneeIds) === 'bot' ? 'bot' : 'none',
           messages: pendingMessages.map((message) => ({
             messageId: message.id,
             content: message.content ?? '',
@@ -170,8 +173,8 @@ export function createCatchUpActivities({ temporal, current, chatwoot, metrics }
             sender: conversation.sender,
             createdAtMs: message.createdAtMs,
           },
-          // The bot owns it: pending (Chatwoot-opened ones are set back to pending first).
-          conversation: { status: 'pending', owner: 'bot' },
+          // Pending: Chatwoot-opened ones are set back to pending before they are handed over.
+          conversation: { status: 'pending', owner: conversation.owner },
         });
       }
       metrics.catchUpMessages('answered', conversation.messages.length);

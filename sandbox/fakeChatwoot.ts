@@ -1083,8 +1083,9 @@ export class FakeChatwoot {
   ): StoredMessage {
     const conversation = this.conversation(accountId, conversationId);
     if (conversation.status === 'pending') conversation.status = 'open';
-    if (conversation.listing && conversation.listing.assignee?.type !== 'User') {
-      conversation.listing.assignee = { ...agent, type: 'User' };
+    // 4.16+: the reply clears the bot owner (it does not assign the replier).
+    if (conversation.listing?.assignee && conversation.listing.assignee.type !== 'User') {
+      delete conversation.listing.assignee;
     }
     return this.addSeeded(accountId, conversationId, {
       content,

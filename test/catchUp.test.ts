@@ -387,6 +387,39 @@ describe('catch-up decisions', () => {
       [incoming(1, 100), activity(3, BOT_ERROR_ACTIVITY), { ...botReply, id: 5 }],
       'back_to_pending',
     ],
+    [
+      'open by the failure, then a human replied',
+      conversation('open'),
+      [
+        incoming(3),
+        activity(4, BOT_ERROR_ACTIVITY),
+        { id: 5, content: 'on it', message_type: 1, created_at: at(3), sender_type: 'User' },
+      ],
+      'leave',
+    ],
+    [
+      'open by the failure, then the bot handed off',
+      conversation('open'),
+      [
+        incoming(3),
+        activity(4, BOT_ERROR_ACTIVITY),
+        {
+          id: 5,
+          content: 'why',
+          message_type: 1,
+          private: true,
+          created_at: at(3),
+          source_id: 'chatwoot-bridge:message:1:1:3#handoff-note',
+        },
+      ],
+      'leave',
+    ],
+    [
+      'open by the failure, customer wrote again after the bot answered',
+      conversation('open'),
+      [incoming(1, 100), activity(3, BOT_ERROR_ACTIVITY), { ...botReply, id: 5 }, incoming(6)],
+      'answer',
+    ],
     ['too old', conversation('pending'), [incoming(3, 3_600)], 'hand_to_team'],
     ['resolved', conversation('resolved'), [incoming(3)], 'leave'],
   ] as const)('%s → %s', (_name, c, messages, action) => {

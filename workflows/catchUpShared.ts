@@ -29,6 +29,8 @@ export interface MissedConversation {
   action: 'answer' | 'hand_to_team' | 'back_to_pending';
   /** Chatwoot opened it because the bot's webhook failed: it goes back to pending with the bot. */
   reopened: boolean;
+  /** `bot`: typed bot owner or a bot user assigned; `none`: unassigned (old Chatwoot). */
+  owner: 'bot' | 'none';
   /** Oldest first. */
   messages: MissedMessage[];
   sender: SenderInfo;
