@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { BOT_ERROR_ACTIVITY, planConversation } from '../activities/catchUpPlan.js';
@@ -10,7 +11,8 @@ import { createBridgeWorker, type BridgeWorker } from '../workers/worker.js';
 import { catchUpScheduleId, type CatchUpReport } from '../workflows/catchUpShared.js';
 import { eventually } from './helpers/eventually.js';
 import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { sendLikeAgentBot } from './helpers/agentBotSender.js';
+import { startStack, WEBHOOK_SECRET, type Stack } from './helpers/stack.js';
 
 const USER_TOKEN = 'test-user-token';
 const INBOX = 7;
@@ -109,12 +111,31 @@ async function runCatchUp(): Promise<CatchUpReport> {
   return (await handle.result()) as CatchUpReport;
 }
 
-/** A customer message whose webhook never reached the bridge (Chatwoot gave up on it). */
-function missedMessage(conversationId: number, content: string, createdAt?: number): StoredMessage {
+/** Where the bridge's API was: nothing listens there any more (connection refused). */
+async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}/webhook/chatwoot`;
+}
+
+/**
+ * A customer message written while the bridge's API was down: Chatwoot stores it, its agent-bot
+ * webhook is refused, and Chatwoot gives up (message failed, conversation opened).
+ */
+async function missedMessage(
+  conversationId: number,
+  content: string,
+  createdAt?: number,
+): Promise<StoredMessage> {
   const message = stack.chatwoot.addCustomerMessage(stack.accountId, conversationId, content, {
     ...(createdAt !== undefined ? { createdAt } : {}),
   });
-  stack.chatwoot.failWebhook(stack.accountId, message.id);
+  const outcome = await sendLikeAgentBot(stack.chatwoot, await closedPortUrl(), message, {
+    secret: WEBHOOK_SECRET,
+  });
+  expect(outcome).toBe('failed');
   return message;
 }
 
@@ -132,10 +153,16 @@ describe('catch-up', () => {
   it('answers once what was missed while the bridge was down, and gives the conversation back to the bot', async () => {
     const conversationId = 201;
     stack.chatwoot.seedConversation(stack.accountId, conversationId, { inboxId: INBOX });
-    missedMessage(conversationId, 'where is my parcel?');
-    missedMessage(conversationId, 'it was due yesterday');
+    await missedMessage(conversationId, 'where is my parcel?');
+    await missedMessage(conversationId, 'it was due yesterday');
     // What Chatwoot did on the failure: opened it, with its activity message.
     expect(stack.chatwoot.status(stack.accountId, conversationId)).toBe('open');
+    expect(
+      stack.chatwoot
+        .messages(stack.accountId, conversationId)
+        .filter((m) => m.message_type === 'incoming')
+        .map((m) => m.status),
+    ).toEqual(['failed', 'failed']);
     expect(
       stack.chatwoot.messages(stack.accountId, conversationId).map((m) => m.content),
     ).toContain(BOT_ERROR_ACTIVITY);
@@ -181,7 +208,7 @@ describe('catch-up', () => {
     const [replied, assigned, statusChanged, humanOwned] = [203, 204, 205, 206];
     for (const id of [replied, assigned, statusChanged]) {
       stack.chatwoot.seedConversation(stack.accountId, id, { inboxId: INBOX });
-      missedMessage(id, `help me (${id})`);
+      await missedMessage(id, `help me (${id})`);
     }
     stack.chatwoot.addHumanReply(stack.accountId, replied, 'I am on it');
     stack.chatwoot.assignConversation(stack.accountId, assigned, {
@@ -227,7 +254,7 @@ describe('catch-up', () => {
     const conversationId = 208;
     stack.chatwoot.seedConversation(stack.accountId, conversationId, { inboxId: INBOX });
     const longAgo = Math.floor((Date.now() - 2 * MAX_AGE_MS) / 1000);
-    missedMessage(conversationId, 'anyone?', longAgo);
+    await missedMessage(conversationId, 'anyone?', longAgo);
 
     const report = await runCatchUp();
     expect(report.handedToTeamConversations).toBeGreaterThanOrEqual(1);
