@@ -25,6 +25,7 @@ import {
   needsOlderPage,
   ownerOf,
   planConversation,
+  worthReading,
 } from './catchUpPlan.js';
 
 /** Chatwoot's page size for the conversation list. */
@@ -85,7 +86,7 @@ export function createCatchUpActivities({ temporal, current, chatwoot, metrics }
       for (const conversation of conversations) {
         Context.current().heartbeat(conversation.id);
         const agentId = matchRoute(config.routes, routingFactsOf(conversation))?.agentId;
-        if (!agentId) {
+        if (!agentId || !worthReading(conversation, config.conversation.botAssigneeIds)) {
           leftAlone += 1;
           continue;
         }

@@ -126,6 +126,26 @@ function missed(
     : { action: 'answer', messages, reopened };
 }
 
+/**
+ * Whether the conversation's messages are worth reading, judged from the listing alone (it
+ * carries the newest message): a busy desk has many open conversations a human is working on.
+ */
+export function worthReading(
+  conversation: ChatwootListedConversation,
+  botAssigneeIds: readonly number[],
+): boolean {
+  if (ownerOf(conversation, botAssigneeIds) === 'human') return false;
+  const last = conversation.messages?.at(-1);
+  if (!last) return conversation.status === 'pending';
+  if (conversation.status === 'pending') return !isPublicReply(last);
+  if (conversation.status !== 'open') return false;
+  return (
+    (last.message_type === ACTIVITY && last.content === BOT_ERROR_ACTIVITY) ||
+    isCustomerMessage(last) ||
+    (isPublicReply(last) && isBotMessage(last))
+  );
+}
+
 /** Whether the newest page may end before the last reply (or the failure activity): read on. */
 export function needsOlderPage(
   status: string,

@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ScheduleNotFoundError } from '@temporalio/client';
-import { BOT_ERROR_ACTIVITY, planConversation } from '../activities/catchUpPlan.js';
+import { BOT_ERROR_ACTIVITY, planConversation, worthReading } from '../activities/catchUpPlan.js';
 import type { ChatwootListedConversation, ChatwootListedMessage } from '../chatwoot/client.js';
 import { isBridgeSourceId } from '../chatwoot/sourceId.js';
 import { LiveConfig } from '../config/live.js';
@@ -455,7 +455,27 @@ describe('catch-up decisions', () => {
     ],
     ['too old', conversation('pending'), [incoming(3, 3_600)], 'hand_to_team'],
     ['resolved', conversation('resolved'), [incoming(3)], 'leave'],
-  ] as const)('%s → %s', (_name, c, messages, action) => {
+  ] as const)('%s', (_name, c, messages, action) => {
     expect(plan(c, [...messages]).action).toBe(action);
+  });
+
+  it.each([
+    ['pending, the customer wrote last', 'pending', {}, incoming(3), true],
+    ['pending, answered last', 'pending', {}, botReply, false],
+    ['pending, no message listed', 'pending', {}, undefined, true],
+    ['open, the failure activity last', 'open', {}, activity(4, BOT_ERROR_ACTIVITY), true],
+    ['open, the bot answered last', 'open', {}, botReply, true],
+    [
+      'open, a human answered last',
+      'open',
+      {},
+      { ...botReply, source_id: null, sender_type: 'User' },
+      false,
+    ],
+    ['open, another activity last', 'open', {}, activity(4, 'Assigned to Ann by Bob'), false],
+    ['assigned to a human', 'pending', { assignee: { id: 3 } }, incoming(3), false],
+  ] as const)('worth reading: %s', (_name, status, meta, last, expected) => {
+    const listed = { ...conversation(status, meta), messages: last ? [last] : [] };
+    expect(worthReading(listed, [42])).toBe(expected);
   });
 });
