@@ -6,6 +6,7 @@ import type { ChatwootListedConversation, ChatwootListedMessage } from '../chatw
 import { isBridgeSourceId } from '../chatwoot/sourceId.js';
 import { LiveConfig } from '../config/live.js';
 import { parseConfig } from '../config/load.js';
+import { catchUpAccountIds } from '../config/schema.js';
 import type { StoredMessage } from '../sandbox/fakeChatwoot.js';
 import { createBridgeWorker, type BridgeWorker } from '../workers/worker.js';
 import { catchUpScheduleId, type CatchUpReport } from '../workflows/catchUpShared.js';
@@ -477,5 +478,44 @@ describe('catch-up decisions', () => {
   ] as const)('worth reading: %s', (_name, status, meta, last, expected) => {
     const listed = { ...conversation(status, meta), messages: last ? [last] : [] };
     expect(worthReading(listed, [42])).toBe(expected);
+  });
+});
+
+describe('catch-up configuration', () => {
+  const base = {
+    chatwoot: { baseUrl: 'http://localhost:3000', apiAccessToken: 'bot-token' },
+    agents: [{ id: 'echo', transport: 'ws', url: 'ws://127.0.0.1:9001' }],
+    routes: [{ inboxId: 7, agentId: 'echo' }],
+  };
+
+  it('is off by default, with a minute between runs and half an hour before the team takes over', () => {
+    const config = parseConfig(base);
+    expect(config.catchUp).toEqual({
+      intervalMs: 60_000,
+      maxAgeMs: 1_800_000,
+      firstRunLookbackMs: 3_600_000,
+    });
+    expect(catchUpAccountIds(config)).toEqual([]);
+  });
+
+  it('takes the accounts from chatwoot.accountId unless catchUp.accountIds names them', () => {
+    const withAccount = { ...base, chatwoot: { ...base.chatwoot, accountId: 3 } };
+    expect(catchUpAccountIds(parseConfig(withAccount))).toEqual([3]);
+    expect(
+      catchUpAccountIds(parseConfig({ ...withAccount, catchUp: { accountIds: [4, 5] } })),
+    ).toEqual([4, 5]);
+  });
+
+  it('says what to fix when a token comes without an account, or the interval is too short', () => {
+    expect(() => parseConfig({ ...base, catchUp: { apiAccessToken: 'user-token' } })).toThrow(
+      /catchUp\.accountIds: catch-up needs to know the accounts: set catchUp\.accountIds or chatwoot\.accountId/,
+    );
+    expect(() =>
+      parseConfig({
+        ...base,
+        chatwoot: { ...base.chatwoot, accountId: 1 },
+        catchUp: { intervalMs: 10 },
+      }),
+    ).toThrow(/catchUp\.intervalMs: use at least 1000 ms/);
   });
 });
