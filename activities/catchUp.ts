@@ -34,6 +34,8 @@ const CONVERSATION_PAGE_SIZE = 25;
 const MAX_CONVERSATION_PAGES = 40;
 /** Pages of messages read back per conversation to reach its last reply. */
 const MAX_MESSAGE_PAGES = 5;
+/** Conversations one run acts on (its history and this activity's result stay small). */
+const MAX_CONVERSATIONS_PER_RUN = 100;
 /** `last_activity_at` has whole seconds, and a write may commit a moment late: overlap runs. */
 const CURSOR_OVERLAP_MS = 10_000;
 
@@ -83,7 +85,12 @@ export function createCatchUpActivities({ temporal, current, chatwoot, metrics }
 
       const missed: MissedConversation[] = [];
       let leftAlone = 0;
+      let finished = complete;
       for (const conversation of conversations) {
+        if (missed.length >= MAX_CONVERSATIONS_PER_RUN) {
+          finished = false; // the next run covers the same window again
+          break;
+        }
         Context.current().heartbeat(conversation.id);
         const agentId = matchRoute(config.routes, routingFactsOf(conversation))?.agentId;
         if (!agentId || !worthReading(conversation, config.conversation.botAssigneeIds)) {
@@ -131,7 +138,7 @@ export function createCatchUpActivities({ temporal, current, chatwoot, metrics }
       return {
         sinceMs,
         listedAtMs,
-        complete,
+        complete: finished,
         conversations: missed,
         leftAlone,
         chatwootPolicy: chatwootRetryPolicy(config.delivery),
