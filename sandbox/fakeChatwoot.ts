@@ -1016,7 +1016,8 @@ export class FakeChatwoot {
       inboxId: options.inboxId ?? conversation.listing?.inboxId ?? 1,
       contact: {
         id: options.contact?.id ?? 1_000 + conversationId,
-        name: options.contact?.name ?? `Customer ${conversationId}`,
+        // The same contact the webhook fixtures (chatwootWebhooks.ts) name.
+        name: options.contact?.name ?? `Customer ${1_000 + conversationId}`,
         email: options.contact?.email ?? null,
         phone_number: options.contact?.phone_number ?? null,
       },
