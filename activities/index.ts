@@ -4,6 +4,7 @@ import type { LiveConfig } from '../config/live.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { WorkerMetrics } from '../observability/metrics.js';
 import { createAgentExchangeActivity } from './agentExchange.js';
+import { createCatchUpActivities } from './catchUp.js';
 import { createChatwootActivities } from './chatwoot.js';
 import { createProactiveActivities } from './proactive.js';
 import { createPullAgentActivities } from './pullAgents.js';
@@ -30,7 +31,16 @@ export function createActivities({ config, temporal, live, ...deps }: ActivityDe
     observe: (call) => metrics.chatwootCall(call),
   });
   return {
-    chatwoot: { ...createChatwootActivities(chatwoot), ...createProactiveActivities(chatwoot) },
+    chatwoot: {
+      ...createChatwootActivities(chatwoot),
+      ...createProactiveActivities(chatwoot),
+      ...createCatchUpActivities({
+        temporal,
+        current: () => live?.current() ?? config,
+        chatwoot,
+        metrics,
+      }),
+    },
     agents: {
       ...createAgentExchangeActivity({
         agents: live?.agents ?? new Map(config.agents.map((agent) => [agent.id, agent])),

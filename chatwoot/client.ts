@@ -194,6 +194,40 @@ export class ChatwootClient {
     return this.request('POST', `/api/v1/accounts/${accountId}/conversations`, body);
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Listing (catch-up): needs a user token; agent-bot tokens may not list conversations.
+
+  /**
+   * One page (25) of an account's conversations, newest activity first (Chatwoot's `latest`
+   * order), filtered by status and inbox. Answers `{data: {meta, payload}}`.
+   */
+  async listConversations(
+    accountId: number,
+    filter: { status: ConversationStatus | 'all'; inboxId?: number; page?: number },
+  ): Promise<ChatwootListedConversation[]> {
+    const params = new URLSearchParams({ status: filter.status, page: String(filter.page ?? 1) });
+    if (filter.inboxId !== undefined) params.set('inbox_id', String(filter.inboxId));
+    const result = await this.request<{ data?: { payload?: ChatwootListedConversation[] } }>(
+      'GET',
+      `/api/v1/accounts/${accountId}/conversations?${params.toString()}`,
+    );
+    return result.data?.payload ?? [];
+  }
+
+  /** Like {@link listMessages}, with the fields catch-up reads (type, sender, status). */
+  async listConversationMessages(
+    accountId: number,
+    conversationId: number,
+    beforeId?: number,
+  ): Promise<ChatwootListedMessage[]> {
+    const query = beforeId === undefined ? '' : `?before=${beforeId}`;
+    const page = await this.request<{ payload?: ChatwootListedMessage[] }>(
+      'GET',
+      this.conversationPath(accountId, conversationId, 'messages') + query,
+    );
+    return page.payload ?? [];
+  }
+
   private conversationPath(accountId: number, conversationId: number, action: string): string {
     return `/api/v1/accounts/${accountId}/conversations/${conversationId}/${action}`;
   }
@@ -250,4 +284,54 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** A message as the API lists it: `message_type` is the integer code (0 in, 1 out, 2 activity, 3 template). */
+export interface ChatwootListedMessage {
+  id: number;
+  content?: string | null;
+  message_type: number;
+  private?: boolean;
+  /** Unix seconds. */
+  created_at: number;
+  source_id?: string | null;
+  status?: string | null;
+  sender_type?: string | null;
+  sender_id?: number | null;
+  sender?: {
+    id?: number;
+    name?: string | null;
+    email?: string | null;
+    phone_number?: string | null;
+  } | null;
+  attachments?: Array<{ id?: number; file_type?: string; data_url?: string; thumb_url?: string }>;
+}
+
+/**
+ * A conversation as the list endpoint renders it. Before Chatwoot 4.16 `meta.assignee` is always
+ * a user; since 4.16 (PRs #14875, #15421) `meta.assignee_type` says whether the owner is a `User`,
+ * an `AgentBot` or a `Captain::Assistant`.
+ */
+export interface ChatwootListedConversation {
+  id: number;
+  inbox_id: number;
+  status: string;
+  /** Unix seconds. */
+  last_activity_at: number;
+  labels?: string[];
+  custom_attributes?: Record<string, unknown>;
+  /** The conversation's newest message only. */
+  messages?: ChatwootListedMessage[];
+  meta?: {
+    sender?: {
+      id?: number;
+      name?: string | null;
+      email?: string | null;
+      phone_number?: string | null;
+      custom_attributes?: Record<string, unknown>;
+    } | null;
+    assignee?: { id?: number; name?: string | null } | null;
+    assignee_type?: string | null;
+    team?: { id?: number } | null;
+  };
 }

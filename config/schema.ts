@@ -176,6 +176,35 @@ export const conversationSchema = z
   })
   .loose();
 
+/**
+ * Catch-up: a Temporal Schedule per account finds customer messages whose webhook Chatwoot gave
+ * up on (bridge or Temporal down) and hands them to their conversation actor, or to the team
+ * when they are too old. Listing conversations needs a user token (agent-bot tokens cannot).
+ */
+export const catchUpSchema = z
+  .object({
+    /** A Chatwoot user's access token (an administrator sees every inbox); unset: catch-up is off. */
+    apiAccessToken: z
+      .string()
+      .min(
+        1,
+        'set a Chatwoot user access token, or remove catchUp.apiAccessToken to turn catch-up off',
+      )
+      .optional(),
+    /** Accounts to catch up (default: `chatwoot.accountId`). */
+    accountIds: z
+      .array(z.number().int().positive())
+      .min(1, 'list at least one account id, or remove catchUp.accountIds')
+      .optional(),
+    /** How often each account's schedule runs (it also runs once when a worker starts). */
+    intervalMs: z.number().int().min(1_000, 'use at least 1000 ms').default(60_000),
+    /** A missed message older than this goes to the team (opened + private note) instead of the bot. */
+    maxAgeMs: z.number().int().positive().default(1_800_000),
+    /** The very first run (no earlier run to continue from) looks back this far. */
+    firstRunLookbackMs: z.number().int().positive().default(3_600_000),
+  })
+  .loose();
+
 export const bridgeConfigSchema = z
   .object({
     chatwoot: z
@@ -233,9 +262,22 @@ export const bridgeConfigSchema = z
       })
       .loose()
       .default({ workerPort: 9464, temporalSdkPort: 9465, host: '0.0.0.0' }),
+    catchUp: catchUpSchema.default(catchUpSchema.parse({})),
   })
   .loose()
   .superRefine((config, ctx) => {
+    if (
+      config.catchUp.apiAccessToken &&
+      !config.catchUp.accountIds &&
+      config.chatwoot.accountId === undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['catchUp', 'accountIds'],
+        message:
+          'catch-up needs to know the accounts: set catchUp.accountIds or chatwoot.accountId',
+      });
+    }
     const agentIds = new Set(config.agents.map((agent) => agent.id));
     config.routes.forEach((route, index) => {
       if (!agentIds.has(route.agentId)) {
@@ -269,3 +311,11 @@ export type PullAgentConfig = z.infer<typeof pullAgentSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
 export type ConversationConfig = z.infer<typeof conversationSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
+export type CatchUpConfig = z.infer<typeof catchUpSchema>;
+
+/** The accounts catch-up runs for: `catchUp.accountIds`, else `chatwoot.accountId`, else none. */
+export function catchUpAccountIds(config: BridgeConfig): number[] {
+  return (
+    config.catchUp.accountIds ?? (config.chatwoot.accountId ? [config.chatwoot.accountId] : [])
+  );
+}

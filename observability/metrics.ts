@@ -137,11 +137,28 @@ export class WorkerMetrics {
     buckets: REQUEST_BUCKETS,
     registers: [this.registry],
   });
+  private readonly catchUpRuns = new Counter({
+    name: `${PREFIX}catch_up_runs_total`,
+    help: "Catch-up runs that listed their account's conversations.",
+    registers: [this.registry],
+  });
+  private readonly caughtUp = new Counter({
+    name: `${PREFIX}catch_up_messages_total`,
+    help: 'Missed customer messages found by catch-up, by outcome (answered: handed to the bot; handed_to_team: too old).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
 
   constructor(options: MetricsOptions = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
+  catchUpRun(): void {
+    this.catchUpRuns.inc();
+  }
+  catchUpMessages(outcome: 'answered' | 'handed_to_team', count: number): void {
+    this.caughtUp.inc({ outcome }, count);
+  }
   messageDeduplicated(reason: string): void {
     this.deduplicated.inc({ reason: reasonLabel(reason) });
   }

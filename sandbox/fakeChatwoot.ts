@@ -14,6 +14,14 @@ import Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  AGENT_BOT_ERROR_ACTIVITY,
+  filterConversations,
+  toListedConversation,
+  type ConversationListing,
+  type ListedAssignee,
+  type ListedContact,
+} from './fakeChatwootListing.js';
 
 // ajv and ajv-formats are CommonJS; under NodeNext their default import is the module object.
 const Ajv2020 = Ajv2020Module.default;
@@ -53,6 +61,11 @@ export interface StoredMessage {
   content_type: string;
   content_attributes: Record<string, unknown>;
   created_at: number;
+  /** Set for messages seeded by the catch-up helpers (default: from `message_type`). */
+  sender_type?: 'Contact' | 'User' | 'AgentBot' | null;
+  sender?: { id: number; name: string; email?: string | null; phone_number?: string | null };
+  /** `failed` once the agent bot's webhook for it failed for good (default `sent`). */
+  status?: 'sent' | 'failed';
 }
 
 /** A contact as the fake stores it; `contact_inboxes` links it to inboxes by `source_id`. */
@@ -104,6 +117,8 @@ export interface FakeChatwootOptions {
   port?: number;
   host?: string;
   apiAccessToken?: string;
+  /** A user's token: accepted everywhere, and the only one allowed to list conversations. */
+  userApiAccessToken?: string;
   swaggerPath?: string | URL;
   /** Inboxes that exist (others answer 404, as in Chatwoot). Default: inbox 1. */
   inboxes?: number[];
@@ -367,6 +382,8 @@ interface Conversation {
   typing: Array<'on' | 'off'>;
   status: string;
   statusChanges: string[];
+  /** Set for conversations the listing shows (seeded by the catch-up helpers). */
+  listing?: ConversationListing;
 }
 
 interface HandlerContext {
@@ -419,13 +436,17 @@ export class FakeChatwoot {
     [`post ${ACCOUNT}/contacts/{id}/contact_inboxes`, (ctx) => this.createContactInbox(ctx)],
     [`get ${ACCOUNT}/contacts/{id}/conversations`, (ctx) => this.contactConversations(ctx)],
     [`post ${ACCOUNT}/conversations`, (ctx) => this.createConversation(ctx)],
+    [`get ${ACCOUNT}/conversations`, (ctx) => this.listConversations(ctx)],
   ]);
+  /** Operations an agent-bot token may not call (Chatwoot answers 401 to them). */
+  private readonly userOnly = new Set([`get ${ACCOUNT}/conversations`]);
 
   static async start(options: FakeChatwootOptions = {}): Promise<FakeChatwoot> {
     const fake = new FakeChatwoot(
       SwaggerValidator.load(options.swaggerPath),
       options.apiAccessToken ?? 'test-token',
       options.inboxes ?? [1],
+      options.userApiAccessToken ?? 'test-user-token',
     );
     const host = options.host ?? '127.0.0.1';
     await fake.app.listen({ port: options.port ?? 0, host });
@@ -439,6 +460,7 @@ export class FakeChatwoot {
     readonly validator: SwaggerValidator,
     private readonly apiAccessToken: string,
     inboxes: number[],
+    private readonly userApiAccessToken: string,
   ) {
     this.inboxIds = new Set(inboxes);
     // Closing must not wait for keep-alive sockets or requests parked in a delay fault.
@@ -622,8 +644,15 @@ export class FakeChatwoot {
     }
 
     const { operation } = matched;
-    if (operation.authHeader && request.headers[operation.authHeader] !== this.apiAccessToken) {
-      return { status: 401, body: { error: 'Invalid Access Token' } };
+    if (operation.authHeader) {
+      const token = request.headers[operation.authHeader];
+      const isUser = token === this.userApiAccessToken;
+      if (!isUser && token !== this.apiAccessToken) {
+        return { status: 401, body: { error: 'Invalid Access Token' } };
+      }
+      if (!isUser && this.userOnly.has(`${operation.method} ${operation.template}`)) {
+        return { status: 401, body: { error: 'You are not authorized to do this action' } };
+      }
     }
 
     const parsed = parseBody(request);
@@ -959,6 +988,229 @@ export class FakeChatwoot {
       labels: [],
     };
   }
+
+  // -------------------------------------------------------------------------
+  // Conversation listing and agent-bot webhook failures (catch-up)
+
+  /**
+   * Seeds a conversation the listing shows. A new conversation in an agent-bot inbox is pending
+   * (the bot has it); `typedAssignee` renders Chatwoot 4.16+'s `meta.assignee_type`.
+   */
+  seedConversation(
+    accountId: number,
+    conversationId: number,
+    options: {
+      inboxId?: number;
+      contact?: Partial<ListedContact>;
+      status?: string;
+      assignee?: ListedAssignee;
+      typedAssignee?: boolean;
+      labels?: string[];
+    } = {},
+  ): void {
+    const conversation = this.conversation(accountId, conversationId);
+    conversation.status = options.status ?? conversation.status;
+    conversation.listing = {
+      accountId,
+      conversationId,
+      inboxId: options.inboxId ?? conversation.listing?.inboxId ?? 1,
+      contact: {
+        id: options.contact?.id ?? 1_000 + conversationId,
+        // The same contact the webhook fixtures (chatwootWebhooks.ts) name.
+        name: options.contact?.name ?? `Customer ${1_000 + conversationId}`,
+        email: options.contact?.email ?? null,
+        phone_number: options.contact?.phone_number ?? null,
+      },
+      ...(options.assignee ? { assignee: options.assignee } : {}),
+      typedAssignee: options.typedAssignee ?? false,
+      createdAt: Math.floor(Date.now() / 1000),
+      labels: options.labels ?? [],
+    };
+    this.events.emit('change');
+  }
+
+  /**
+   * A customer writes: stored as Chatwoot stores it before it sends the webhook (which the test
+   * then sends, or not). `createdAt` (unix seconds) backdates it.
+   */
+  addCustomerMessage(
+    accountId: number,
+    conversationId: number,
+    content: string,
+    options: { createdAt?: number } = {},
+  ): StoredMessage {
+    const conversation = this.conversation(accountId, conversationId);
+    if (!conversation.listing) this.seedConversation(accountId, conversationId);
+    const contact = conversation.listing!.contact;
+    return this.addSeeded(accountId, conversationId, {
+      content,
+      message_type: 'incoming',
+      sender_type: 'Contact',
+      sender: { ...contact },
+      ...(options.createdAt !== undefined ? { created_at: options.createdAt } : {}),
+    });
+  }
+
+  /**
+   * The agent bot's webhook for this message failed for good (refused, reset, timed out, a
+   * status other than 429/500, or three failed tries): like `Webhooks::ErrorHandler`, the message
+   * is marked failed and a pending conversation is opened with Chatwoot's activity message,
+   * unless the account keeps conversations pending on bot failure.
+   */
+  failWebhook(
+    accountId: number,
+    messageId: number,
+    options: { keepPendingOnBotFailure?: boolean } = {},
+  ): void {
+    const message = this.stored.find((m) => m.id === messageId && m.account_id === accountId);
+    if (!message) throw new Error(`failWebhook: no message ${messageId} in account ${accountId}`);
+    message.status = 'failed';
+    const conversation = this.conversation(accountId, message.conversation_id);
+    if (conversation.status !== 'pending' || options.keepPendingOnBotFailure) return;
+    conversation.status = 'open';
+    conversation.statusChanges.push('open');
+    this.addSeeded(accountId, message.conversation_id, {
+      content: AGENT_BOT_ERROR_ACTIVITY,
+      message_type: 'activity',
+    });
+  }
+
+  /** A human agent replies in public; as in Chatwoot 4.16+, that opens a bot-held conversation. */
+  addHumanReply(
+    accountId: number,
+    conversationId: number,
+    content: string,
+    agent: { id: number; name: string } = { id: 3, name: 'Agent Smith' },
+  ): StoredMessage {
+    const conversation = this.conversation(accountId, conversationId);
+    if (conversation.status === 'pending') conversation.status = 'open';
+    // 4.16+: the reply clears the bot owner (it does not assign the replier).
+    if (conversation.listing?.assignee && conversation.listing.assignee.type !== 'User') {
+      delete conversation.listing.assignee;
+    }
+    return this.addSeeded(accountId, conversationId, {
+      content,
+      message_type: 'outgoing',
+      sender_type: 'User',
+      sender: { ...agent },
+    });
+  }
+
+  /** A human assigns the conversation (Chatwoot writes an activity message for it). */
+  assignConversation(
+    accountId: number,
+    conversationId: number,
+    assignee: ListedAssignee | null,
+    by = 'Agent Smith',
+  ): void {
+    const conversation = this.conversation(accountId, conversationId);
+    if (!conversation.listing) this.seedConversation(accountId, conversationId);
+    if (assignee) conversation.listing!.assignee = assignee;
+    else delete conversation.listing!.assignee;
+    this.addSeeded(accountId, conversationId, {
+      content: assignee
+        ? `Assigned to ${assignee.name} by ${by}`
+        : `Conversation unassigned by ${by}`,
+      message_type: 'activity',
+    });
+  }
+
+  /** A human changes the status in Chatwoot's UI (with its activity message). */
+  changeStatusByHuman(
+    accountId: number,
+    conversationId: number,
+    status: string,
+    by = 'Agent Smith',
+  ): void {
+    const conversation = this.conversation(accountId, conversationId);
+    conversation.status = status;
+    conversation.statusChanges.push(status);
+    this.addSeeded(accountId, conversationId, {
+      content: `Conversation was marked ${status} by ${by}`,
+      message_type: 'activity',
+    });
+  }
+
+  private addSeeded(
+    accountId: number,
+    conversationId: number,
+    fields: Partial<StoredMessage> & Pick<StoredMessage, 'content' | 'message_type'>,
+  ): StoredMessage {
+    const conversation = this.conversation(accountId, conversationId);
+    const message: StoredMessage = {
+      id: this.nextMessageId++,
+      account_id: accountId,
+      conversation_id: conversationId,
+      inbox_id: conversation.listing?.inboxId ?? conversation.record?.inbox_id ?? 1,
+      private: false,
+      source_id: null,
+      content_type: 'text',
+      content_attributes: {},
+      created_at: Math.floor(Date.now() / 1000),
+      ...fields,
+    };
+    conversation.messages.push(message);
+    this.stored.push(message);
+    this.events.emit('change');
+    return message;
+  }
+
+  /** `GET /conversations`: like `ConversationFinder`, newest activity first, 25 a page. */
+  private listConversations({ accountId, query }: HandlerContext): Outcome {
+    const listed = [...this.conversations.values()]
+      .map((conversation) => ({ conversation, listing: this.listingOf(conversation) }))
+      .filter(
+        (entry): entry is { conversation: Conversation; listing: ConversationListing } =>
+          entry.listing?.accountId === accountId,
+      )
+      .map((entry) => ({ ...entry, status: entry.conversation.status }));
+    const { page, counts } = filterConversations(
+      listed,
+      {
+        status: query.status,
+        inboxId: query.inbox_id === undefined ? undefined : Number(query.inbox_id),
+        assigneeType: query.assignee_type,
+        page: Math.max(1, Number(query.page ?? 1) || 1),
+      },
+      (entry) => this.lastActivityAt(entry.conversation, entry.listing),
+    );
+    const payload = page.map((entry) => {
+      const last = entry.conversation.messages.at(-1);
+      return toListedConversation(
+        entry.listing,
+        entry.status,
+        this.lastActivityAt(entry.conversation, entry.listing),
+        last ? toApiMessage(last) : undefined,
+      );
+    });
+    return { status: 200, body: { data: { meta: counts, payload } } };
+  }
+
+  /** Seeded conversations, and those created through the API (proactive messages). */
+  private listingOf(conversation: Conversation): ConversationListing | undefined {
+    if (conversation.listing) return conversation.listing;
+    const record = conversation.record;
+    if (!record) return undefined;
+    const contact = this.findContact(record.account_id, record.contact_id);
+    return {
+      accountId: record.account_id,
+      conversationId: record.id,
+      inboxId: record.inbox_id,
+      contact: {
+        id: record.contact_id,
+        name: contact?.name ?? 'Contact',
+        email: contact?.email ?? null,
+        phone_number: contact?.phone_number ?? null,
+      },
+      typedAssignee: false,
+      createdAt: record.created_at,
+      labels: [],
+    };
+  }
+
+  private lastActivityAt(conversation: Conversation, listing: ConversationListing): number {
+    return Math.max(listing.createdAt, ...conversation.messages.map((m) => m.created_at));
+  }
 }
 
 /** Chatwoot's answer to a record it cannot find (RecordNotFound). */
@@ -999,10 +1251,17 @@ function toApiMessage(message: StoredMessage): Json {
     ...message,
     message_type: MESSAGE_TYPE_CODES[message.message_type],
     updated_at: message.created_at,
-    status: 'sent',
     processed_message_content: message.content,
-    sender_type: sent ? 'AgentBot' : message.message_type === 'incoming' ? 'Contact' : null,
-    sender_id: message.message_type === 'activity' ? null : 1,
+    sender_type:
+      message.sender_type !== undefined
+        ? message.sender_type
+        : sent
+          ? 'AgentBot'
+          : message.message_type === 'incoming'
+            ? 'Contact'
+            : null,
+    sender_id: message.sender?.id ?? (message.message_type === 'activity' ? null : 1),
+    status: message.status ?? 'sent',
     additional_attributes: {},
     external_source_ids: {},
   };

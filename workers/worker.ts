@@ -16,6 +16,7 @@ import { WorkerMetrics } from '../observability/metrics.js';
 import { installWorkerRuntime } from '../observability/runtime.js';
 import { agentTaskQueue } from '../workflows/shared.js';
 import type { BridgeSinks } from '../workflows/sinks.js';
+import { ensureCatchUpSchedules, type StartupLogger } from './catchUpSchedules.js';
 import { ensureSearchAttributes } from './devServer.js';
 import { startMetricsServer } from './metricsServer.js';
 
@@ -29,6 +30,8 @@ export interface BridgeWorkerOptions {
   live?: LiveConfig;
   /** Default: a registry of this worker's own. */
   metrics?: WorkerMetrics;
+  /** Start-up messages (whether catch-up is on); default: the Temporal runtime's logger. */
+  logger?: StartupLogger;
 }
 
 export interface BridgeWorker {
@@ -98,6 +101,16 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
       maxConcurrentActivityTaskExecutions: 500,
     }),
   ]);
+
+  const logger = options.logger ?? Runtime.instance().logger;
+  try {
+    await ensureCatchUpSchedules(temporal, config, logger);
+  } catch (error) {
+    // The worker still serves deliveries; the next start (or deploy) tries again.
+    logger.warn('catch-up schedules could not be created', {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
 
   let running: Promise<void> | undefined;
   const run = () => {

@@ -4,3 +4,4 @@ export { conversationWorkflow } from './conversation.js';
 export { proactiveMessageWorkflow } from './proactive.js';
 export { agentInboxWorkflow } from './agentInbox.js';
 export { agentLeaseWorkflow } from './agentLease.js';
+export { catchUpWorkflow } from './catchUp.js';
