@@ -57,6 +57,8 @@ export function createAgentExchangeActivity({
       if (!workflowId)
         throw ApplicationFailure.nonRetryable('agentExchange must run inside a workflow');
       const workflow = temporal.workflow.getHandle(workflowId);
+      // Kept: strays may be reported after this activity returned (the AIWM quiet period).
+      const logger = context.log;
 
       // Heartbeats carry progress; the interval keeps a silent-but-alive exchange from timing out.
       let progress: { phase: ConnectionPhase; replies: number; activity?: string } = {
@@ -101,6 +103,15 @@ export function createAgentExchangeActivity({
               beat();
             },
             onTyping: relayTyping,
+            onStrayMessage: (stray) => {
+              metrics?.aiwmStrayMessage(input.agentId, stray.reason);
+              logger.warn('AIWM message dropped: it belongs to no running turn', {
+                agentId: input.agentId,
+                reason: stray.reason,
+                aiwmMessageId: stray.messageId,
+                aiwmConversationId: stray.conversationId,
+              });
+            },
             // A later exchange of this delivery takes over its lease (its worker may be gone).
             turnLock: temporalTurnLock({
               client: temporal,
