@@ -33,6 +33,7 @@ import { AiwmTurn, type StrayMessage } from './aiwmTurn.js';
 import type { AgentTurn, ExchangeHooks } from './transport.js';
 import { InProcessTurnLock } from './turnLock.js';
 import { replyHandOff } from './replyHandOff.js';
+import { frameTooLarge, isFrameTooLarge } from './replyLimits.js';
 
 /**
  * One AIWM exchange over one Socket.IO connection: token (cached) → connect → conversation id
@@ -158,7 +159,10 @@ function aiwmSession(
   let connected = false;
   let requestSent = false;
   let extras: ReplyExtras = emptyExtras();
-  const handOff = replyHandOff(hooks, () => send({ type: 'CANCEL' }));
+  const handOff = replyHandOff(hooks, () => send({ type: 'CANCEL' }), {
+    agentId: agent.id,
+    maxReplyChars: agent.maxReplyChars,
+  });
   const connecting = new AbortController();
 
   const actor = createActor(
@@ -261,7 +265,9 @@ function aiwmSession(
       reconnection: false,
       forceNew: true,
       timeout: agent.connectTimeoutMs,
-    });
+      // Passed on to the `ws` client: a larger packet closes the socket (1009) unread.
+      maxPayload: agent.maxFrameBytes,
+    } as Parameters<typeof io>[1]);
     sockets.push(socket);
     listen(socket);
     return new Promise((resolve) => {
@@ -364,8 +370,12 @@ function aiwmSession(
       send({ type: 'REPLY', reply: toReply(message, content, extras) });
       extras = emptyExtras();
     });
-    socket.on('disconnect', (reason: string) => {
+    socket.on('disconnect', (reason: string, details?: unknown) => {
       if (!isCurrent()) return;
+      if (isFrameTooLarge((details as { description?: unknown } | undefined)?.description)) {
+        send({ type: 'PROTOCOL_ERROR', detail: frameTooLarge(agent.maxFrameBytes) });
+        return;
+      }
       send({
         type: 'SOCKET_CLOSED',
         // Only our own close is clean: a server-side disconnect mid-answer is a drop to retry.

@@ -146,6 +146,11 @@ function behaviours(dropped: Set<string>): Record<string, Behaviour> {
       await turn.wait(intParam(turn.params, 'gapMs', 1_000));
       turn.reply(`part 2/2 for ${turn.message.content}`);
     },
+    /** One answer of `chars` characters (a runaway agent). */
+    big: (turn) => {
+      turn.ack();
+      turn.reply(`big: ${'z'.repeat(intParam(turn.params, 'chars', 2_500_000))}`);
+    },
     slow: async (turn) => {
       turn.ack();
       await turn.wait(intParam(turn.params, 'delayMs', 1_000));
