@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { temporalTurnLock } from '../agents/temporalTurnLock.js';
+import { jsonBytes } from '../agents/replyLimits.js';
 import { runAgentExchange, turnFromMessage } from '../agents/transport.js';
 import type { AgentLookup } from '../config/live.js';
 import type { ChatwootClient } from '../chatwoot/client.js';
@@ -12,6 +13,9 @@ import {
   type ExchangeResult,
   type MessageDeliveryInput,
 } from '../workflows/shared.js';
+
+/** Well inside Temporal's 2 MB payload limit, codec overhead included. */
+const RESULT_BUDGET_BYTES = 1_048_576;
 
 export interface AgentExchangeInput {
   agentId: string;
@@ -57,6 +61,8 @@ export function createAgentExchangeActivity({
       if (!workflowId)
         throw ApplicationFailure.nonRetryable('agentExchange must run inside a workflow');
       const workflow = temporal.workflow.getHandle(workflowId);
+      // Kept: strays may be reported after this activity returned (the AIWM quiet period).
+      const logger = context.log;
 
       // Heartbeats carry progress; the interval keeps a silent-but-alive exchange from timing out.
       let progress: { phase: ConnectionPhase; replies: number; activity?: string } = {
@@ -88,6 +94,7 @@ export function createAgentExchangeActivity({
       };
 
       const replies: AgentReply[] = [];
+      let resultBytes = 0;
       const startedAt = performance.now();
       let outcome = 'error'; // until the exchange returns
       try {
@@ -101,6 +108,15 @@ export function createAgentExchangeActivity({
               beat();
             },
             onTyping: relayTyping,
+            onStrayMessage: (stray) => {
+              metrics?.aiwmStrayMessage(input.agentId, stray.reason);
+              logger.warn('AIWM message dropped: it belongs to no running turn', {
+                agentId: input.agentId,
+                reason: stray.reason,
+                aiwmMessageId: stray.messageId,
+                aiwmConversationId: stray.conversationId,
+              });
+            },
             // A later exchange of this delivery takes over its lease (its worker may be gone).
             turnLock: temporalTurnLock({
               client: temporal,
@@ -115,8 +131,11 @@ export function createAgentExchangeActivity({
               metrics?.agentReply(input.agentId);
               if (index < input.skipReplies) return;
               const agentReply: AgentReply = { attempt: input.attempt, index, ...reply };
-              replies.push(agentReply);
               await workflow.signal(agentReplySignal, agentReply);
+              // The result repeats the replies as a safety net, within Temporal's payload limit:
+              // past the budget the (accepted) signals alone carry them.
+              resultBytes += jsonBytes(agentReply);
+              if (resultBytes <= RESULT_BUDGET_BYTES) replies.push(agentReply);
             },
           },
         );

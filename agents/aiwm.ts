@@ -71,6 +71,8 @@ export const sendMessageSchema = z
     latency: z.number().optional(),
     /** Bridge extension, not in seed 004: this message ends the answer. */
     final: z.boolean().optional(),
+    /** Bridge extension, not in seed 004: `turnId` names this turn (see {@link turnIdOf}). */
+    metadata: z.record(z.string(), z.unknown()).optional(),
   })
   .loose();
 
@@ -95,8 +97,19 @@ export const newMessageSchema = z
     error: z.string().optional(),
     /** Bridge extension, not in seed 004: the agent's answer is complete. */
     final: z.boolean().optional(),
+    /**
+     * Bridge extension, not in seed 004: an agent that supports it echoes the asking message's
+     * `metadata.turnId` here, so an answer is tied to its turn whenever it comes.
+     */
+    metadata: z.record(z.string(), z.unknown()).optional(),
   })
   .loose();
+
+/** The turn id an agent echoed in a message's metadata, if any. */
+export function turnIdOf(message: { metadata?: Record<string, unknown> | undefined }) {
+  const turnId = message.metadata?.turnId;
+  return typeof turnId === 'string' ? turnId : undefined;
+}
 
 export const messageSentSchema = z
   .object({

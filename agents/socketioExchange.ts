@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createActor, toPromise } from 'xstate';
 import { io, type Socket } from 'socket.io-client';
 import type { SocketioAgentConfig } from '../config/schema.js';
@@ -13,6 +14,7 @@ import {
   emptyExtras,
   gatherExtras,
   messageErrorSchema,
+  messageSentSchema,
   newMessageSchema,
   presenceSchema,
   privateNoteText,
@@ -27,15 +29,21 @@ import {
   type AiwmTokenCache,
   type AiwmTokenSource,
 } from './aiwmToken.js';
+import { AiwmTurn, type StrayMessage } from './aiwmTurn.js';
 import type { AgentTurn, ExchangeHooks } from './transport.js';
 import { InProcessTurnLock } from './turnLock.js';
 import { replyHandOff } from './replyHandOff.js';
+import { frameTooLarge, isFrameTooLarge } from './replyLimits.js';
 
 /**
  * One AIWM exchange over one Socket.IO connection: token (cached) → connect → conversation id
- * (from `presence:update`, or configured) → `message:send` → `message:sent` ack → collect the
- * assistant's `message:new` until it settles (`settleMs` without a new one), a `final` marker,
- * `maxResponses` or a timeout. The connection machine decides; this function wires the socket.
+ * (from `presence:update`, configured, or one per Chatwoot conversation) → `message:send` →
+ * `message:sent` ack → collect the assistant's `message:new` until it settles (`settleMs`
+ * without a new one), a `final` marker, `maxResponses` or a timeout. The connection machine
+ * decides; this function wires the socket. Which messages are this turn's answer is decided by
+ * agents/aiwmTurn.ts; once the answer is over, the lease is held until the agent has been
+ * quiet for `releaseQuietMs` (in the background: the exchange returns at once), so a late part
+ * is dropped instead of reaching the next customer's turn.
  */
 export async function runSocketioExchange(
   agent: SocketioAgentConfig,
@@ -44,15 +52,17 @@ export async function runSocketioExchange(
   tokens: AiwmTokenCache = aiwmTokens,
 ): Promise<ConnectionOutput> {
   const endpoints = aiwmEndpoints(agent);
+  const room = agent.correlation === 'conversation' ? aiwmConversationFor(agent, turn) : undefined;
+  const quietMs = releaseQuietMs(agent);
   // AIWM gives an agent one conversation, and every socket of the agent hears all of it: two
-  // turns at once would each collect the other's answers. One turn at a time per agent.
+  // turns at once would each collect the other's answers. One turn at a time per agent (per
+  // AIWM conversation, when each Chatwoot conversation has its own).
   hooks.onPhase?.('idle', 0);
+  const base = leaseKey(endpoints.agentId, endpoints.socketUrl);
   const lease = await (hooks.turnLock ?? localTurns).acquire({
-    key: leaseKey(endpoints.agentId, endpoints.socketUrl),
+    key: room ? `${base}#${room}` : base,
     waitMs: agent.totalTimeoutMs,
-    // The longest one exchange takes (a token request and a retry of it, then the exchange),
-    // plus room to release: after that the lease lapses.
-    leaseMs: 2 * agent.connectTimeoutMs + agent.totalTimeoutMs + LEASE_MARGIN_MS,
+    leaseMs: leaseMsFor(agent),
     ...(hooks.signal ? { signal: hooks.signal } : {}),
   });
   if (lease === 'cancelled') return notStarted('cancelled', 'cancelled', false);
@@ -63,11 +73,50 @@ export async function runSocketioExchange(
         : `Temporal, which keeps the turn lease of AIWM agent "${endpoints.agentId}", did not answer`;
     return notStarted('total_timeout', `${why} for ${agent.totalTimeoutMs} ms`, true);
   }
+  const session = aiwmSession(agent, turn, hooks, tokens, room);
+  let holding = false;
   try {
-    return await exchange(agent, turn, hooks, tokens);
+    return await session.run();
   } finally {
-    await lease.release();
+    if (quietMs > 0 && session.asked()) {
+      // The agent may still be answering: keep the lease (and listen) until it is quiet.
+      holding = true;
+      void session
+        .holdUntilQuiet(quietMs, agent.totalTimeoutMs)
+        .finally(() => session.close())
+        .then(() => lease.release());
+    }
+    if (!holding) {
+      session.close();
+      await lease.release();
+    }
   }
+}
+
+/**
+ * The longest one exchange holds the lease: a token request and a retry of it, the exchange,
+ * the quiet period after it (at most totalTimeoutMs), and room to release. After that the lease
+ * lapses (its worker is presumed lost).
+ */
+export function leaseMsFor(agent: SocketioAgentConfig): number {
+  const hold = releaseQuietMs(agent) > 0 ? agent.totalTimeoutMs : 0;
+  return 2 * agent.connectTimeoutMs + agent.totalTimeoutMs + hold + LEASE_MARGIN_MS;
+}
+
+export function releaseQuietMs(agent: SocketioAgentConfig): number {
+  return agent.releaseQuietMs ?? (agent.correlation === 'ordering' ? DEFAULT_RELEASE_QUIET_MS : 0);
+}
+
+/** The AIWM conversation of one Chatwoot conversation (`correlation: conversation`). */
+export function aiwmConversationFor(agent: SocketioAgentConfig, turn: AgentTurn): string {
+  const values: Record<string, number> = {
+    accountId: turn.accountId,
+    conversationId: turn.conversationId,
+    inboxId: turn.inboxId,
+  };
+  return agent.conversationTemplate.replace(/\{(\w+)\}/g, (whole, name: string) =>
+    name in values ? String(values[name]) : whole,
+  );
 }
 
 function notStarted(
@@ -78,12 +127,14 @@ function notStarted(
   return { outcome: 'failed', reason, detail, retryable, replies: 0 };
 }
 
-async function exchange(
+/** One turn's socket: `run` the exchange, then `holdUntilQuiet` if need be, then `close`. */
+function aiwmSession(
   agent: SocketioAgentConfig,
   turn: AgentTurn,
   hooks: ExchangeHooks,
   tokens: AiwmTokenCache,
-): Promise<ConnectionOutput> {
+  room: string | undefined,
+) {
   const { tokenUrl, socketUrl, agentId } = aiwmEndpoints(agent);
   const source: AiwmTokenSource = {
     tokenUrl,
@@ -93,12 +144,25 @@ async function exchange(
     requestTimeoutMs: agent.connectTimeoutMs,
   };
   const sockets: Socket[] = [];
-  let conversationId = agent.conversationId;
+  /** The conversation we join ourselves; otherwise the one AIWM's presence names. */
+  const joined = room ?? agent.conversationId;
+  let conversationId = joined;
+  const answer = new AiwmTurn({
+    correlation: agent.correlation,
+    turnId: randomUUID(),
+    ownIds: new Set([agentId]),
+    conversationId: () => conversationId,
+  });
+  /** Set while the socket is held open after the answer: a late message restarts the quiet. */
+  let heardLate: (() => void) | undefined;
   let socketReady = false;
   let connected = false;
   let requestSent = false;
   let extras: ReplyExtras = emptyExtras();
-  const handOff = replyHandOff(hooks, () => send({ type: 'CANCEL' }));
+  const handOff = replyHandOff(hooks, () => send({ type: 'CANCEL' }), {
+    agentId: agent.id,
+    maxReplyChars: agent.maxReplyChars,
+  });
   const connecting = new AbortController();
 
   const actor = createActor(
@@ -116,11 +180,17 @@ async function exchange(
             ...(turn.attachments.length > 0
               ? { attachments: turn.attachments.flatMap((a) => (a.data_url ? [a.data_url] : [])) }
               : {}),
+            metadata: { turnId: answer.turnId },
           };
           requestSent = true;
+          answer.sent(message.content);
           socket?.emit('message:send', message);
         },
-        closeSocket: () => sockets.forEach((socket) => socket.disconnect()),
+        // The socket stays open until close(): the quiet period after the answer listens on it.
+        closeSocket: () => {
+          answer.end();
+          queueMicrotask(() => send({ type: 'SOCKET_CLOSED', clean: true }));
+        },
         deliverReply: (_, { reply, index }) => handOff.push(reply, index),
       },
     }),
@@ -158,9 +228,7 @@ async function exchange(
       const result = await openSocket(token);
       if (result.ok) {
         socketReady = true;
-        if (agent.conversationId) {
-          sockets.at(-1)?.emit('conversation:join', { conversationId: agent.conversationId });
-        }
+        if (joined) sockets.at(-1)?.emit('conversation:join', { conversationId: joined });
         if (conversationId) markConnected();
         return;
       }
@@ -197,7 +265,9 @@ async function exchange(
       reconnection: false,
       forceNew: true,
       timeout: agent.connectTimeoutMs,
-    });
+      // Passed on to the `ws` client: a larger packet closes the socket (1009) unread.
+      maxPayload: agent.maxFrameBytes,
+    } as Parameters<typeof io>[1]);
     sockets.push(socket);
     listen(socket);
     return new Promise((resolve) => {
@@ -217,49 +287,56 @@ async function exchange(
     });
   }
 
+  function stray(found: StrayMessage): void {
+    hooks.onStrayMessage?.(found);
+    if (found.reason === 'after_turn') heardLate?.();
+  }
+
   function listen(socket: Socket): void {
     const isCurrent = () => sockets.at(-1) === socket;
-    const ownIds = new Set([agentId]);
-    const ours = (id: string | undefined) => id !== undefined && ownIds.has(id);
-    const inConversation = (id: string | undefined) =>
-      id === undefined || conversationId === undefined || id === conversationId;
 
     socket.on('presence:update', (data: unknown) => {
       const presence = presenceSchema.safeParse(data);
       if (!presence.success || !isCurrent()) return;
       const { agentId: who, conversationId: conversation } = presence.data;
       // Our own presence names the conversation AIWM put us in.
-      if (who === agentId && conversation && !agent.conversationId) {
+      if (who === agentId && conversation && !joined) {
         conversationId = conversation;
         markConnected();
       }
     });
-    socket.on('message:sent', () => {
-      if (isCurrent() && requestSent) send({ type: 'SENT' });
+    socket.on('message:sent', (data: unknown) => {
+      if (!isCurrent() || !requestSent) return;
+      const ack = messageSentSchema.safeParse(data);
+      answer.acknowledged(ack.success ? ack.data.messageId : undefined);
+      send({ type: 'SENT' });
     });
     socket.on('message:error', (data: unknown) => {
       if (!isCurrent()) return;
       const parsed = messageErrorSchema.safeParse(data);
       const reason = parsed.success ? parsed.data.error : 'no reason given';
+      const hint =
+        room && /no conversation|permission/i.test(reason)
+          ? ` (correlation: "conversation" needs an AIWM server that lets the agent join conversation "${room}")`
+          : '';
       send({
         type: 'AGENT_ERROR',
-        detail: `AIWM message:error: ${reason}`,
+        detail: `AIWM message:error: ${reason}${hint}`,
         retryable: parsed.success ? (parsed.data.retryable ?? false) : false,
       });
     });
     socket.on('user:typing', (data: unknown) => {
       const typing = typingSchema.safeParse(data);
-      if (!typing.success || !isCurrent() || !requestSent || !active()) return;
+      if (!typing.success || !isCurrent() || !answer.inTurn || !active()) return;
       const who = typing.data.agentId ?? typing.data.userId;
-      if (ours(who) || !inConversation(typing.data.conversationId)) return;
+      if (answer.isOwn(who) || !answer.inConversation(typing.data.conversationId)) return;
       hooks.onTyping?.(typing.data.isTyping);
     });
     socket.on('message:new', (data: unknown) => {
-      // Anything before our own message is history or another turn's, not this answer.
-      if (!isCurrent() || !requestSent) return;
+      if (!isCurrent()) return;
       const parsed = newMessageSchema.safeParse(data);
       if (!parsed.success) {
-        if ((data as { role?: unknown } | null)?.role === 'assistant') {
+        if (answer.inTurn && (data as { role?: unknown } | null)?.role === 'assistant') {
           const issue = parsed.error.issues[0];
           send({
             type: 'PROTOCOL_ERROR',
@@ -269,9 +346,14 @@ async function exchange(
         return;
       }
       const message = parsed.data;
-      if (!inConversation(message.conversationId) || ours(message.participantId)) return;
+      const verdict = answer.classify(message);
+      if (verdict === 'ignore') return;
+      if (verdict !== 'ours') {
+        // A tool message is part of an answer too, but only an assistant's is counted.
+        if (message.role === 'assistant') stray(verdict);
+        return;
+      }
       if (message.role === 'tool') return gatherExtras(extras, message);
-      if (message.role !== 'assistant') return;
       if (message.type === 'error') {
         send({
           type: 'AGENT_ERROR',
@@ -288,8 +370,12 @@ async function exchange(
       send({ type: 'REPLY', reply: toReply(message, content, extras) });
       extras = emptyExtras();
     });
-    socket.on('disconnect', (reason: string) => {
+    socket.on('disconnect', (reason: string, details?: unknown) => {
       if (!isCurrent()) return;
+      if (isFrameTooLarge((details as { description?: unknown } | undefined)?.description)) {
+        send({ type: 'PROTOCOL_ERROR', detail: frameTooLarge(agent.maxFrameBytes) });
+        return;
+      }
       send({
         type: 'SOCKET_CLOSED',
         // Only our own close is clean: a server-side disconnect mid-answer is a drop to retry.
@@ -313,25 +399,60 @@ async function exchange(
     };
   }
 
-  const onAbort = () => send({ type: 'CANCEL' });
-  hooks.signal?.addEventListener('abort', onAbort, { once: true });
-  actor.subscribe((snapshot) => hooks.onPhase?.(phaseOf(snapshot.value), snapshot.context.replies));
-  actor.start();
-  actor.send({ type: 'START' });
-  if (hooks.signal?.aborted) onAbort();
-
-  try {
-    const output = await toPromise(actor);
-    await handOff.settled();
-    return clarify(output, agent);
-  } finally {
-    hooks.signal?.removeEventListener('abort', onAbort);
-    connecting.abort();
-    for (const socket of sockets) {
-      socket.removeAllListeners();
-      socket.disconnect();
+  async function run(): Promise<ConnectionOutput> {
+    const onAbort = () => send({ type: 'CANCEL' });
+    hooks.signal?.addEventListener('abort', onAbort, { once: true });
+    actor.subscribe((snapshot) =>
+      hooks.onPhase?.(phaseOf(snapshot.value), snapshot.context.replies),
+    );
+    actor.start();
+    actor.send({ type: 'START' });
+    if (hooks.signal?.aborted) onAbort();
+    try {
+      const output = await toPromise(actor);
+      await handOff.settled();
+      return clarify(output, agent);
+    } finally {
+      hooks.signal?.removeEventListener('abort', onAbort);
+      connecting.abort();
+      answer.end();
     }
   }
+
+  return {
+    run,
+    /** Our message went out: the agent may answer it, now or later. */
+    asked: () => requestSent,
+    /**
+     * Keeps listening until the agent has said nothing for `quietMs` (at most `capMs`): what
+     * it says meanwhile is a late part of this turn, dropped and reported as a stray. A socket
+     * already gone cannot listen: the quiet period is then simply waited out.
+     */
+    holdUntilQuiet(quietMs: number, capMs: number): Promise<void> {
+      answer.end();
+      return new Promise<void>((resolve) => {
+        let quiet: NodeJS.Timeout;
+        const done = () => {
+          clearTimeout(quiet);
+          clearTimeout(cap);
+          heardLate = undefined;
+          resolve();
+        };
+        const cap = setTimeout(done, capMs);
+        quiet = setTimeout(done, quietMs);
+        heardLate = () => {
+          clearTimeout(quiet);
+          quiet = setTimeout(done, quietMs);
+        };
+      });
+    },
+    close(): void {
+      for (const socket of sockets) {
+        socket.removeAllListeners();
+        socket.disconnect();
+      }
+    },
+  };
 }
 
 /** Attachments AIWM sends are URLs or document references: list them under the text. */
@@ -387,3 +508,4 @@ export function leaseKey(agentId: string, socketUrl: string): string {
 /** Turns of exchanges run without a Temporal lease (outside a worker). */
 const localTurns = new InProcessTurnLock();
 const LEASE_MARGIN_MS = 10_000;
+const DEFAULT_RELEASE_QUIET_MS = 5_000;

@@ -11,6 +11,7 @@ import { runSocketioExchange } from './socketioExchange.js';
 import { runUnifiedExchange } from './unifiedExchange.js';
 import { runBridgeV1Exchange } from './wsExchange.js';
 import type { TurnLock } from './turnLock.js';
+import type { StrayMessage } from './aiwmTurn.js';
 
 /** One turn handed to an agent: what the customer said, whatever the transport. */
 export interface AgentTurn {
@@ -39,6 +40,11 @@ export interface ExchangeHooks {
   /** The agent started or stopped typing (transports that report it); best effort. */
   onTyping?(on: boolean): void;
   signal?: AbortSignal;
+  /**
+   * An AIWM message that belongs to no running turn was dropped (a late part, another turn's
+   * answer): log and count it. May be called after the exchange returned (the quiet period).
+   */
+  onStrayMessage?(stray: StrayMessage): void;
   /**
    * Serialises turns for agents that take one at a time (AIWM). The worker passes a lease kept in
    * Temporal, which holds across processes; without one, turns are serialised in this process.

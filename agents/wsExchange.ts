@@ -10,6 +10,7 @@ import {
 import type { ExchangeHooks } from './transport.js';
 import { agentFrameSchema, isAgentError, isFinalResponse, type AgentRequest } from './bridgeV1.js';
 import { replyHandOff } from './replyHandOff.js';
+import { frameTooLarge, isFrameTooLarge } from './replyLimits.js';
 
 /**
  * What a WebSocket protocol adds to the shared socket handling: the frame it sends once the
@@ -35,7 +36,10 @@ export async function runWsExchange(
 ): Promise<ConnectionOutput> {
   let socket: WebSocket | undefined;
   let socketClosed: Promise<void> = Promise.resolve();
-  const handOff = replyHandOff(hooks, () => send({ type: 'CANCEL' }));
+  const handOff = replyHandOff(hooks, () => send({ type: 'CANCEL' }), {
+    agentId: agent.id,
+    maxReplyChars: agent.maxReplyChars,
+  });
   let heartbeat: NodeJS.Timeout | undefined;
   let deadDetail: string | undefined;
   const pingIntervalMs = agent.pingIntervalMs ?? Math.max(50, Math.floor(agent.idleTimeoutMs / 3));
@@ -66,6 +70,8 @@ export async function runWsExchange(
           socket = new WebSocket(agent.url, {
             headers: agent.headers,
             handshakeTimeout: agent.connectTimeoutMs,
+            // ws's own default is 100 MiB: one agent could take the worker's memory.
+            maxPayload: agent.maxFrameBytes,
           });
           const opened = socket;
           socketClosed = new Promise((resolve) => opened.once('close', () => resolve()));
@@ -73,7 +79,14 @@ export async function runWsExchange(
             startHeartbeat(opened);
             send({ type: 'CONNECTED' });
           });
-          socket.on('error', (error) => send({ type: 'CONNECT_FAILED', detail: error.message }));
+          socket.on('error', (error: Error & { code?: string }) => {
+            if (isFrameTooLarge(error)) {
+              // The same answer would be as large on every retry: fail for good, say why.
+              send({ type: 'PROTOCOL_ERROR', detail: frameTooLarge(agent.maxFrameBytes) });
+              return;
+            }
+            send({ type: 'CONNECT_FAILED', detail: error.message });
+          });
           socket.on('close', (code, reason) => {
             clearInterval(heartbeat);
             send({
@@ -143,7 +156,8 @@ export function runBridgeV1Exchange(
   return runWsExchange(agent, { request, decode: (text) => [decodeBridgeV1(text)] }, hooks);
 }
 
-function decodeBridgeV1(text: string): ConnectionEvent {
+/** One `bridge-v1` text frame as a machine event; never throws (see test/codecs.property.test.ts). */
+export function decodeBridgeV1(text: string): ConnectionEvent {
   const json = parseJson(text);
   if (json === undefined) {
     return { type: 'PROTOCOL_ERROR', detail: 'agent sent a frame that is not JSON' };

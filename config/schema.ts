@@ -35,6 +35,23 @@ export const agentCommonSchema = z
     greeting: z.array(z.string().min(1)).default([]),
     /** A conversation quiet this long starts a new agent session (unset: one session per conversation). */
     sessionIdleMs: z.number().int().positive().optional(),
+    /** Largest frame read from the agent (WebSocket message, Socket.IO packet); a larger one fails the exchange. */
+    maxFrameBytes: z
+      .number()
+      .int()
+      .min(1_024)
+      .max(64 * 1_048_576)
+      .default(1_048_576),
+    /**
+     * Longest reply text (characters) handed on; a longer reply or stream is cut there, with a
+     * note. At most Chatwoot's own limit on a message (150,000).
+     */
+    maxReplyChars: z
+      .number()
+      .int()
+      .min(100)
+      .max(150_000, 'Chatwoot takes messages of at most 150,000 characters')
+      .default(150_000),
   })
   .loose();
 
@@ -83,6 +100,24 @@ export const socketioAgentSchema = agentCommonSchema.extend({
   tokenRefreshMarginMs: z.number().int().nonnegative().default(60_000),
   /** Post the agent's reasoning and tool calls as private notes (visible to the team only). */
   showThinking: z.boolean().default(false),
+  /**
+   * How an answer is tied to the turn that asked (agents/aiwmTurn.ts): `ordering` (what seed 004
+   * gives: acknowledgement and order, plus the quiet period below), `turnId` (the agent echoes
+   * `metadata.turnId`), `conversation` (one AIWM conversation per Chatwoot conversation, joined
+   * with `conversation:join`; the server must allow it and the agent answer where asked).
+   */
+  correlation: z.enum(['ordering', 'turnId', 'conversation']).default('ordering'),
+  /** `correlation: conversation`: the AIWM conversation id; `{accountId}`, `{conversationId}`, `{inboxId}`. */
+  conversationTemplate: z
+    .string()
+    .regex(/\{conversationId\}/, 'must contain {conversationId}')
+    .default('chatwoot-{accountId}-{conversationId}'),
+  /**
+   * After an answer ends, the turn lease is kept until the agent has been quiet this long, so a
+   * late part reaches no other customer's turn (it is dropped, logged and counted). Default:
+   * 5,000 with `correlation: ordering`, 0 otherwise.
+   */
+  releaseQuietMs: z.number().int().nonnegative().optional(),
 });
 
 /** One AI agent the bridge can talk to; `transport` picks the schema. */

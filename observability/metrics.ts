@@ -130,6 +130,12 @@ export class WorkerMetrics {
     labelNames: ['agent'] as const,
     registers: [this.registry],
   });
+  private readonly aiwmStrays = new Counter({
+    name: `${PREFIX}aiwm_stray_messages_total`,
+    help: 'AIWM assistant messages dropped because they belong to no running turn (a late part, another turn), by agent and reason.',
+    labelNames: ['agent', 'reason'] as const,
+    registers: [this.registry],
+  });
   private readonly chatwootSeconds = new Histogram({
     name: `${PREFIX}chatwoot_request_duration_seconds`,
     help: 'Calls to the Chatwoot API, by method, route and status (HTTP code, network_error or timeout).',
@@ -170,6 +176,10 @@ export class WorkerMetrics {
   }
   agentExchangeFinished(agentId: string, outcome: string, durationMs: number): void {
     this.exchangeSeconds.observe({ agent: agentId, outcome }, durationMs / 1000);
+  }
+  /** `reason` is one of agents/aiwmTurn.ts's few `StrayReason`s. */
+  aiwmStrayMessage(agentId: string, reason: string): void {
+    this.aiwmStrays.inc({ agent: agentId, reason });
   }
   chatwootCall(sample: ChatwootCallObservation): void {
     this.chatwootSeconds.observe(

@@ -111,6 +111,8 @@ function behaviours(dropped: DropLedger): Record<string, Behaviour> {
       );
     },
     garbage: (ex) => ex.ws.send('this is not json {'),
+    /** One final reply of `chars` characters (a runaway agent): `big: xxxx…`. */
+    big: (ex) => ex.reply(`big: ${'x'.repeat(intParam(ex.params, 'chars', 2_500_000))}`, true),
   };
 }
 

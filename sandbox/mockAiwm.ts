@@ -18,8 +18,13 @@ import {
  * Like AIWM, every agent has one conversation that all its sockets join, and the answer to a
  * `message:send` from a user goes to that whole room. Each agent's answer is a behaviour given
  * as `name?param=value` (`echo`, `multi?count=3&delayMs=30`, `error?reason=…`; see
- * `behaviours` below). An answer stops when the socket that asked goes away, as an agent
- * process answering that socket would.
+ * `behaviours` below). Like a real agent, an answer goes on to the room whoever asked, also
+ * after the asking socket has gone: a late part reaches whoever listens then.
+ *
+ * `echoTurnId=true` on any behaviour: the answers carry the asking message's `metadata.turnId`
+ * (the bridge's correlation extension). `conversation:join` of any conversation is allowed
+ * unless `joinConversations: false`, when a message sent into another conversation than the
+ * agent's own gets `message:error` "No conversation found".
  */
 
 export const ASSISTANT_ID = 'aiwm-assistant';
@@ -35,6 +40,8 @@ export interface MockAiwmOptions {
   expiresInSeconds?: number;
   /** The Socket.IO namespace (the path of `url`). */
   namespace?: string;
+  /** false: only the agent's own auto conversation takes messages (default true). */
+  joinConversations?: boolean;
 }
 
 export interface TokenRecord {
@@ -88,7 +95,7 @@ interface Turn {
   message: ReceivedMessage;
   conversationId: string;
   params: URLSearchParams;
-  /** Resolves after `ms`; rejects once the asking socket is gone (so the answer stops). */
+  /** Resolves after `ms`; rejects only when the mock server closes. */
   wait(ms: number): Promise<void>;
   ack(): void;
   reply(content: string, extra?: Partial<NewMessage>): void;
@@ -128,6 +135,21 @@ function behaviours(dropped: Set<string>): Record<string, Behaviour> {
     multi: (turn) => {
       turn.ack();
       return numbered(turn, intParam(turn.params, 'count', 3));
+    },
+    /**
+     * An answer in two parts `gapMs` apart (a tool call, a second thought): the second part
+     * comes whether or not anybody who asked is still listening.
+     */
+    twoPart: async (turn) => {
+      turn.ack();
+      turn.reply(`part 1/2 for ${turn.message.content}`);
+      await turn.wait(intParam(turn.params, 'gapMs', 1_000));
+      turn.reply(`part 2/2 for ${turn.message.content}`);
+    },
+    /** One answer of `chars` characters (a runaway agent). */
+    big: (turn) => {
+      turn.ack();
+      turn.reply(`big: ${'z'.repeat(intParam(turn.params, 'chars', 2_500_000))}`);
     },
     slow: async (turn) => {
       turn.ack();
@@ -204,6 +226,8 @@ export async function startMockAiwm(options: MockAiwmOptions = {}): Promise<Mock
   const handshakes: HandshakeRecord[] = [];
   const received: ReceivedMessage[] = [];
   const table = behaviours(new Set());
+  /** Aborted on close: the answers still going stop there. */
+  const closing = new AbortController();
   let port = options.port ?? 0;
   let listening = false;
 
@@ -269,8 +293,6 @@ export async function startMockAiwm(options: MockAiwmOptions = {}): Promise<Mock
   chat.on('connection', (socket) => {
     const { agentId } = socket.data as SocketData;
     const conversationId = `conversation-${agentId}`;
-    const gone = new AbortController();
-    socket.once('disconnect', () => gone.abort());
     void socket.join(conversationId);
     // Others' presence first: a client must pick its own.
     socket.emit('presence:update', {
@@ -297,9 +319,17 @@ export async function startMockAiwm(options: MockAiwmOptions = {}): Promise<Mock
         });
         return;
       }
+      const room = parsed.data.conversationId ?? conversationId;
+      if (options.joinConversations === false && room !== conversationId) {
+        socket.emit('message:error', {
+          success: false,
+          error: `No conversation found: ${room}`,
+          timestamp: new Date().toISOString(),
+        });
+        return;
+      }
       const message: ReceivedMessage = { ...parsed.data, agentId, socketId: socket.id };
       received.push(message);
-      const room = parsed.data.conversationId ?? conversationId;
       const messageId = randomUUID();
       // Like AIWM, the sender hears its own message too.
       chat.to(room).emit('message:new', {
@@ -309,6 +339,7 @@ export async function startMockAiwm(options: MockAiwmOptions = {}): Promise<Mock
         content: parsed.data.content,
         participantId: agentId,
         type: 'text',
+        ...(parsed.data.metadata ? { metadata: parsed.data.metadata } : {}),
         createdAt: new Date().toISOString(),
       } satisfies NewMessage & { createdAt: string });
       if (parsed.data.role !== 'user') return;
@@ -319,12 +350,17 @@ export async function startMockAiwm(options: MockAiwmOptions = {}): Promise<Mock
         socket.emit('message:error', { success: false, error: `no behaviour ${url.pathname}` });
         return;
       }
+      const turnId = parsed.data.metadata?.turnId;
+      const echo =
+        url.searchParams.get('echoTurnId') === 'true' && typeof turnId === 'string'
+          ? { metadata: { turnId } }
+          : {};
       const turn: Turn = {
         socket,
         message,
         conversationId: room,
         params: url.searchParams,
-        wait: (ms) => sleep(ms, undefined, { signal: gone.signal }),
+        wait: (ms) => sleep(ms, undefined, { signal: closing.signal }),
         ack: () =>
           socket.emit('message:sent', {
             success: true,
@@ -332,7 +368,6 @@ export async function startMockAiwm(options: MockAiwmOptions = {}): Promise<Mock
             timestamp: new Date().toISOString(),
           }),
         reply: (content, extra = {}) => {
-          if (gone.signal.aborted) return;
           chat.to(room).emit('message:new', {
             _id: randomUUID(),
             conversationId: room,
@@ -341,11 +376,11 @@ export async function startMockAiwm(options: MockAiwmOptions = {}): Promise<Mock
             participantId: ASSISTANT_ID,
             type: 'text',
             createdAt: new Date().toISOString(),
+            ...echo,
             ...extra,
           });
         },
         typing: (isTyping) => {
-          if (gone.signal.aborted) return;
           chat.to(room).emit('user:typing', {
             type: 'agent',
             agentId: ASSISTANT_ID,
@@ -357,8 +392,8 @@ export async function startMockAiwm(options: MockAiwmOptions = {}): Promise<Mock
       void Promise.resolve()
         .then(() => behaviour(turn))
         .catch((error: unknown) => {
-          // The asking socket went away mid-answer: the answer stops there.
-          if (!gone.signal.aborted) throw error;
+          // The mock server closed mid-answer: the answer stops there.
+          if (!closing.signal.aborted) throw error;
         });
     });
   });
@@ -410,6 +445,7 @@ export async function startMockAiwm(options: MockAiwmOptions = {}): Promise<Mock
     setAvailable: (available) =>
       available ? (listening ? Promise.resolve() : listen()) : stopListening(),
     close: async () => {
+      closing.abort();
       await stopListening();
       await io.close();
     },
@@ -440,6 +476,7 @@ if (isMain) {
   const agents = {
     echo: 'echo',
     multi: 'multi?count=3&delayMs=300',
+    twoPart: 'twoPart?gapMs=6000',
     typing: 'typing?delayMs=500',
     thinking: 'thinking',
     error: 'error?reason=Validation failed',

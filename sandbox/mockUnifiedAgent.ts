@@ -90,6 +90,21 @@ function behaviours(ledger: UnifiedLedger): Record<string, UnifiedBehaviour> {
       }
       ex.complete();
     },
+    /** One stream of `chunks` chunks of `chunkChars` characters each (a runaway stream). */
+    bigstream: (ex) => {
+      const chunks = Math.max(1, intParam(ex.params, 'chunks', 100));
+      const text = 'y'.repeat(intParam(ex.params, 'chunkChars', 10_000));
+      for (let index = 0; index < chunks; index += 1) {
+        ex.send({
+          type: 'agent_streaming',
+          message_id: `big-${ex.request.message_id}`,
+          message: text,
+          stream_index: index,
+          is_streaming: index !== chunks - 1,
+        });
+      }
+      ex.complete();
+    },
     error: (ex) => {
       const retryable = ex.params.get('retryable');
       ex.send({

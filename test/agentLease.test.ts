@@ -5,6 +5,7 @@ import { leaseKey } from '../agents/socketioExchange.js';
 import { temporalTurnLock } from '../agents/temporalTurnLock.js';
 import type { TurnLease } from '../agents/turnLock.js';
 import {
+  acquireLeaseUpdate,
   agentLeaseWorkflow,
   agentLeaseWorkflowId,
   leaseStateQuery,
@@ -117,6 +118,26 @@ describe('agent lease (one turn at a time, across processes)', () => {
     expect((await state(key)).holder?.token).toBe('delivery#2');
     await second.release();
     expect((await state(key)).holder).toBeUndefined();
+  });
+
+  it("a retry whose first answer was lost takes its orphaned request's place, not the line behind it", async () => {
+    const key = randomUUID();
+    const a = granted(await acquire(key, 'a'));
+    // The first ask was accepted by the lease workflow, then its answer was lost
+    // (update.result() failed): nobody waits for it any more.
+    await handle(key).startUpdate(acquireLeaseUpdate, {
+      args: [{ holderId: 'b', token: 'b#1', leaseMs: 60_000, waitUntil: Date.now() + 60_000 }],
+      waitForStage: 'ACCEPTED',
+    });
+    await expect.poll(async () => (await state(key)).waiting).toEqual(['b']);
+    // The retry asks again with the same token: one place in line, not two.
+    const retry = acquire(key, 'b', { token: 'b#1', waitMs: 5_000 });
+    await expect.poll(async () => (await state(key)).waiting).toEqual(['b']);
+    await a.release();
+    const lease = granted(await retry);
+    expect((await state(key)).holder).toMatchObject({ holderId: 'b', token: 'b#1' });
+    await lease.release();
+    expect(await state(key)).toEqual({ waiting: [] });
   });
 
   it('says "unavailable", not "busy", when Temporal does not answer within the wait', async () => {

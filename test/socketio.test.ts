@@ -33,6 +33,8 @@ function socketioAgent(
     totalTimeoutMs: 10_000,
     settleMs: 300,
     ackTimeoutMs: 1_000,
+    // Short, so turns do not queue for the default 5 s (test/aiwmCorrelation.test.ts covers it).
+    releaseQuietMs: 200,
     ...overrides,
   };
 }
@@ -425,7 +427,8 @@ describe('Socket.IO (AIWM) agents through the durable delivery', () => {
     const response = await probe;
     expect(response.statusCode).toBe(200);
     expect(response.json()).toMatchObject({ replies: [{ content: 'echo: probing' }] });
-    expect((await lease.query(leaseStateQuery)).holder).toBeUndefined();
+    // Released once the agent has been quiet for releaseQuietMs.
+    await expect.poll(async () => (await lease.query(leaseStateQuery)).holder).toBeUndefined();
   });
 });
 

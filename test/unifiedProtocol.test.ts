@@ -119,16 +119,16 @@ describe('unified protocol: stream assembly', () => {
     expect(streams.add('a', 2, 'C', true)).toBeUndefined();
     expect(streams.add('a', 0, 'A', false)).toBeUndefined();
     expect(streams.add('a', 0, 'A again', false)).toBeUndefined();
-    expect(streams.add('a', 1, 'B', false)).toBe('ABC');
+    expect(streams.add('a', 1, 'B', false)).toEqual({ text: 'ABC' });
     expect(streams.flush()).toEqual([]);
   });
 
   it('keeps streams with different message ids apart', () => {
     const streams = new StreamAssembler();
     streams.add('a', 0, 'a0', false);
-    expect(streams.add('b', 0, 'b-only', true)).toBe('b-only');
+    expect(streams.add('b', 0, 'b-only', true)).toEqual({ text: 'b-only' });
     streams.add('a', 1, 'a1', false);
-    expect(streams.flush()).toEqual(['a0a1']);
+    expect(streams.flush()).toEqual([{ text: 'a0a1' }]);
   });
 
   it('refuses streams that contradict themselves or have a hole', () => {

@@ -6,6 +6,7 @@ import {
   defineSignal,
   defineUpdate,
   log,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -94,7 +95,12 @@ export async function agentLeaseWorkflow(input: AgentLeaseInput): Promise<void> 
         grant(request);
         return { granted: true };
       }
-      waiting.push(request);
+      // The same token asking again: its asker lost the answer to the first request (which
+      // nobody awaits now). The new request takes the orphan's place in line, so it is not
+      // left waiting behind its own orphan's lease.
+      const orphan = waiting.findIndex((queued) => queued.token === request.token);
+      if (orphan >= 0 && patched('lease-dedupe-by-token')) waiting[orphan] = request;
+      else waiting.push(request);
       const inLine = () => waiting.includes(request);
       const turn = await condition(
         () => !inLine() || draining || (holder === undefined && waiting[0] === request),
