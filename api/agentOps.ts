@@ -1,11 +1,12 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
+import type { FastifyPluginCallback } from 'fastify';
 import { probeAgent } from '../agents/probe.js';
 import { temporalTurnLock } from '../agents/temporalTurnLock.js';
 import type { LiveConfig } from '../config/live.js';
 import { ConfigError } from '../config/load.js';
 import { readAgentStatus } from './agentStatus.js';
+import { HttpError } from './plugins/errorShape.js';
 
 export interface AgentOpsOptions {
   live: LiveConfig;
@@ -19,23 +20,15 @@ const DEFAULT_PROBE_CONTENT = 'ping';
 
 /**
  * Operator endpoints: agent status, a live probe through the real transport, and a
- * configuration reload. Every route needs `Authorization: Bearer <api.operatorKeys[i]>`;
- * with no keys configured they are switched off (403).
+ * configuration reload. Every route needs `Authorization: Bearer <api.operatorKeys[i]>`
+ * (the bearer-keys plugin); with no keys configured they are switched off (403).
  */
 export const agentOpsRoutes: FastifyPluginCallback<AgentOpsOptions> = (
   app,
   { live, temporal },
   done,
 ) => {
-  app.addHook('onRequest', (request, reply, next) => {
-    const denied = checkOperatorKey(request, live.current().api.operatorKeys);
-    if (!denied) return next();
-    request.log.warn({ reason: denied.error }, 'operator request refused');
-    if (denied.status === 401) {
-      void reply.header('www-authenticate', 'Bearer realm="chatwoot-bridge operator API"');
-    }
-    void reply.code(denied.status).send({ error: denied.error, message: denied.message });
-  });
+  app.addHook('onRequest', app.requireKey('operator'));
 
   app.get('/agents/status', async (request, reply) => {
     if (!temporal) {
@@ -62,6 +55,10 @@ export const agentOpsRoutes: FastifyPluginCallback<AgentOpsOptions> = (
     method: ['GET', 'POST'],
     url: '/api/v1/agents/test/:agentId',
     schema: {
+      params: {
+        type: 'object',
+        properties: { agentId: { type: 'string', minLength: 1, maxLength: 200 } },
+      },
       querystring: {
         type: 'object',
         properties: { content: { type: 'string', minLength: 1, maxLength: 4_000 } },
@@ -126,41 +123,9 @@ export const agentOpsRoutes: FastifyPluginCallback<AgentOpsOptions> = (
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       request.log.warn({ err: error }, 'configuration reload refused; the previous one stays');
-      return reply.code(400).send({ error: 'invalid_config', message: error.message });
+      throw new HttpError(400, 'invalid_config', error.message);
     }
   });
 
   done();
 };
-
-type Denial = { status: 401 | 403; error: string; message: string };
-
-function checkOperatorKey(request: FastifyRequest, keys: readonly string[]): Denial | undefined {
-  if (keys.length === 0) {
-    return {
-      status: 403,
-      error: 'operator_api_disabled',
-      message: 'no operator keys configured: set api.operatorKeys or BRIDGE_OPERATOR_KEYS',
-    };
-  }
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-  if (!match?.[1]) {
-    return {
-      status: 401,
-      error: 'unauthorized',
-      message: 'send "Authorization: Bearer <operator key>"',
-    };
-  }
-  const presented = digest(match[1]);
-  // Compare every key in constant time, so timing tells nothing about which one is close.
-  const known = keys.map((key) => timingSafeEqual(digest(key), presented));
-  if (!known.includes(true)) {
-    return { status: 401, error: 'unauthorized', message: 'wrong operator key' };
-  }
-  return undefined;
-}
-
-/** Fixed-length digests: `timingSafeEqual` needs equal lengths, and lengths must not leak. */
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}

@@ -1,19 +1,19 @@
-import Fastify, {
-  type FastifyInstance,
-  type FastifyRequest,
-  type FastifyServerOptions,
-} from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { Registry } from 'prom-client';
 import { LiveConfig } from '../config/live.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { ApiMetrics, METRICS_CONTENT_TYPE, renderMetrics } from '../observability/metrics.js';
 import type { MessageDeliveryInput } from '../workflows/shared.js';
+import { apiLoggerOptions, type ApiLoggerSetting } from '../observability/logging.js';
 import { agentOpsRoutes } from './agentOps.js';
 import { temporalConversationGateway, type ConversationGateway } from './conversations.js';
 import { messageRoutes } from './messages.js';
 import { pullAgentRoutes } from './pullAgents.js';
 import { checkReadiness } from './readiness.js';
+import { bearerKeysPlugin } from './plugins/bearerKeys.js';
+import { errorShapePlugin } from './plugins/errorShape.js';
+import { failedAuthLimitPlugin } from './plugins/failedAuthLimit.js';
 import { webhookRoutes } from './webhook.js';
 
 /** Hands one customer message straight to a delivery (the benchmark's no-Temporal baseline). */
@@ -25,7 +25,8 @@ export type AppDeps = {
   config: BridgeConfig;
   /** The configuration in force, swapped by a reload; default: holds `config`, reloads BRIDGE_CONFIG. */
   live?: LiveConfig;
-  logger?: FastifyServerOptions['logger'];
+  /** `true` (default): JSON lines on stdout; pino options (a test's capture stream); `false`: none. */
+  logger?: ApiLoggerSetting;
   /** Default: a registry of this app's own. */
   metrics?: ApiMetrics;
   /** More registries served on `/metrics` with the app's own (`npm start`: the worker's). */
@@ -41,40 +42,36 @@ export type AppDeps = {
  * health, readiness and metrics.
  */
 export function buildApp(deps: AppDeps): FastifyInstance {
-  const { config, logger = true } = deps;
+  const { config } = deps;
   const live = deps.live ?? new LiveConfig(config);
   const conversations: ConversationGateway =
     'startDelivery' in deps
       ? directGateway(deps.startDelivery)
       : temporalConversationGateway(deps.temporal, () => live.current());
-  const app = Fastify({ logger, bodyLimit: config.webhook.maxBodyBytes });
+  const app = Fastify({
+    logger: apiLoggerOptions(deps.logger ?? true, () => live.current()),
+    bodyLimit: config.webhook.maxBodyBytes,
+  });
   const metrics = deps.metrics ?? new ApiMetrics();
   const registries = [metrics.registry, ...(deps.extraMetrics ?? [])];
+  const temporal = 'temporal' in deps ? deps.temporal : undefined;
 
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
-    const body =
-      error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? {
-            error: 'payload_too_large',
-            message: `body exceeds ${config.webhook.maxBodyBytes} bytes`,
-          }
-        : {
-            error: error.code ?? 'error',
-            message: status >= 500 ? 'internal error' : error.message,
-          };
-    return reply.code(status).send(body);
-  });
+  // Cross-cutting first: their hooks and handlers reach every route registered after them.
+  void app.register(errorShapePlugin, { maxBodyBytes: config.webhook.maxBodyBytes });
+  void app.register(bearerKeysPlugin, { live });
+  void app.register(failedAuthLimitPlugin, { live });
 
-  app.get('/health', () => ({ status: 'ok' }));
-  app.get('/ready', async (_request, reply) => {
-    const readiness = await checkReadiness(config, 'temporal' in deps ? deps.temporal : undefined);
-    return reply.code(readiness.ready ? 200 : 503).send(readiness);
+  void app.register((scope, _options, done) => {
+    scope.get('/health', () => ({ status: 'ok' }));
+    scope.get('/ready', async (_request, reply) => {
+      const readiness = await checkReadiness(live.current(), temporal);
+      return reply.code(readiness.ready ? 200 : 503).send(readiness);
+    });
+    scope.get('/metrics', { onRequest: scope.requireKey('metrics') }, async (_request, reply) =>
+      reply.type(METRICS_CONTENT_TYPE).send(await renderMetrics(registries)),
+    );
+    done();
   });
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(METRICS_CONTENT_TYPE).send(await renderMetrics(registries)),
-  );
 
   void app.register((scope, _options, done) => {
     countWebhookRequests(scope, metrics);
@@ -86,26 +83,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     });
     done();
   });
-  if ('temporal' in deps) {
-    const { temporal } = deps;
-    void app.register((scope, _options, done) => {
-      pullAgentRoutes(scope, { config, temporal });
-      done();
-    });
-  }
-
-  void app.register(agentOpsRoutes, {
-    live,
-    ...('temporal' in deps ? { temporal: deps.temporal } : {}),
-  });
-
+  if (temporal) void app.register(pullAgentRoutes, { live, temporal });
+  void app.register(agentOpsRoutes, { live, ...(temporal ? { temporal } : {}) });
   // Proactive messages need Temporal itself (the benchmark's baseline has none).
-  if ('temporal' in deps) {
-    void app.register((scope, _options, done) => {
-      messageRoutes(scope, { config, temporal: deps.temporal });
-      done();
-    });
-  }
+  if (temporal) void app.register(messageRoutes, { live, temporal });
 
   return app;
 }

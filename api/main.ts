@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { LiveConfig, reloadOnHangup } from '../config/live.js';
-import { loadConfig } from '../config/load.js';
+import { configOrExit, loadConfig, requireWebhookSecrets } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { ApiMetrics } from '../observability/metrics.js';
 import { buildApp, type AppDeps } from './app.js';
@@ -29,7 +29,11 @@ export async function startApi(
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const config = loadConfig();
+  const config = configOrExit(() => {
+    const loaded = loadConfig();
+    requireWebhookSecrets(loaded, 'npm run api');
+    return loaded;
+  });
   const live = new LiveConfig(config);
   reloadOnHangup(live, 'api');
   const api = await startApi(config, config.temporal.address ?? 'localhost:7233', live);

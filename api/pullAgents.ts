@@ -1,13 +1,12 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   WithStartWorkflowOperation,
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
-import type { BridgeConfig, PullAgentConfig } from '../config/schema.js';
+import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
+import type { LiveConfig } from '../config/live.js';
+import type { PullAgentConfig } from '../config/schema.js';
 import { agentInboxWorkflow } from '../workflows/agentInbox.js';
 import {
   agentInboxWorkflowId,
@@ -19,169 +18,184 @@ import {
   type OutboxPost,
   type OutboxResult,
 } from '../workflows/pullShared.js';
+import { HttpError } from './plugins/errorShape.js';
 
 export interface PullAgentDeps {
-  config: BridgeConfig;
+  live: LiveConfig;
   temporal: Client;
 }
 
 const DEFAULT_LIMIT = 10;
 const MAX_LIMIT = 100;
 
-const wholeNumber = (max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .refine((value) => value <= max, `must be at most ${max}`);
+type AgentParams = { agentId: string };
 
-const inboxQuerySchema = z
-  .object({
+const agentParams = {
+  type: 'object',
+  required: ['agentId'],
+  properties: { agentId: { type: 'string', minLength: 1, maxLength: 200 } },
+} as const;
+
+const inboxQuery = {
+  type: 'object',
+  properties: {
     /** Milliseconds; above the agent's `longPollMs` it is cut to that. */
-    wait: wholeNumber(Number.MAX_SAFE_INTEGER).optional(),
-    limit: wholeNumber(MAX_LIMIT)
-      .refine((value) => value >= 1, 'must be at least 1')
-      .optional(),
-  })
-  .loose();
+    wait: { type: 'integer', minimum: 0 },
+    limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT },
+  },
+} as const;
 
-const replyBodySchema = z.object({
-  message_id: z.string().min(1, 'is required'),
-  content: z.string().min(1, 'must not be empty'),
-  final: z.boolean().default(false),
+interface OutboxBody {
+  message_id: string;
+  content?: string;
+  final?: boolean;
   /** Optional 0-based position of the reply in the answer; makes retried posts safe to dedupe. */
-  sequence: z.number().int().min(0).optional(),
-});
-
-const errorBodySchema = z.object({
-  message_id: z.string().min(1, 'is required'),
-  error: z.object({
-    code: z.string().min(1, 'is required'),
-    message: z.string().default(''),
+  sequence?: number;
+  error?: {
+    code: string;
+    message?: string;
     /** false: retrying will not help, hand the conversation to humans at once. */
-    retryable: z.boolean().default(true),
-  }),
-});
+    retryable?: boolean;
+  };
+}
+
+/** A reply (`content`), or an error report (`error`) for one turn. */
+const outboxBody = {
+  type: 'object',
+  required: ['message_id'],
+  properties: {
+    message_id: { type: 'string', minLength: 1, maxLength: 500 },
+  },
+  if: { required: ['error'] },
+  then: {
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code'],
+        properties: {
+          code: { type: 'string', minLength: 1, maxLength: 200 },
+          message: { type: 'string' },
+          retryable: { type: 'boolean' },
+        },
+      },
+    },
+  },
+  else: {
+    required: ['content'],
+    properties: {
+      content: { type: 'string', minLength: 1 },
+      final: { type: 'boolean' },
+      sequence: { type: 'integer', minimum: 0 },
+    },
+  },
+} as const;
 
 /**
  * The HTTP side of pull agents (seed 003), for agents that cannot host a socket:
  * `GET /api/v1/agents/{agentId}/inbox?wait=<ms>&limit=<n>` long-polls pending turns and
  * `POST /api/v1/agents/{agentId}/outbox` posts a reply (or an error) to one turn. Each agent
- * authenticates with its own bearer key. Nothing is kept in this process: turns wait in the
- * agent's inbox workflow and replies go straight to the turn's delivery workflow.
+ * authenticates with its own bearer key (the bearer-keys plugin, reading the configuration in
+ * force: a reload adds agents and rotates keys at once). Nothing is kept in this process: turns
+ * wait in the agent's inbox workflow and replies go straight to the turn's delivery workflow.
  */
-export function pullAgentRoutes(app: FastifyInstance, { config, temporal }: PullAgentDeps): void {
-  // Temporal and a worker must answer within this (beyond the long-poll wait), else 503: retry.
-  const answerWithinMs = config.temporal.startTimeoutMs;
-  const agents = new Map(
-    config.agents
-      .filter((agent): agent is PullAgentConfig => agent.transport === 'pull')
-      .map((agent) => [agent.id, agent]),
-  );
-
-  /** The agent named in the path when the request carries its key; otherwise answers 404/401. */
-  function authenticate(
-    request: FastifyRequest<{ Params: { agentId: string } }>,
-    reply: FastifyReply,
-  ): PullAgentConfig | undefined {
-    const agent = agents.get(request.params.agentId);
-    if (!agent) {
-      void reply.code(404).send({
-        error: 'unknown_agent',
-        message: `no pull agent "${request.params.agentId}"`,
-      });
-      return undefined;
-    }
-    const presented = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim();
-    if (!presented || !sameSecret(presented, agent.apiKey)) {
-      void reply
-        .code(401)
-        .header('www-authenticate', 'Bearer realm="pull-agents"')
-        .send({
-          error: 'unauthorized',
-          message: presented ? 'wrong API key for this agent' : 'missing bearer API key',
-        });
-      return undefined;
+export const pullAgentRoutes: FastifyPluginCallback<PullAgentDeps> = (
+  app,
+  { live, temporal },
+  done,
+) => {
+  /** The agent the bearer-keys plugin let through, as configured now. */
+  const agentOf = (request: FastifyRequest<{ Params: AgentParams }>): PullAgentConfig => {
+    const agent = live
+      .current()
+      .agents.find((candidate) => candidate.id === request.params.agentId);
+    if (agent?.transport !== 'pull') {
+      throw new HttpError(404, 'unknown_agent', `no pull agent "${request.params.agentId}"`);
     }
     return agent;
-  }
+  };
+  // Temporal and a worker must answer within this (beyond the long-poll wait), else 503: retry.
+  const answerWithinMs = () => live.current().temporal.startTimeoutMs;
+  const { taskQueue } = live.current().temporal;
 
-  app.get<{ Params: { agentId: string } }>(
+  app.get<{ Params: AgentParams; Querystring: { wait?: number; limit?: number } }>(
     '/api/v1/agents/:agentId/inbox',
+    {
+      onRequest: app.requireKey('pull'),
+      schema: { params: agentParams, querystring: inboxQuery },
+    },
     async (request, reply) => {
-      const agent = authenticate(request, reply);
-      if (!agent) return reply;
-      const query = inboxQuerySchema.safeParse(request.query);
-      if (!query.success) return badRequest(reply, query.error);
-      const waitMs = Math.min(query.data.wait ?? agent.longPollMs, agent.longPollMs);
-      const limit = query.data.limit ?? DEFAULT_LIMIT;
+      const agent = agentOf(request);
+      const waitMs = Math.min(request.query.wait ?? agent.longPollMs, agent.longPollMs);
+      const limit = request.query.limit ?? DEFAULT_LIMIT;
       try {
-        const messages = await temporal.withDeadline(Date.now() + waitMs + answerWithinMs, () =>
+        const messages = await temporal.withDeadline(Date.now() + waitMs + answerWithinMs(), () =>
           temporal.workflow.executeUpdateWithStart(takeTurnsUpdate, {
             args: [{ waitMs, limit }],
             startWorkflowOperation: new WithStartWorkflowOperation(agentInboxWorkflow, {
-              workflowId: agentInboxWorkflowId(agent.id, config.temporal.taskQueue),
-              taskQueue: config.temporal.taskQueue,
+              workflowId: agentInboxWorkflowId(agent.id, taskQueue),
+              taskQueue,
               workflowIdConflictPolicy: 'USE_EXISTING',
               args: [{ agentId: agent.id }],
               staticSummary: `inbox of pull agent ${agent.id}`,
             }),
           }),
         );
-        return reply.send({ messages });
+        return await reply.send({ messages });
       } catch (error) {
-        return unavailable(request, reply, error);
+        return unavailable(request, error);
       }
     },
   );
 
-  app.post<{ Params: { agentId: string } }>(
+  app.post<{ Params: AgentParams; Body: OutboxBody }>(
     '/api/v1/agents/:agentId/outbox',
+    {
+      onRequest: app.requireKey('pull'),
+      schema: { params: agentParams, body: outboxBody },
+    },
     async (request, reply) => {
-      const agent = authenticate(request, reply);
-      if (!agent) return reply;
-      const body: unknown = request.body;
-      const isError = typeof body === 'object' && body !== null && 'error' in body;
-      const parsed = isError ? errorBodySchema.safeParse(body) : replyBodySchema.safeParse(body);
-      if (!parsed.success) return badRequest(reply, parsed.error);
-      const turnId = parsed.data.message_id;
-      const post: OutboxPost =
-        'error' in parsed.data
-          ? { agentId: agent.id, kind: 'error', ...parsed.data.error }
-          : {
-              agentId: agent.id,
-              kind: 'reply',
-              content: parsed.data.content,
-              final: parsed.data.final,
-              ...(parsed.data.sequence !== undefined ? { sequence: parsed.data.sequence } : {}),
-            };
+      const agent = agentOf(request);
+      const body = request.body;
+      const turnId = body.message_id;
+      const post: OutboxPost = body.error
+        ? {
+            agentId: agent.id,
+            kind: 'error',
+            code: body.error.code,
+            message: body.error.message ?? '',
+            retryable: body.error.retryable ?? true,
+          }
+        : {
+            agentId: agent.id,
+            kind: 'reply',
+            content: body.content as string,
+            final: body.final ?? false,
+            ...(body.sequence !== undefined ? { sequence: body.sequence } : {}),
+          };
       const unknownTurn = () =>
-        reply.code(404).send({
-          error: 'unknown_message',
-          message: `no turn ${turnId} for agent ${agent.id}`,
-        });
+        new HttpError(404, 'unknown_message', `no turn ${turnId} for agent ${agent.id}`);
 
       let result: OutboxResult;
       try {
-        result = await temporal.withDeadline(Date.now() + answerWithinMs, () =>
+        result = await temporal.withDeadline(Date.now() + answerWithinMs(), () =>
           temporal.workflow.getHandle(turnId).executeUpdate(outboxUpdate, { args: [post] }),
         );
       } catch (error) {
         if (error instanceof WorkflowUpdateFailedError) {
           const cause = error.cause instanceof ApplicationFailure ? error.cause : undefined;
-          if (cause?.type === OUTBOX_REJECTIONS.turnClosed) return closed(reply, cause.message);
+          if (cause?.type === OUTBOX_REJECTIONS.turnClosed) throw closed(cause.message);
           if (cause?.type === OUTBOX_REJECTIONS.sequenceConflict) {
-            return reply.code(409).send({ error: 'sequence_conflict', message: cause.message });
+            throw new HttpError(409, 'sequence_conflict', cause.message);
           }
           // Wrong agent, or a workflow that takes no outbox posts.
-          return unknownTurn();
+          throw unknownTurn();
         }
-        if (!(error instanceof WorkflowNotFoundError)) return unavailable(request, reply, error);
+        if (!(error instanceof WorkflowNotFoundError)) return unavailable(request, error);
         // The delivery is over (or never was): a late repeat is still a duplicate.
-        const settled = await lateDuplicate(temporal, turnId, agent.id, post, answerWithinMs);
-        if (settled === 'unknown') return unknownTurn();
-        if (settled === 'unavailable') return unavailable(request, reply, error);
-        if (settled === 'closed') return closed(reply, `the answer to ${turnId} is over`);
+        const settled = await lateDuplicate(temporal, turnId, agent.id, post, answerWithinMs());
+        if (settled === 'unknown') throw unknownTurn();
+        if (settled === 'unavailable') return unavailable(request, error);
+        if (settled === 'closed') throw closed(`the answer to ${turnId} is over`);
         result = settled;
       }
       request.log.info(
@@ -191,7 +205,8 @@ export function pullAgentRoutes(app: FastifyInstance, { config, temporal }: Pull
       return reply.send({ status: result.duplicate ? 'duplicate' : 'accepted', ...result });
     },
   );
-}
+  done();
+};
 
 /** A post to a delivery that has finished: duplicate, closed, unknown, or no answer now. */
 async function lateDuplicate(
@@ -219,30 +234,13 @@ async function lateDuplicate(
   }
 }
 
-/** Compares keys in constant time (hashing first evens out the lengths). */
-function sameSecret(presented: string, expected: string): boolean {
-  const digest = (value: string) => createHash('sha256').update(value).digest();
-  return timingSafeEqual(digest(presented), digest(expected));
+function closed(message: string) {
+  return new HttpError(409, 'turn_closed', message);
 }
 
-function badRequest(reply: FastifyReply, error: z.ZodError) {
-  const issue = error.issues[0];
-  const field = issue?.path.map(String).join('.') || '(body)';
-  return reply.code(400).send({
-    error: 'invalid_request',
-    field,
-    message: `${field}: ${issue?.message ?? 'invalid'}`,
-  });
-}
-
-function closed(reply: FastifyReply, message: string) {
-  return reply.code(409).send({ error: 'turn_closed', message });
-}
-
-function unavailable(request: FastifyRequest, reply: FastifyReply, error: unknown) {
+function unavailable(request: FastifyRequest, error: unknown): never {
   request.log.error({ err: error }, 'Temporal did not answer for a pull agent');
-  return reply.code(503).header('retry-after', '1').send({
-    error: 'temporal_unavailable',
-    message: 'not processed; retry later',
+  throw new HttpError(503, 'temporal_unavailable', 'not processed; retry later', undefined, {
+    'retry-after': '1',
   });
 }

@@ -7,15 +7,66 @@ export interface AgentLookup {
 }
 
 /**
- * Sections whose values are built into long-lived things at start-up (the HTTP listener and
- * its body limit, the webhook's secrets, the Chatwoot client, the Temporal connection): a reload
- * keeps their old values and says a restart is needed to change them.
+ * What a reload does with each configuration key, in one place: `live` keys take effect at once
+ * everywhere they are read (new deliveries, the next request); `restart` keys are built into
+ * long-lived things at start-up (the HTTP listener and its body limit, the webhook's secrets,
+ * the Chatwoot client, the Temporal connection, metrics ports), so a reload keeps their old
+ * values and names them in `restartRequired`. Lists and maps count as one key. A test
+ * (test/reloadKeys.test.ts) fails when a schema key is missing here: add new keys as you add
+ * them to config/schema.ts.
  */
-const RESTART_ONLY = ['chatwoot', 'webhook', 'http', 'temporal'] as const;
+export const RELOAD_BEHAVIOUR = {
+  'chatwoot.baseUrl': 'restart',
+  'chatwoot.apiAccessToken': 'restart',
+  'chatwoot.accountId': 'live',
+  'webhook.secrets': 'restart',
+  'webhook.maxBodyBytes': 'restart',
+  'webhook.toleranceSeconds': 'restart',
+  'webhook.allowUnsigned': 'restart',
+  // Agents and routes: new deliveries, pull-agent doors and their keys.
+  agents: 'live',
+  routes: 'live',
+  'api.keys': 'live',
+  'api.operatorKeys': 'live',
+  'api.metricsKeys': 'live',
+  'api.failedAuthLimit.max': 'live',
+  'api.failedAuthLimit.windowMs': 'live',
+  'api.statusSampleSize': 'live',
+  'api.statusLookbackMs': 'live',
+  // Delivery policies are fixed when a delivery starts: a reload reaches deliveries started after it.
+  'delivery.agentRetryWindowMs': 'live',
+  'delivery.agentRetryInitialIntervalMs': 'live',
+  'delivery.agentRetryMaxIntervalMs': 'live',
+  'delivery.exchangeHeartbeatTimeoutMs': 'live',
+  'delivery.chatwootRetryWindowMs': 'live',
+  'delivery.chatwootRetryInitialIntervalMs': 'live',
+  'delivery.chatwootRetryMaxIntervalMs': 'live',
+  // The worker's Chatwoot client is built with its timeout.
+  'delivery.chatwootRequestTimeoutMs': 'restart',
+  'delivery.fallbackMessage': 'live',
+  // Actor settings reach conversations whose actor starts after the reload.
+  'conversation.resumeAfterIdleMs': 'live',
+  'conversation.botAssigneeIds': 'live',
+  'conversation.dedupeLimit': 'live',
+  'conversation.maxWaitMs': 'live',
+  'http.port': 'restart',
+  'http.host': 'restart',
+  'temporal.address': 'restart',
+  'temporal.namespace': 'restart',
+  'temporal.taskQueue': 'restart',
+  'temporal.startTimeoutMs': 'restart',
+  'metrics.workerPort': 'restart',
+  'metrics.temporalSdkPort': 'restart',
+  'metrics.host': 'restart',
+} as const satisfies Record<string, 'live' | 'restart'>;
+
+const RESTART_ONLY = Object.entries(RELOAD_BEHAVIOUR)
+  .filter(([, behaviour]) => behaviour === 'restart')
+  .map(([key]) => key);
 
 export interface ReloadResult {
   config: BridgeConfig;
-  /** Sections that differ in the new file but keep their old values until a restart. */
+  /** Keys (dotted paths) that differ in the new file but keep their old values until a restart. */
   restartRequired: string[];
 }
 
@@ -49,17 +100,17 @@ export class LiveConfig {
       this.#current.agents.find((agent) => agent.id === agentId) ?? this.#knownAgents.get(agentId),
   };
 
-  /** Puts a validated configuration in force (restart-only sections keep their old values). */
+  /** Puts a validated configuration in force (restart-only keys keep their old values). */
   replace(next: BridgeConfig): ReloadResult {
     const previous = this.#current;
-    const restartRequired = RESTART_ONLY.filter(
-      (key) => JSON.stringify(next[key]) !== JSON.stringify(previous[key]),
-    );
-    const kept = Object.fromEntries(RESTART_ONLY.map((key) => [key, previous[key]])) as Pick<
-      BridgeConfig,
-      (typeof RESTART_ONLY)[number]
-    >;
-    const merged: BridgeConfig = { ...next, ...kept };
+    const merged = structuredClone(next);
+    const restartRequired: string[] = [];
+    for (const key of RESTART_ONLY) {
+      const path = key.split('.');
+      const before = valueAt(previous, path);
+      if (JSON.stringify(valueAt(next, path)) !== JSON.stringify(before)) restartRequired.push(key);
+      setValueAt(merged, path, before);
+    }
     this.#current = merged;
     this.#remember(merged);
     return { config: merged, restartRequired };
@@ -93,4 +144,25 @@ export function reloadOnHangup(live: LiveConfig, label: string): void {
       );
     }
   });
+}
+
+function valueAt(root: unknown, path: readonly string[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+function setValueAt(root: object, path: readonly string[], value: unknown): void {
+  let parent = root as Record<string, unknown>;
+  for (const key of path.slice(0, -1)) {
+    const child = parent[key];
+    if (typeof child !== 'object' || child === null) parent[key] = {};
+    parent = parent[key] as Record<string, unknown>;
+  }
+  const last = path.at(-1) as string;
+  if (value === undefined) delete parent[last];
+  else parent[last] = value;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { bridgeConfigSchema, type BridgeConfig } from './schema.js';
+import { unknownKeys, type UnknownKey } from './schemaKeys.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -20,8 +21,15 @@ export const CONFIG_ENV_VARS = [
   'TEMPORAL_TASK_QUEUE',
 ] as const;
 
-/** Reads `BRIDGE_CONFIG` (a JSON file), applies the environment overrides and validates the result. */
-export function loadConfig(env: Env = process.env): BridgeConfig {
+/**
+ * Reads `BRIDGE_CONFIG` (a JSON file), applies the environment overrides and validates the
+ * result. Keys the schema does not know are accepted but each gets a warning naming the
+ * closest known key, so a misspelt setting does not go unnoticed.
+ */
+export function loadConfig(
+  env: Env = process.env,
+  warn: (message: string) => void = (message) => console.warn(message),
+): BridgeConfig {
   const path = env.BRIDGE_CONFIG;
   if (!path) {
     throw new ConfigError(
@@ -40,7 +48,26 @@ export function loadConfig(env: Env = process.env): BridgeConfig {
   } catch (error) {
     throw new ConfigError(`BRIDGE_CONFIG=${path} is not valid JSON: ${(error as Error).message}`);
   }
-  return parseConfig(raw, env, path);
+  const config = parseConfig(raw, env, path);
+  for (const key of unknownKeys(raw, bridgeConfigSchema)) warn(unknownKeyWarning(path, key));
+  return config;
+}
+
+export function unknownKeyWarning(source: string, key: UnknownKey): string {
+  return `${source}: unknown configuration key "${key.path}" is ignored${key.closest ? ` (did you mean "${key.closest}"?)` : ''}`;
+}
+
+/**
+ * `npm run api` and `npm run worker` serve production: without webhook secrets anyone who can
+ * reach `/webhook/chatwoot` could start deliveries, so they refuse to start unless the
+ * configuration says that is meant (`webhook.allowUnsigned: true`).
+ */
+export function requireWebhookSecrets(config: BridgeConfig, processName: string): void {
+  if (config.webhook.secrets.length > 0 || config.webhook.allowUnsigned) return;
+  throw new ConfigError(
+    `${processName}: no webhook secret configured, so anyone could post webhooks. Set webhook.secrets ` +
+      '(or CHATWOOT_WEBHOOK_SECRET), or set webhook.allowUnsigned: true to accept unsigned webhooks on purpose.',
+  );
 }
 
 /** Validates a configuration object; environment variables win over the file. */
@@ -114,4 +141,15 @@ function keyList(env: Env, name: string): string[] | undefined {
   if (keys.length === 0)
     throw new ConfigError(`${name} is set but holds no key; unset it or give one`);
   return keys;
+}
+
+/** A configuration mistake ends the process with its message, not a stack trace. */
+export function configOrExit(read: () => BridgeConfig): BridgeConfig {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
 }

@@ -162,6 +162,19 @@ export const operatorApiSchema = z
     keys: z.array(z.string().min(16, 'use at least 16 characters')).default([]),
     /** Bearer tokens accepted by the operator endpoints; none: those endpoints answer 403. */
     operatorKeys: z.array(z.string().min(16, 'use at least 16 characters')).default([]),
+    /** Bearer keys for the API's `GET /metrics`; none (the default): `/metrics` is open. */
+    metricsKeys: z.array(z.string().min(16, 'use at least 16 characters')).default([]),
+    /**
+     * Failed authentications (401s: wrong keys, bad webhook signatures) allowed per client
+     * address within `windowMs`; past that its failing requests answer 429. 0: no limit.
+     */
+    failedAuthLimit: z
+      .object({
+        max: z.number().int().nonnegative().default(20),
+        windowMs: z.number().int().positive().default(60_000),
+      })
+      .loose()
+      .default({ max: 20, windowMs: 60_000 }),
     /** `/agents/status` looks at this many recent deliveries per agent... */
     statusSampleSize: z.number().int().positive().max(200).default(20),
     /** ...finished within this look-back. */
@@ -260,9 +273,19 @@ export const bridgeConfigSchema = z
         maxBodyBytes: z.number().int().positive().default(1_048_576),
         /** Signed webhooks older or newer than this are rejected (replay protection). */
         toleranceSeconds: z.number().int().positive().default(300),
+        /**
+         * `npm run api` and `npm run worker` refuse to start without `secrets` unless this says
+         * unsigned webhooks (anyone who can reach the URL) are meant to be accepted.
+         */
+        allowUnsigned: z.boolean().default(false),
       })
       .loose()
-      .default({ secrets: [], maxBodyBytes: 1_048_576, toleranceSeconds: 300 }),
+      .default({
+        secrets: [],
+        maxBodyBytes: 1_048_576,
+        toleranceSeconds: 300,
+        allowUnsigned: false,
+      }),
     agents: z.array(agentConfigSchema).min(1, 'configure at least one agent'),
     routes: z.array(routeSchema).default([]),
     api: operatorApiSchema.default(operatorApiSchema.parse({})),

@@ -334,7 +334,7 @@ describe('POST /api/v1/agents/reload', () => {
     writeFileSync(file, JSON.stringify({ ...withInbox9(), http: { port: port + 1 } }));
     const response = await reload();
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toMatchObject({ restartRequired: ['http'] });
+    expect(response.json()).toMatchObject({ restartRequired: ['http.port'] });
     expect(stack.live.current().http.port).toBe(port);
   });
 });

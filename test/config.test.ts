@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deliveryPolicy } from '../api/deliveries.js';
-import { ConfigError, loadConfig, parseConfig } from '../config/load.js';
+import { ConfigError, loadConfig, parseConfig, requireWebhookSecrets } from '../config/load.js';
 
 /** The example from the docs. */
 const EXAMPLE = {
@@ -53,6 +53,7 @@ describe('parseConfig', () => {
       secrets: ['s'],
       maxBodyBytes: 1_048_576,
       toleranceSeconds: 300,
+      allowUnsigned: false,
     });
     expect(config.agents).toEqual([
       {
@@ -360,6 +361,8 @@ describe('operator API settings', () => {
     expect(parseConfig(example()).api).toEqual({
       keys: [],
       operatorKeys: [],
+      metricsKeys: [],
+      failedAuthLimit: { max: 20, windowMs: 60_000 },
       statusSampleSize: 20,
       statusLookbackMs: 86_400_000,
     });
@@ -463,5 +466,75 @@ describe('delivery policy', () => {
     expect(deliveryPolicy(config, 'aiwm').exchangeAttemptTimeoutMs).toBeGreaterThan(
       totalTimeoutMs + connectTimeoutMs + longestExchange,
     );
+  });
+});
+
+describe('unknown configuration keys', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bridge-unknown-keys-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function load(raw: unknown): string[] {
+    const file = join(dir, `config-${Math.random()}.json`);
+    writeFileSync(file, JSON.stringify(raw));
+    const warnings: string[] = [];
+    loadConfig({ BRIDGE_CONFIG: file }, (message) => warnings.push(message));
+    return warnings;
+  }
+
+  it('warns about each one, naming the closest known key', () => {
+    const warnings = load({
+      ...EXAMPLE,
+      rotues: [],
+      webhook: { secret: 'oops', secrets: ['s'] },
+      delivery: { fallbackmessage: 'Soon' },
+      agents: [
+        {
+          ...EXAMPLE.agents[0],
+          replyTimeoutMS: 5,
+          debounce: { quietms: 100 },
+        },
+        { id: 'aiwm', transport: 'socketio', apiBase: 'http://x', secret: 's', settlems: 1 },
+      ],
+    });
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('"rotues" is ignored (did you mean "routes"?)'),
+        expect.stringContaining('"webhook.secret" is ignored (did you mean "secrets"?)'),
+        expect.stringContaining(
+          '"delivery.fallbackmessage" is ignored (did you mean "fallbackMessage"?)',
+        ),
+        expect.stringContaining(
+          '"agents.0.replyTimeoutMS" is ignored (did you mean "replyTimeoutMs"?)',
+        ),
+        expect.stringContaining('"agents.0.debounce.quietms" is ignored (did you mean "quietMs"?)'),
+        // Each transport knows its own keys.
+        expect.stringContaining('"agents.1.settlems" is ignored (did you mean "settleMs"?)'),
+      ]),
+    );
+    expect(warnings).toHaveLength(6);
+  });
+
+  it('says nothing about a file with known keys only', () => {
+    expect(load(EXAMPLE)).toEqual([]);
+    // Map values (headers) and route matchers are the user's own keys.
+    expect(
+      load({
+        ...EXAMPLE,
+        agents: [{ ...EXAMPLE.agents[0], headers: { 'X-Anything': 'v' } }],
+      }),
+    ).toEqual([]);
+  });
+});
+
+describe('webhook secrets at start-up', () => {
+  it('npm run api and npm run worker refuse to start without secrets, naming the setting', () => {
+    const unsigned = parseConfig({ ...EXAMPLE, webhook: { secrets: [] } });
+    expect(() => requireWebhookSecrets(unsigned, 'npm run api')).toThrow(ConfigError);
+    expect(() => requireWebhookSecrets(unsigned, 'npm run api')).toThrow(
+      /webhook\.secrets.*webhook\.allowUnsigned: true/,
+    );
+    const allowed = parseConfig({ ...EXAMPLE, webhook: { secrets: [], allowUnsigned: true } });
+    expect(() => requireWebhookSecrets(allowed, 'npm run api')).not.toThrow();
+    expect(() => requireWebhookSecrets(parseConfig(EXAMPLE), 'npm run worker')).not.toThrow();
   });
 });

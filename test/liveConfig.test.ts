@@ -45,7 +45,7 @@ describe('LiveConfig', () => {
         delivery: { fallbackMessage: 'Back soon' },
       }),
     );
-    expect(result.restartRequired).toEqual(['webhook', 'temporal']);
+    expect(result.restartRequired).toEqual(['webhook.secrets', 'temporal.taskQueue']);
     expect(live.current().webhook.secrets).toEqual([]);
     expect(live.current().temporal.taskQueue).toBe('chatwoot-bridge');
     expect(live.current().delivery.fallbackMessage).toBe('Back soon');

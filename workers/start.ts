@@ -44,9 +44,12 @@ function readConfig(): BridgeConfig {
 }
 
 const config = readConfig();
-if (config.webhook.secrets.length === 0) {
+// The embedded dev mode warns only: it is for trying the bridge out, not for serving customers
+// (`npm run api` and `npm run worker` refuse to start this way, see requireWebhookSecrets).
+if (config.webhook.secrets.length === 0 && !config.webhook.allowUnsigned) {
   console.warn(
-    'No webhook secret configured: anyone who can reach /webhook/chatwoot can start deliveries.',
+    'No webhook secret configured: anyone who can reach /webhook/chatwoot can start deliveries. ' +
+      'Set webhook.secrets, or webhook.allowUnsigned: true to silence this (npm run api and npm run worker refuse to start without one of them).',
   );
 }
 
@@ -69,9 +72,12 @@ if (!address) {
   await connection.close();
 }
 
-installWorkerRuntime(config, createJsonLogger({ name: 'chatwoot-bridge-worker' }));
 // One holder for both halves: a reload (HTTP endpoint or SIGHUP) reaches the worker's agents too.
 const live = new LiveConfig(config, () => loadConfig(configEnv()));
+installWorkerRuntime(
+  config,
+  createJsonLogger({ name: 'chatwoot-bridge-worker', secretsFrom: () => live.current() }),
+);
 reloadOnHangup(live, 'bridge');
 const worker = await createBridgeWorker({ config, address, live });
 const running = worker.run();

@@ -9,7 +9,7 @@ import {
 } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { LiveConfig, reloadOnHangup } from '../config/live.js';
-import { loadConfig } from '../config/load.js';
+import { configOrExit, loadConfig, requireWebhookSecrets } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { createJsonLogger } from '../observability/logging.js';
 import { WorkerMetrics } from '../observability/metrics.js';
@@ -134,14 +134,22 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const config = loadConfig();
-  const logger = createJsonLogger({ name: 'chatwoot-bridge-worker' });
+  const config = configOrExit(() => {
+    const loaded = loadConfig();
+    requireWebhookSecrets(loaded, 'npm run worker');
+    return loaded;
+  });
+  const live = new LiveConfig(config);
+  // Every line, the SDK's and the Rust core's included, is scrubbed of configured secrets.
+  const logger = createJsonLogger({
+    name: 'chatwoot-bridge-worker',
+    secretsFrom: () => live.current(),
+  });
   installWorkerRuntime(config, logger);
   const address = config.temporal.address ?? 'localhost:7233';
   const connection = await Connection.connect({ address });
   await ensureSearchAttributes(connection, config.temporal.namespace);
   await connection.close();
-  const live = new LiveConfig(config);
   reloadOnHangup(live, 'worker');
   const metrics = new WorkerMetrics({ processMetrics: true });
   const bridgeWorker = await createBridgeWorker({ config, address, live, metrics });
