@@ -229,8 +229,9 @@ function conversationSignal(
 
 /**
  * A change of owner. Old payloads list `assignee_id`; Chatwoot 4.16+ also lists
- * `assignee_agent_bot_id` when the agent bot (or Captain) takes or loses the conversation, and
- * `meta` names the new typed owner. An assignment to the bot resumes it; it is not a takeover.
+ * `assignee_agent_bot_id` when the agent bot (or Captain) takes or loses the conversation. The
+ * change is the event; `meta` (the state when Chatwoot sent it) tells a bot from a person when
+ * the change alone cannot. An assignment to the bot resumes it; it is not a human takeover.
  */
 function assigneeChange(
   payload: ConversationWebhook,
@@ -240,28 +241,30 @@ function assigneeChange(
   const user = changeOf(payload, 'assignee_id');
   const bot = changeOf(payload, 'assignee_agent_bot_id');
   if (!user && !bot) return undefined;
-  const assignee = payload.meta?.assignee ?? undefined;
-  const userAfter = wholeNumber(user?.after);
   const botAfter = wholeNumber(bot?.after);
-  const owner =
-    conversation.owner ??
-    // No ownership in `meta`: judge by the changes alone.
-    (botAfter !== undefined || (userAfter !== undefined && botAssigneeIds.includes(userAfter))
-      ? 'bot'
-      : userAfter !== undefined
-        ? 'human'
-        : 'none');
-  const assigneeId =
-    owner === 'none'
-      ? null
-      : ((owner === 'bot' ? (botAfter ?? userAfter) : userAfter) ?? assignee?.id ?? null);
+  const userAfter = wholeNumber(user?.after);
+  let owner: 'human' | 'bot' | 'none';
+  let assigneeId: number | null;
+  if (botAfter !== undefined) [owner, assigneeId] = ['bot', botAfter];
+  else if (userAfter !== undefined) {
+    owner = botAssigneeIds.includes(userAfter) ? 'bot' : 'human';
+    assigneeId = userAfter;
+  } else {
+    owner = conversation.owner === 'bot' ? 'bot' : 'none';
+    assigneeId = owner === 'bot' ? (payload.meta?.assignee?.id ?? null) : null;
+  }
+  const assignee = payload.meta?.assignee;
   const name = conversation.ownerName ?? assignee?.available_name ?? assignee?.name ?? undefined;
   return {
     type: 'assignee_changed',
     assigneeId,
     ...(owner === 'human' && name ? { assigneeName: name } : {}),
     toBot: owner === 'bot',
-    conversation: { ...conversation, owner },
+    conversation: {
+      ...conversation,
+      owner,
+      ...(owner === 'human' && name ? { ownerName: name } : {}),
+    },
   };
 }
 

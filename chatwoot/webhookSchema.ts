@@ -66,12 +66,13 @@ export type OwnershipMeta = {
   assignee_type?: string | null;
 };
 
+/** Each field read leniently: a malformed one is left out rather than refusing the message. */
 export const webhookAttachmentSchema = z
   .object({
-    id: id.optional(),
-    file_type: z.string().optional(),
-    data_url: z.string().optional(),
-    thumb_url: z.string().optional(),
+    id: lenient(id),
+    file_type: lenient(z.string()),
+    data_url: lenient(z.string()),
+    thumb_url: lenient(z.string()),
   })
   .loose();
 

@@ -233,7 +233,7 @@ describe('webhook ingress', () => {
       });
       expect(response.statusCode).toBe(retryStatus);
       expect(response.json()).toMatchObject({ error: 'temporal_unavailable' });
-      expect(response.json().reason).toMatch(/not accepted/);
+      expect(response.json<{ message?: string; reason?: string }>().reason).toMatch(/not accepted/);
       await app.close();
       await expectNoWorkflow(209, 9009);
     },
@@ -258,14 +258,16 @@ describe('webhook bodies: a 4xx naming the problem, never a 5xx', () => {
     const bare = await stack.app.inject({ method: 'POST', url: '/webhook/chatwoot' });
     expect(bare.statusCode).toBe(400);
     expect(bare.json()).toMatchObject({ error: 'invalid_body' });
-    expect(bare.json().message).toMatch(/body is required/);
+    expect(bare.json<{ message?: string; reason?: string }>().message).toMatch(/body is required/);
     const signed = await stack.app.inject({
       method: 'POST',
       url: '/webhook/chatwoot',
       headers: signWebhook('', WEBHOOK_SECRET),
     });
     expect(signed.statusCode).toBe(400);
-    expect(signed.json().message).toMatch(/body is required/);
+    expect(signed.json<{ message?: string; reason?: string }>().message).toMatch(
+      /body is required/,
+    );
   });
 
   it('answers 400 to an empty JSON body', async () => {
@@ -276,7 +278,9 @@ describe('webhook bodies: a 4xx naming the problem, never a 5xx', () => {
       payload: '',
     });
     expect(response.statusCode).toBe(400);
-    expect(response.json().message).toMatch(/body is required/);
+    expect(response.json<{ message?: string; reason?: string }>().message).toMatch(
+      /body is required/,
+    );
   });
 
   it('answers 415 naming the content type when the body is not JSON-typed', async () => {
@@ -289,7 +293,7 @@ describe('webhook bodies: a 4xx naming the problem, never a 5xx', () => {
         payload: body,
       });
       expect(response.statusCode).toBe(415);
-      expect(response.json().message).toContain(contentType);
+      expect(response.json<{ message?: string; reason?: string }>().message).toContain(contentType);
     }
   });
 
@@ -314,7 +318,7 @@ describe('webhook bodies: a 4xx naming the problem, never a 5xx', () => {
       payload: bytes,
     });
     expect(response.statusCode).toBe(400);
-    expect(response.json().message).toMatch(/UTF-8/);
+    expect(response.json<{ message?: string; reason?: string }>().message).toMatch(/UTF-8/);
   });
 
   it('answers 400 to JSON nested deeper than webhook.maxDepth', async () => {
@@ -327,7 +331,9 @@ describe('webhook bodies: a 4xx naming the problem, never a 5xx', () => {
     const body = withDeep(payload, stack.config.webhook.maxDepth + 1);
     const response = await post(stack, body, signWebhook(body, WEBHOOK_SECRET));
     expect(response.statusCode).toBe(400);
-    expect(response.json().message).toMatch(/nested deeper than/);
+    expect(response.json<{ message?: string; reason?: string }>().message).toMatch(
+      /nested deeper than/,
+    );
   });
 
   it('passes only the known fields of attachments and sender on: a key nested 5,000 deep is not an outage', async () => {
