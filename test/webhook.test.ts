@@ -1,8 +1,14 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { buildApp } from '../api/app.js';
+import { temporalConversationGateway } from '../api/conversations.js';
+import { RejectedPayloadError } from '../api/deliveries.js';
+import { handOver } from '../api/webhookHandover.js';
+import { classify } from '../chatwoot/events.js';
+import { ApiMetrics } from '../observability/metrics.js';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import {
   messageCreatedPayload,
@@ -363,7 +369,47 @@ describe('webhook bodies: a 4xx naming the problem, never a 5xx', () => {
   });
 });
 
+describe("payloads Temporal cannot encode: the sender's mistake, never an outage", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ agents: { echo: 'echo' }, routes: { 7: 'echo' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('the gateway reports an unencodable event as RejectedPayloadError, and the webhook answers 422', async () => {
+    const gateway = temporalConversationGateway(stack.temporal, () => stack.config);
+    const decision = classify(
+      messageCreatedPayload({ accountId: stack.accountId, conversationId: 304, messageId: 9304 }),
+      stack.config,
+    );
+    if (decision.kind !== 'customer_turn')
+      throw new Error(`expected a customer turn, got ${decision.kind}`);
+    // What the classifier never lets through: a value nested too deep for Temporal's JSON encoder.
+    let deep: Record<string, unknown> = {};
+    for (let level = 0; level < 100_000; level += 1) deep = { next: deep };
+    const signal = {
+      ...decision.signal,
+      message: { ...decision.signal.message, attachments: [{ id: 1, extra: deep }] },
+    };
+    await expect(gateway.sendCustomerMessage(decision.target, signal)).rejects.toBeInstanceOf(
+      RejectedPayloadError,
+    );
+    const metrics = new ApiMetrics();
+    const answer = await handOver(
+      { ...decision, signal },
+      { receivedAt: Date.now(), waitMs: undefined },
+      { conversations: gateway, metrics, webhook: stack.config.webhook, log: silentLog },
+    );
+    expect(answer).toMatchObject({ status: 422, body: { error: 'unprocessable_payload' } });
+    await expect(
+      stack.temporal.workflow.getHandle(`conversation:${stack.accountId}:304`).describe(),
+    ).rejects.toThrow(/not found/i);
+  });
+});
+
 const DEEP = '(deep value)';
+
+const silentLog = pino({ level: 'silent' });
 
 /** The payload as JSON with every `DEEP` placeholder replaced by objects nested `depth` levels. */
 function withDeep(payload: Record<string, unknown>, depth: number): string {
