@@ -130,7 +130,11 @@ async function deliver(
     status: 200,
     body: {
       result: result.delivered ? 'accepted' : 'ignored',
-      ...(result.delivered ? {} : { reason: 'no active conversation actor' }),
+      ...(!result.delivered
+        ? { reason: 'no active conversation actor' }
+        : decision.signal.type === 'human_message'
+          ? { reason: 'human agent replied' }
+          : {}),
       conversationWorkflowId: result.conversationWorkflowId,
     },
   };
