@@ -1,4 +1,6 @@
+import { ValueError } from '@temporalio/common';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { ConversationTarget, CustomerMessageEvent } from '../chatwoot/events.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { conversationWorkflow } from '../workflows/index.js';
 import { searchAttributes } from '../workflows/searchAttributes.js';
@@ -10,23 +12,29 @@ import {
   type ConversationSignal,
   type SubmitMessageResult,
 } from '../workflows/shared.js';
-import { TemporalUnavailableError } from './deliveries.js';
+import { RejectedPayloadError, TemporalUnavailableError } from './deliveries.js';
 
-export type CustomerMessageEvent = Extract<ConversationSignal, { type: 'customer_message' }>;
+export type { ConversationTarget, CustomerMessageEvent } from '../chatwoot/events.js';
 
-export interface ConversationTarget {
-  accountId: number;
-  conversationId: number;
-  inboxId: number;
+/**
+ * How long a call may take: `deadlineAt` (epoch ms) bounds every Temporal call, and `signal`
+ * aborts them (the webhook's answer budget ran out).
+ */
+export interface CallLimits {
+  deadlineAt?: number;
+  signal?: AbortSignal;
 }
 
 /** How the webhook hands events to conversation actors (Temporal, or the benchmark's baseline). */
 export interface ConversationGateway {
-  /** Queues a customer message; with `waitMs`, waits (bounded) for its first reply. */
+  /**
+   * Queues a customer message; with `waitMs`, waits (bounded) for its first reply. Resolves only
+   * once Temporal holds the message; `accepted` after a wait means durable, no reply yet.
+   */
   sendCustomerMessage(
     target: ConversationTarget,
     event: CustomerMessageEvent,
-    waitMs?: number,
+    options?: CallLimits & { waitMs?: number },
   ): Promise<SubmitMessageResult>;
   /**
    * Tells the actor about anything else. `start: false` reaches only a running actor (a status
@@ -35,7 +43,7 @@ export interface ConversationGateway {
   notify(
     target: ConversationTarget,
     event: ConversationSignal,
-    options: { start: boolean },
+    options: CallLimits & { start: boolean },
   ): Promise<{ delivered: boolean; conversationWorkflowId: string }>;
 }
 
@@ -68,66 +76,123 @@ export function temporalConversationGateway(
     };
   };
 
-  const withDeadline = async <T>(what: string, extraMs: number, call: () => Promise<T>) => {
+  /**
+   * One Temporal call within `temporal.startTimeoutMs` (plus `extraMs`) and the caller's limits.
+   * The call is raced against its deadline, so a connection that hangs before the gRPC deadline
+   * applies (`waiting for metadata filters`) cannot hold the caller past it.
+   */
+  const within = async <T>(
+    what: string,
+    limits: CallLimits,
+    extraMs: number,
+    call: () => Promise<T>,
+  ): Promise<T> => {
+    const startedAt = Date.now();
+    const ownDeadline = startedAt + current().temporal.startTimeoutMs + extraMs;
+    const deadline = Math.min(ownDeadline, limits.deadlineAt ?? ownDeadline);
+    const abort = new AbortController();
+    const onAbort = () => abort.abort(limits.signal?.reason);
+    limits.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(
+      () => abort.abort(new Error(`no answer within ${deadline - startedAt} ms`)),
+      Math.max(0, deadline - startedAt),
+    );
+    const aborted = new Promise<never>((_resolve, reject) => {
+      abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error), {
+        once: true,
+      });
+    });
     try {
-      const timeoutMs = current().temporal.startTimeoutMs + extraMs;
-      return await client.withDeadline(Date.now() + timeoutMs, call);
+      if (limits.signal?.aborted) onAbort();
+      return await Promise.race([
+        client.withAbortSignal(abort.signal, () => client.withDeadline(deadline, call)),
+        aborted,
+      ]);
     } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw error;
-      throw new TemporalUnavailableError(
-        `Temporal did not accept ${what}: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
+      throw classifyFailure(what, error);
+    } finally {
+      clearTimeout(timer);
+      limits.signal?.removeEventListener('abort', onAbort);
+      if (!abort.signal.aborted) abort.abort(new Error('done'));
     }
   };
 
+  const signalWithStart = (
+    target: ConversationTarget,
+    event: ConversationSignal,
+    limits: CallLimits,
+  ) => {
+    const options = startOptions(target);
+    return within(options.workflowId, limits, 0, () =>
+      client.workflow.signalWithStart(conversationWorkflow, {
+        ...options,
+        signal: conversationEventSignal,
+        signalArgs: [event],
+      }),
+    ).then(() => options.workflowId);
+  };
+
   return {
-    async sendCustomerMessage(target, event, waitMs) {
-      const options = startOptions(target);
+    async sendCustomerMessage(target, event, { waitMs, ...limits } = {}) {
       if (!waitMs) {
-        await withDeadline(options.workflowId, 0, () =>
-          client.workflow.signalWithStart(conversationWorkflow, {
-            ...options,
-            signal: conversationEventSignal,
-            signalArgs: [event],
-          }),
-        );
-        return { status: 'accepted', conversationWorkflowId: options.workflowId };
+        const conversationWorkflowId = await signalWithStart(target, event, limits);
+        return { status: 'accepted', conversationWorkflowId };
       }
-      return withDeadline(options.workflowId, waitMs, () =>
-        client.workflow.executeUpdateWithStart(submitMessageUpdate, {
+      const options = startOptions(target);
+      // Durable once the actor accepted the update (the message is then in its inbox)...
+      const update = await within(options.workflowId, limits, 0, () =>
+        client.workflow.startUpdateWithStart(submitMessageUpdate, {
           args: [{ event, waitMs }],
+          waitForStage: 'ACCEPTED',
           startWorkflowOperation: new WithStartWorkflowOperation(conversationWorkflow, {
             ...options,
             workflowIdConflictPolicy: 'USE_EXISTING',
           }),
         }),
       );
+      // ...and the reply is a bonus: past the limits, the message is still on its way.
+      try {
+        return await within(options.workflowId, limits, waitMs, () => update.result());
+      } catch (error) {
+        if (error instanceof RejectedPayloadError) throw error;
+        return { status: 'accepted', conversationWorkflowId: options.workflowId };
+      }
     },
 
-    async notify(target, event, { start }) {
-      const options = startOptions(target);
+    async notify(target, event, { start, ...limits }) {
       if (start) {
-        await withDeadline(options.workflowId, 0, () =>
-          client.workflow.signalWithStart(conversationWorkflow, {
-            ...options,
-            signal: conversationEventSignal,
-            signalArgs: [event],
-          }),
-        );
-        return { delivered: true, conversationWorkflowId: options.workflowId };
+        const conversationWorkflowId = await signalWithStart(target, event, limits);
+        return { delivered: true, conversationWorkflowId };
       }
+      const workflowId = conversationWorkflowId(target.accountId, target.conversationId);
       try {
-        await withDeadline(options.workflowId, 0, () =>
-          client.workflow.getHandle(options.workflowId).signal(conversationEventSignal, event),
+        await within(workflowId, limits, 0, () =>
+          client.workflow.getHandle(workflowId).signal(conversationEventSignal, event),
         );
-        return { delivered: true, conversationWorkflowId: options.workflowId };
+        return { delivered: true, conversationWorkflowId: workflowId };
       } catch (error) {
         if (error instanceof WorkflowNotFoundError) {
-          return { delivered: false, conversationWorkflowId: options.workflowId };
+          return { delivered: false, conversationWorkflowId: workflowId };
         }
         throw error;
       }
     },
   };
+}
+
+/**
+ * Why a call failed: a workflow that does not exist (passed on as is), a value Temporal cannot
+ * encode (the sender's mistake, never an outage), or Temporal not accepting in time.
+ */
+function classifyFailure(what: string, error: unknown): Error {
+  if (error instanceof WorkflowNotFoundError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ValueError) {
+    return new RejectedPayloadError(`Temporal cannot encode the event for ${what}: ${message}`, {
+      cause: error,
+    });
+  }
+  return new TemporalUnavailableError(`Temporal did not accept ${what}: ${message}`, {
+    cause: error,
+  });
 }

@@ -5,9 +5,17 @@ import type {
   DeliveryPolicy,
 } from '../workflows/shared.js';
 
-/** Temporal did not durably accept the work: the caller should answer 503 so Chatwoot retries. */
+/**
+ * Temporal did not durably accept the work (down, slow, overloaded): the caller answers a status
+ * its sender retries (the webhook: `webhook.retryStatus`; the proactive API: 503).
+ */
 export class TemporalUnavailableError extends Error {
   override name = 'TemporalUnavailableError';
+}
+
+/** Temporal cannot encode what it was given: the sender's mistake (4xx), never an outage. */
+export class RejectedPayloadError extends Error {
+  override name = 'RejectedPayloadError';
 }
 
 /** How hard to try each Chatwoot call, fixed when a workflow starts. */

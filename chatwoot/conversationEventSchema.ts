@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ownershipMetaShape } from './webhookSchema.js';
 
 /**
  * Conversation-level webhooks (`conversation_created`, `conversation_status_changed`,
@@ -10,20 +11,17 @@ import { z } from 'zod';
 
 const id = z.number().int().nonnegative();
 
-const userSchema = z
-  .object({ id: id.optional(), name: z.string().nullish(), type: z.string().nullish() })
-  .loose();
-
 export const conversationWebhookSchema = z
   .object({
     event: z.string(),
     id,
     inbox_id: id,
-    status: z.string().optional(),
+    status: z.string().optional().catch(undefined),
     account_id: id.optional(),
     account: z.object({ id }).loose().optional(),
     messages: z.array(z.object({ account_id: id.optional() }).loose()).nullish(),
-    meta: z.object({ assignee: userSchema.nullish() }).loose().optional(),
+    /** Read leniently: a malformed owner is unknown, not a reason to refuse the event. */
+    meta: z.object(ownershipMetaShape).loose().optional().catch(undefined),
     /** `[{attribute: {previous_value, current_value}}]` */
     changed_attributes: z
       .array(

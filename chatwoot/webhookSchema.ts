@@ -32,20 +32,47 @@ export const webhookSenderSchema = z
   })
   .loose();
 
-/** `conversation.meta` (Conversation#push_meta): the contact and the assigned team. */
+/**
+ * Who a conversation is assigned to (`meta.assignee`): a user (`type: "user"`) or, since
+ * Chatwoot 4.16, the typed AI owner: an agent bot (`"agent_bot"`) or Captain
+ * (`"captain_assistant"`). Malformed counts as unknown rather than refusing the event.
+ */
+export const assigneeSchema = z
+  .object({
+    id: id.optional().catch(undefined),
+    name: z.string().nullish().catch(undefined),
+    available_name: z.string().nullish().catch(undefined),
+    type: z.string().nullish().catch(undefined),
+  })
+  .loose();
+
+/** The ownership part of `meta`: `assignee_type` is `User`, `AgentBot`, `Captain::Assistant` or null (4.16+). */
+export const ownershipMetaShape = {
+  assignee: lenient(assigneeSchema.nullable()),
+  assignee_type: lenient(z.string().nullable()),
+};
+
+/** `conversation.meta` (Conversation#push_meta): the contact, the assigned team and the owner. */
 const conversationMetaSchema = z
   .object({
     sender: lenient(z.object({ custom_attributes: customAttributesSchema }).loose().nullable()),
     team: lenient(z.object({ id }).loose().nullable()),
+    ...ownershipMetaShape,
   })
   .loose();
 
+export type OwnershipMeta = {
+  assignee?: z.infer<typeof assigneeSchema> | null;
+  assignee_type?: string | null;
+};
+
+/** Each field read leniently: a malformed one is left out rather than refusing the message. */
 export const webhookAttachmentSchema = z
   .object({
-    id: id.optional(),
-    file_type: z.string().optional(),
-    data_url: z.string().optional(),
-    thumb_url: z.string().optional(),
+    id: lenient(id),
+    file_type: lenient(z.string()),
+    data_url: lenient(z.string()),
+    thumb_url: lenient(z.string()),
   })
   .loose();
 
@@ -67,7 +94,7 @@ export const messageCreatedSchema = z
       .object({
         id,
         inbox_id: id.optional(),
-        status: z.string().optional(),
+        status: lenient(z.string()),
         labels: lenient(z.array(z.string()).nullable()),
         team_id: lenient(id.nullable()),
         custom_attributes: customAttributesSchema,

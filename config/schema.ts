@@ -253,6 +253,44 @@ export const catchUpSchema = z
   })
   .loose();
 
+/**
+ * The webhook ingress. Chatwoot waits 5 s for an answer and its agent-bot job retries only 429
+ * and 500 (3 attempts, 3 s apart); account webhooks are never retried.
+ */
+export const webhookSchema = z
+  .object({
+    /** Any of these may sign a webhook (rotation); also accepted as `?token=` for unsigned installs. */
+    secrets: z.array(z.string().min(1)).default([]),
+    maxBodyBytes: z.number().int().positive().default(1_048_576),
+    /** Bodies whose JSON nests objects/arrays deeper than this get 400 (Chatwoot's own stay below 10). */
+    maxDepth: z
+      .number()
+      .int()
+      .min(8, 'Chatwoot payloads nest about 7 levels: allow at least 8')
+      .default(32),
+    /** Signed webhooks older or newer than this are rejected (replay protection). */
+    toleranceSeconds: z.number().int().positive().default(300),
+    /** Every answer, Temporal calls included, leaves within this long (Chatwoot gives up at 5 s). */
+    answerBudgetMs: z
+      .number()
+      .int()
+      .min(100, 'allow Temporal at least 100 ms')
+      .max(4_900, "must stay below Chatwoot's 5 s request timeout")
+      .default(4_000),
+    /**
+     * `npm run api` and `npm run worker` refuse to start without `secrets` unless this says
+     * unsigned webhooks (anyone who can reach the URL) are meant to be accepted.
+     */
+    allowUnsigned: z.boolean().default(false),
+    /** Answer to an event the bridge could not make durable: one of the two statuses Chatwoot retries. */
+    retryStatus: z
+      .union([z.literal(500), z.literal(429)], {
+        error: 'use 500 or 429: the only statuses Chatwoot retries',
+      })
+      .default(500),
+  })
+  .loose();
+
 export const bridgeConfigSchema = z
   .object({
     chatwoot: z
@@ -266,26 +304,7 @@ export const bridgeConfigSchema = z
         accountId: z.number().int().positive().optional(),
       })
       .loose(),
-    webhook: z
-      .object({
-        /** Any of these may sign a webhook (rotation); also accepted as `?token=` for unsigned installs. */
-        secrets: z.array(z.string().min(1)).default([]),
-        maxBodyBytes: z.number().int().positive().default(1_048_576),
-        /** Signed webhooks older or newer than this are rejected (replay protection). */
-        toleranceSeconds: z.number().int().positive().default(300),
-        /**
-         * `npm run api` and `npm run worker` refuse to start without `secrets` unless this says
-         * unsigned webhooks (anyone who can reach the URL) are meant to be accepted.
-         */
-        allowUnsigned: z.boolean().default(false),
-      })
-      .loose()
-      .default({
-        secrets: [],
-        maxBodyBytes: 1_048_576,
-        toleranceSeconds: 300,
-        allowUnsigned: false,
-      }),
+    webhook: webhookSchema.default(webhookSchema.parse({})),
     agents: z.array(agentConfigSchema).min(1, 'configure at least one agent'),
     routes: z.array(routeSchema).default([]),
     api: operatorApiSchema.default(operatorApiSchema.parse({})),
@@ -304,7 +323,7 @@ export const bridgeConfigSchema = z
         address: z.string().optional(),
         namespace: z.string().default('default'),
         taskQueue: z.string().default('chatwoot-bridge'),
-        /** How long the webhook waits for Temporal to accept work before answering 503. */
+        /** Longest one Temporal call may take to accept work (webhooks: capped by webhook.answerBudgetMs). */
         startTimeoutMs: z.number().int().positive().default(3_000),
       })
       .loose()
@@ -367,6 +386,7 @@ export type WsAgentConfig = z.infer<typeof wsAgentSchema>;
 export type SocketioAgentConfig = z.infer<typeof socketioAgentSchema>;
 export type PullAgentConfig = z.infer<typeof pullAgentSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
+export type WebhookConfig = z.infer<typeof webhookSchema>;
 export type ConversationConfig = z.infer<typeof conversationSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
 export type CatchUpConfig = z.infer<typeof catchUpSchema>;

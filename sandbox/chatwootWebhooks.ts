@@ -12,7 +12,30 @@ export type MessageType = 'incoming' | 'outgoing' | 'activity' | 'template';
 export type ConversationStatus = 'open' | 'pending' | 'resolved' | 'snoozed';
 export type SenderKind = 'contact' | 'user' | 'agent_bot';
 
-export interface MessageOptions {
+/**
+ * Who the conversation is assigned to. A `user` is a person (or, on old installs, a user that
+ * stands for the bot); `agent_bot` and `captain` are the typed AI owners of Chatwoot 4.16+.
+ */
+export interface AssigneeOption {
+  kind: 'user' | 'agent_bot' | 'captain';
+  id?: number;
+  name?: string;
+}
+
+/**
+ * How `conversation.meta` reports the owner: `legacy` (before Chatwoot 4.16: a user assignee,
+ * no `assignee_type`) or `typed` (4.16+, PRs #14875 / #15421: `assignee` may be the agent bot or
+ * Captain, and `assignee_type` is `User`, `AgentBot` or `Captain::Assistant`). Default: `typed`.
+ */
+export type OwnershipShape = 'legacy' | 'typed';
+
+interface OwnershipOptions {
+  /** Default: nobody (`null`), or on `conversation_updated` the user its `assignee_id` change names. */
+  assignee?: AssigneeOption | null;
+  ownership?: OwnershipShape;
+}
+
+export interface MessageOptions extends OwnershipOptions {
   accountId?: number;
   conversationId?: number;
   inboxId?: number;
@@ -42,7 +65,7 @@ type RoutingDetails = Pick<
   'labels' | 'teamId' | 'conversationAttributes' | 'contactAttributes'
 >;
 
-export interface ConversationOptions {
+export interface ConversationOptions extends OwnershipOptions {
   accountId?: number;
   conversationId?: number;
   inboxId?: number;
@@ -75,8 +98,9 @@ const SENDER_TYPES: Record<SenderKind, string> = {
   user: 'User',
   agent_bot: 'AgentBot',
 };
-const USER_ID = 3;
-const AGENT_BOT_ID = 5;
+export const USER_ID = 3;
+export const AGENT_BOT_ID = 5;
+export const CAPTAIN_ID = 8;
 
 let lastMessageId = 0;
 
@@ -217,6 +241,69 @@ function contactInbox(ids: Ids): Json {
   };
 }
 
+/** `User#push_event_data`. */
+function userPushData(id: number, name: string): Json {
+  return {
+    id,
+    name,
+    available_name: name,
+    avatar_url: '',
+    type: 'user',
+    availability_status: 'online',
+    thumbnail: '',
+  };
+}
+
+/**
+ * The owner part of `Conversation#push_meta`: `assignee` is `assigned_entity.push_event_data`
+ * (`AgentBot` → `type: "agent_bot"`, `Captain::Assistant` → `type: "captain_assistant"`, `User`
+ * → `type: "user"`), `assignee_type` the typed owner's class (4.16+ only).
+ */
+function ownerMeta(options: OwnershipOptions): Json {
+  const assignee = options.assignee ?? null;
+  const shape = options.ownership ?? 'typed';
+  if (shape === 'legacy') {
+    if (assignee && assignee.kind !== 'user') {
+      throw new Error('before Chatwoot 4.16 only users can be assignees');
+    }
+    return {
+      assignee: assignee
+        ? userPushData(assignee.id ?? USER_ID, assignee.name ?? 'Agent Smith')
+        : null,
+    };
+  }
+  if (!assignee) return { assignee: null, assignee_type: null };
+  switch (assignee.kind) {
+    case 'user':
+      return {
+        assignee: userPushData(assignee.id ?? USER_ID, assignee.name ?? 'Agent Smith'),
+        assignee_type: 'User',
+      };
+    case 'agent_bot':
+      return {
+        assignee: {
+          id: assignee.id ?? AGENT_BOT_ID,
+          name: assignee.name ?? 'Bridge bot',
+          avatar_url: '',
+          type: 'agent_bot',
+        },
+        assignee_type: 'AgentBot',
+      };
+    case 'captain':
+      return {
+        assignee: {
+          id: assignee.id ?? CAPTAIN_ID,
+          name: assignee.name ?? 'Captain',
+          avatar_url: '',
+          description: 'Captain assistant',
+          created_at: new Date(Date.now() - 86_400_000).toISOString(),
+          type: 'captain_assistant',
+        },
+        assignee_type: 'Captain::Assistant',
+      };
+  }
+}
+
 /**
  * `Conversation#webhook_data` (Conversations::EventDataPresenter#push_data). `messages` holds
  * at most the last public, non-activity message, as Chatwoot's `messages.chat.last`.
@@ -226,6 +313,7 @@ function conversationWebhookData(
   status: ConversationStatus,
   lastChatMessage?: Json,
   routing: RoutingDetails = {},
+  ownership: OwnershipOptions = {},
 ): Json {
   const now = unixNow();
   return {
@@ -239,8 +327,7 @@ function conversationWebhookData(
     labels: routing.labels ?? [],
     meta: {
       sender: contactPushData(ids, routing.contactAttributes),
-      assignee: null,
-      assignee_type: null,
+      ...ownerMeta(ownership),
       // `Team#push_event_data`.
       team: routing.teamId != null ? { id: routing.teamId, name: `Team ${routing.teamId}` } : null,
       hmac_verified: false,
@@ -295,7 +382,7 @@ export function messageCreatedPayload(options: MessageOptions = {}): Record<stri
     processed_message_content: content,
     sentiment: {},
     conversation: {
-      assignee_id: null,
+      assignee_id: options.assignee?.kind === 'user' ? (options.assignee.id ?? USER_ID) : null,
       unread_count: 1,
       last_activity_at: Math.floor(createdAt.getTime() / 1000),
       contact_inbox: { source_id: contactSourceId(ids) },
@@ -316,6 +403,7 @@ export function messageCreatedPayload(options: MessageOptions = {}): Record<stri
       options.status ?? 'open',
       isChat ? pushData : undefined,
       options,
+      options,
     ),
     created_at: createdAt.toISOString(),
     id,
@@ -327,6 +415,47 @@ export function messageCreatedPayload(options: MessageOptions = {}): Record<stri
     ...(attachments ? { attachments } : {}),
     event: 'message_created',
   };
+}
+
+/**
+ * The owner a change list leads to, for payloads whose `meta` must agree with their changes:
+ * an `assignee_agent_bot_id` set names the agent bot, an `assignee_id` set names that user.
+ */
+function assigneeNamedBy(
+  changes: Record<string, [unknown, unknown]> | undefined,
+): AssigneeOption | null {
+  const bot = changes?.assignee_agent_bot_id?.[1];
+  if (typeof bot === 'number') return { kind: 'agent_bot', id: bot };
+  const user = changes?.assignee_id?.[1];
+  return typeof user === 'number' ? { kind: 'user', id: user } : null;
+}
+
+/**
+ * `conversation_updated` as Chatwoot 4.16+ sends it when an assignment moves the conversation
+ * between the bot (agent bot or Captain, typed owner) and a person: the human assignee and the
+ * bot owner change together, and `meta` names the new owner.
+ */
+export function ownerChangedPayload(
+  to: AssigneeOption | null,
+  from: AssigneeOption | null,
+  options: Omit<ConversationOptions, 'changes' | 'assignee' | 'ownership'> = {},
+): Record<string, unknown> {
+  const userId = (a: AssigneeOption | null) => (a?.kind === 'user' ? (a.id ?? USER_ID) : null);
+  const botId = (a: AssigneeOption | null) =>
+    a?.kind === 'agent_bot'
+      ? (a.id ?? AGENT_BOT_ID)
+      : a?.kind === 'captain'
+        ? (a.id ?? CAPTAIN_ID)
+        : null;
+  const changes: Record<string, [unknown, unknown]> = {};
+  if (userId(from) !== userId(to)) changes.assignee_id = [userId(from), userId(to)];
+  if (botId(from) !== botId(to)) changes.assignee_agent_bot_id = [botId(from), botId(to)];
+  return conversationEventPayload('conversation_updated', {
+    ...options,
+    changes,
+    assignee: to,
+    ownership: 'typed',
+  });
 }
 
 /** Chatwoot sends `changed_attributes` as `[{attr: {previous_value, current_value}}]`. */
@@ -343,7 +472,19 @@ export function conversationEventPayload(
 ): Record<string, unknown> {
   const ids = resolveIds(options);
   const status = options.status ?? 'open';
-  const conversation = conversationWebhookData(ids, status);
+  const changes =
+    options.changes ??
+    (event === 'conversation_updated' ? { assignee_id: [null, USER_ID] } : undefined);
+  const conversation = conversationWebhookData(
+    ids,
+    status,
+    undefined,
+    {},
+    {
+      ...options,
+      assignee: options.assignee === undefined ? assigneeNamedBy(changes) : options.assignee,
+    },
+  );
 
   switch (event) {
     case 'conversation_created':
@@ -362,7 +503,7 @@ export function conversationEventPayload(
       return {
         ...conversation,
         event,
-        changed_attributes: changedAttributes(options.changes ?? { assignee_id: [null, USER_ID] }),
+        changed_attributes: changedAttributes(changes ?? {}),
       };
     case 'webwidget_triggered':
       // `ContactInbox#webhook_data` plus the widget's event_info.
