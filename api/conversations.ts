@@ -53,6 +53,7 @@ export function temporalConversationGateway(
       settings: {
         resumeAfterIdleMs: config.conversation.resumeAfterIdleMs,
         dedupeLimit: config.conversation.dedupeLimit,
+        reorderWindowMs: config.conversation.reorderWindowMs,
       },
     };
     return {
