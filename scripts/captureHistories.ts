@@ -17,6 +17,8 @@ import { Client, Connection } from '@temporalio/client';
 import { historyJson } from '../test/helpers/replayHistories.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { buildApp } from '../api/app.js';
+import { temporalConversationGateway } from '../api/conversations.js';
+import { routeSettings } from '../api/deliveries.js';
 import { awaitWorkflow } from '../client/awaitWorkflow.js';
 import { LiveConfig } from '../config/live.js';
 import { parseConfig } from '../config/load.js';
@@ -40,6 +42,8 @@ import {
   conversationStateQuery,
   conversationWorkflowId,
   messageWorkflowId,
+  type ConversationFacts,
+  type ConversationSignal,
   type ConversationView,
 } from '../workflows/shared.js';
 
@@ -100,6 +104,7 @@ const config = parseConfig({
     }),
     agent('handoff', 'handoff'),
     agent('slow', 'slow?delayMs=1500'),
+    agent('multi', 'multi?count=2&delayMs=1000'),
   ],
   routes: [
     { inboxId: 7, agentId: 'held' },
@@ -108,6 +113,7 @@ const config = parseConfig({
     { inboxId: 10, agentId: 'aborting' },
     { inboxId: 11, agentId: 'handoff' },
     { inboxId: 12, agentId: 'slow' },
+    { inboxId: 13, agentId: 'multi' },
   ],
   delivery: {
     agentRetryWindowMs: 4_000,
@@ -161,6 +167,32 @@ async function delivered(conversationId: number, messageId: number): Promise<voi
   await handle.result().catch(() => undefined);
 }
 const replies = (conversationId: number) => chatwoot.messages(ACCOUNT, conversationId).length;
+
+// Signal-level events, as the webhook sends them once it fills the conversation facts.
+const gateway = temporalConversationGateway(temporal, () => config);
+const HUMAN: ConversationFacts = { status: 'open', owner: 'human', ownerName: 'Agent Smith' };
+const target = (conversationId: number, inboxId: number) => ({
+  accountId: ACCOUNT,
+  conversationId,
+  inboxId,
+});
+async function customer(
+  conversationId: number,
+  inboxId: number,
+  agentId: string,
+  facts?: ConversationFacts,
+) {
+  const messageId = (nextMessageId += 1);
+  await gateway.sendCustomerMessage(target(conversationId, inboxId), {
+    type: 'customer_message',
+    message: { messageId, inboxId, content: `m${messageId}`, attachments: [], sender: {} },
+    route: routeSettings(config, agentId),
+    ...(facts ? { conversation: facts } : {}),
+  });
+  return messageId;
+}
+const notify = (conversationId: number, inboxId: number, event: ConversationSignal) =>
+  gateway.notify(target(conversationId, inboxId), event, { start: true });
 
 /** Each scenario ends with its actor waiting for the next event (or completed). */
 const scenarios: Record<string, { conversationId: number; run: () => Promise<void> }> = {
@@ -280,6 +312,65 @@ const scenarios: Record<string, { conversationId: number; run: () => Promise<voi
     },
   },
 };
+
+Object.assign(scenarios, {
+  'facts-human-owner': {
+    conversationId: 911,
+    async run() {
+      await customer(911, 8, 'echo', HUMAN);
+      await until(async () => (await state(911)).state === 'paused', 'paused');
+    },
+  },
+  'takeover-starts-actor': {
+    conversationId: 912,
+    async run() {
+      await delivered(912, await customer(912, 8, 'echo'));
+      await notify(912, 8, { type: 'resolved' });
+      await notify(912, 8, {
+        type: 'status_changed',
+        status: 'open',
+        previousStatus: 'resolved',
+        conversation: HUMAN,
+      });
+      await notify(912, 8, {
+        type: 'human_message',
+        messageId: (nextMessageId += 1),
+        conversation: HUMAN,
+      });
+      await customer(912, 8, 'echo');
+      await until(
+        async () => (await state(912).catch(() => undefined))?.heldMessageIds.length === 1,
+        'held',
+      );
+    },
+  },
+  'own-message-during-turn': {
+    conversationId: 913,
+    async run() {
+      const first = await customer(913, 13, 'multi');
+      await until(() => replies(913) === 1, 'first reply');
+      const own = chatwoot.messages(ACCOUNT, 913)[0]?.id as number;
+      await notify(913, 13, { type: 'human_message', messageId: own });
+      await delivered(913, first);
+      // A person's reply after that still pauses the bot.
+      await notify(913, 13, { type: 'human_message', messageId: (nextMessageId += 1) });
+      await until(async () => (await state(913)).state === 'paused', 'paused');
+    },
+  },
+  'bot-owner-assignment': {
+    conversationId: 914,
+    async run() {
+      await delivered(914, await customer(914, 8, 'echo', { status: 'open', owner: 'bot' }));
+      await notify(914, 8, {
+        type: 'assignee_changed',
+        assigneeId: 77,
+        toBot: false,
+        conversation: { status: 'pending', owner: 'bot' },
+      });
+      await delivered(914, await customer(914, 8, 'echo'));
+    },
+  },
+} satisfies typeof scenarios);
 
 mkdirSync(outDir, { recursive: true });
 let failed = false;
