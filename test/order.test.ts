@@ -84,4 +84,29 @@ describe('turns go to the agent in the order Chatwoot created the messages', () 
     );
     expect(turn?.metadata.merged_message_ids).toEqual(ids);
   }, 30_000);
+
+  it('a message handed over late (catch-up) takes its place; one older than the sent turn goes next', async () => {
+    const conversationId = 1_201;
+    const base = Math.floor(Math.random() * 1_000_000) * 1_000;
+    const send = (offset: number) =>
+      stack.sendMessage({ conversationId, messageId: base + offset, content: `m${offset}` });
+    await send(5);
+    await stack.chatwoot.waitFor(
+      () => stack.agentServer.requests.some((r) => r.conversation_id === String(conversationId)),
+      { description: 'the first turn at the agent' },
+    );
+    // While m5 is answered: m8 arrives, then m7 and m3 come late (m3 is older than m5).
+    await send(8);
+    await send(7);
+    await send(3);
+    await stack.chatwoot.waitFor(() => contents(stack, conversationId).length === 4, {
+      description: 'four replies',
+    });
+    expect(contents(stack, conversationId)).toEqual([
+      'echo: m5',
+      'echo: m3',
+      'echo: m7',
+      'echo: m8',
+    ]);
+  }, 30_000);
 });

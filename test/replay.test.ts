@@ -14,7 +14,11 @@ import { recordedHistories } from './helpers/replayHistories.js';
 
 const replayDir = fileURLToPath(new URL('./replay/', import.meta.url));
 const alwaysPatched = fileURLToPath(new URL('./helpers/alwaysPatched.ts', import.meta.url));
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+// The unpatched replay below fails on purpose: core's warnings about it are expected noise.
+Runtime.install({
+  logger: new DefaultLogger('ERROR'),
+  telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+});
 /** The workflows report metrics through sinks; a replay only needs them to exist. */
 const sinks: InjectedSinks<BridgeSinks> = {
   bridgeMetrics: {

@@ -455,6 +455,11 @@ export async function conversationWorkflow(
       `**State:** ${current.state}${current.turnMessageIds.length ? ` (messages ${current.turnMessageIds.join(', ')})` : ''}`,
       `**Queue:** ${current.queueLength} waiting`,
       `**Paused:** ${current.pausedReason ?? 'no'}${current.heldMessageIds.length ? ` (${current.heldMessageIds.length} held)` : ''}`,
+      ...(undecidedHumanMessages.length
+        ? [
+            `**Human messages:** ${undecidedHumanMessages.length} waiting for the running turn's report (the bot's own replies or a person's)`,
+          ]
+        : []),
       `**Session:** ${current.sessionId ?? 'none'} (${current.sessionState})`,
       `**Handled:** ${counters.messagesReceived} messages, ${counters.turnsStarted} turns, run ${counters.runs}`,
       ...(current.nextTimerAt ? [`**Next timer:** ${current.nextTimerAt}`] : []),
