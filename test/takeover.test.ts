@@ -160,6 +160,23 @@ describe('takeover that outlives the actor', () => {
     expect(contents(id)).toEqual(['echo: one', 'echo: two']);
     expect((await state(id)).state).not.toBe('paused');
   }, 30_000);
+
+  it('no greeting in a conversation a human has taken', async () => {
+    const id = 1_305;
+    await notify(id, { type: 'human_message', messageId: (nextId += 1), conversation: HUMAN });
+    await eventually(async () => (await state(id)).state === 'paused');
+    await notify(id, {
+      type: 'greet',
+      trigger: 'webwidget_triggered',
+      route: routeSettings(stack.config, 'echo'),
+      greeting: ['Hi! I am the shop assistant.'],
+    });
+    await notify(id, { type: 'status_changed', status: 'pending', previousStatus: 'open' });
+    await eventually(async () => (await state(id)).state !== 'paused');
+    await customer(id, 'hello');
+    await answered(id, 1);
+    expect(contents(id)).toEqual(['echo: hello']);
+  }, 30_000);
 });
 
 describe("the bridge's own messages come back without their source_id", () => {

@@ -382,6 +382,8 @@ export async function conversationWorkflow(
         return;
       case 'greet':
         if (event.greeting.length === 0) return;
+        // A widget reopened in a conversation a human has taken: the bot stays quiet.
+        if (takeoverFacts && isPaused()) return;
         stepSession(
           {
             type: 'GREET',
