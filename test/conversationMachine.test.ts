@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition } from 'xstate';
 import {
@@ -276,5 +277,101 @@ describe('conversation machine: creation order', () => {
       message(2, { id: 600 }),
     ]);
     expect(ids(arrival.snapshot.context.queue)).toEqual([601, 600]);
+  });
+});
+
+describe('conversation machine: creation order, any arrival order (property)', () => {
+  /**
+   * Drives the machine as the actor does: messages arrive at given times, a TICK when a
+   * deadline is due, each turn takes `turnMs`. Returns each turn's ids and what had arrived
+   * unsent when it started.
+   */
+  function simulate(arrivals: Array<{ id: number; at: number }>, turnMs: number, windowMs: number) {
+    let [snapshot] = initialTransition(conversationMachine, {
+      orderByCreation: true,
+      reorderWindowMs: windowMs,
+    });
+    const pending = [...arrivals].sort((a, b) => a.at - b.at);
+    const waiting = new Set<number>();
+    const turns: Array<{ ids: number[]; waiting: number[] }> = [];
+    let turnEndsAt: number | undefined;
+    const step = (event: ConversationEvent) => {
+      const [next, actions] = transition(conversationMachine, snapshot, event);
+      snapshot = next;
+      if (actions.some((action) => action.type === 'startTurn')) {
+        const ids = snapshot.context.turn.map((m) => m.messageId);
+        turns.push({ ids, waiting: [...waiting] });
+        for (const id of ids) waiting.delete(id);
+        turnEndsAt = ('at' in event ? event.at : 0) + turnMs;
+      }
+    };
+    for (let guard = 0; guard < 1_000; guard += 1) {
+      const candidates = [pending[0]?.at, snapshot.context.dueAt, turnEndsAt].filter(
+        (at): at is number => at !== undefined,
+      );
+      if (candidates.length === 0) break;
+      const now = Math.min(...candidates);
+      if (turnEndsAt === now) {
+        turnEndsAt = undefined;
+        step({
+          type: 'TURN_FINISHED',
+          turnSeq: snapshot.context.turnSeq,
+          outcome: 'delivered',
+          at: now,
+        });
+      } else if (pending[0]?.at === now) {
+        const { id } = pending.shift() as { id: number; at: number };
+        waiting.add(id);
+        const queued: QueuedMessage = {
+          messageId: id,
+          receivedAt: now,
+          abortOnNewer: false,
+          payload: {},
+        };
+        step({ type: 'MESSAGE', message: queued });
+      } else {
+        step({ type: 'TICK', at: now });
+      }
+    }
+    return turns;
+  }
+
+  const arrivalsOf = fc
+    .uniqueArray(fc.integer({ min: 1, max: 10_000 }), { minLength: 1, maxLength: 12 })
+    .chain((ids) =>
+      fc.tuple(
+        fc.constant(ids),
+        fc.array(fc.nat(3_000), { minLength: ids.length, maxLength: ids.length }),
+      ),
+    )
+    .map(([ids, times]) => ids.map((id, i) => ({ id, at: times[i] as number })));
+
+  it('every message goes once, and each turn takes the oldest message waiting', () => {
+    fc.assert(
+      fc.property(
+        arrivalsOf,
+        fc.integer({ min: 1, max: 1_000 }),
+        fc.nat(500),
+        (arrivals, turnMs, windowMs) => {
+          const turns = simulate(arrivals, turnMs, windowMs);
+          expect(turns.flatMap((turn) => turn.ids).sort((a, b) => a - b)).toEqual(
+            arrivals.map((a) => a.id).sort((a, b) => a - b),
+          );
+          for (const turn of turns) expect(turn.ids[0]).toBe(Math.min(...turn.waiting));
+        },
+      ),
+    );
+  });
+
+  it('a burst that arrives within the reorder window goes in creation order, however shuffled', () => {
+    fc.assert(
+      fc.property(arrivalsOf, fc.integer({ min: 1, max: 1_000 }), (arrivals, turnMs) => {
+        const within = arrivals.map((a) => ({ ...a, at: a.at % 300 }));
+        const turns = simulate(within, turnMs, 300);
+        expect(turns.flatMap((turn) => turn.ids)).toEqual(
+          within.map((a) => a.id).sort((a, b) => a - b),
+        );
+      }),
+    );
   });
 });
