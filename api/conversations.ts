@@ -61,6 +61,7 @@ export function temporalConversationGateway(
       settings: {
         resumeAfterIdleMs: config.conversation.resumeAfterIdleMs,
         dedupeLimit: config.conversation.dedupeLimit,
+        reorderWindowMs: config.conversation.reorderWindowMs,
       },
     };
     return {

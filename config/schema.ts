@@ -214,6 +214,16 @@ export const conversationSchema = z
     botAssigneeIds: z.array(z.number().int().positive()).default([]),
     /** Message ids each actor remembers to drop duplicate webhooks (kept across continue-as-new). */
     dedupeLimit: z.number().int().positive().default(500),
+    /**
+     * A message reaching an idle actor waits this long for older messages overtaken in flight
+     * (Chatwoot sends webhooks from parallel jobs), so turns go in creation order; 0: no wait.
+     */
+    reorderWindowMs: z
+      .number()
+      .int()
+      .min(0, 'must be 0 (off) or a wait in ms')
+      .max(5_000, 'a few hundred ms is enough; every first reply waits this long')
+      .default(300),
     /** Upper bound on `?wait=`; Chatwoot gives up on a webhook after 5 s. */
     maxWaitMs: z
       .number()

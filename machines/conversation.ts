@@ -11,6 +11,11 @@ import { assign, or, setup } from 'xstate';
  *
  * Effects are named actions the workflow executes: `startTurn` (run one message-delivery child
  * for `context.turn`), `cancelTurn` (cancel the running child).
+ *
+ * Order: with `orderByCreation`, the queue is kept in the order Chatwoot created the messages
+ * (message id, then creation time), whatever order they arrived in, and a message reaching an
+ * idle queue waits `reorderWindowMs` (state `reordering`) so one overtaken in flight still goes
+ * first. Without it (actors recorded before the change), arrival order, as before.
  */
 
 export interface DebounceSettings {
@@ -23,6 +28,8 @@ export interface DebounceSettings {
 export interface QueuedMessage<P = unknown> {
   messageId: number;
   receivedAt: number;
+  /** When Chatwoot created the message (epoch ms), if known: second key of the order. */
+  createdAtMs?: number;
   /** Debounce of the agent this message is routed to (unset: a turn per message). */
   debounce?: DebounceSettings;
   abortOnNewer: boolean;
@@ -46,10 +53,16 @@ export interface ConversationContext {
   /** Paused this long with no human activity → the bot resumes (unset: never). */
   resumeAfterIdleMs?: number;
   closedReason?: string;
+  /** Queue in creation order instead of arrival order (set by the workflow, behind a patch). */
+  orderByCreation?: boolean;
+  /** How long a message reaching an idle queue waits for older ones overtaken in flight. */
+  reorderWindowMs?: number;
 }
 
 export interface ConversationInput {
   resumeAfterIdleMs?: number;
+  orderByCreation?: boolean;
+  reorderWindowMs?: number;
 }
 
 export type TurnOutcome = 'delivered' | 'handed_off' | 'failed' | 'cancelled' | 'duplicate';
@@ -64,6 +77,22 @@ export type ConversationEvent =
 
 /** Messages kept in `heldMessageIds`: enough to explain a pause, bounded for long pauses. */
 const HELD_LIMIT = 50;
+
+/** Chatwoot's creation order: message id first (ids grow), then creation time. */
+export function byCreation(a: QueuedMessage, b: QueuedMessage): number {
+  return a.messageId - b.messageId || (a.createdAtMs ?? 0) - (b.createdAtMs ?? 0);
+}
+
+function ordered(context: ConversationContext, queue: QueuedMessage[]): QueuedMessage[] {
+  return context.orderByCreation ? [...queue].sort(byCreation) : queue;
+}
+
+/** The reorder window ends this long after the first of the waiting messages arrived. */
+function reorderDueAt(context: ConversationContext): number | undefined {
+  if (context.queue.length === 0) return undefined;
+  const firstArrival = Math.min(...context.queue.map((message) => message.receivedAt));
+  return firstArrival + (context.reorderWindowMs ?? 0);
+}
 
 function debounceOf(queue: QueuedMessage[]): DebounceSettings | undefined {
   // The newest message's agent decides (a route change mid-burst takes effect at once).
@@ -103,8 +132,11 @@ export const conversationMachine = setup({
     cancelTurn: () => undefined,
     enqueue: assign({
       queue: ({ context, event }) =>
-        event.type === 'MESSAGE' ? [...context.queue, event.message] : context.queue,
+        event.type === 'MESSAGE'
+          ? ordered(context, [...context.queue, event.message])
+          : context.queue,
     }),
+    scheduleReorder: assign({ dueAt: ({ context }) => reorderDueAt(context) }),
     scheduleBurst: assign({ dueAt: ({ context }) => burstDueAt(context.queue) }),
     takeTurn: assign(({ context }) => {
       const { turn, rest } = takeTurn(context.queue);
@@ -117,7 +149,7 @@ export const conversationMachine = setup({
       aborting: false,
     })),
     mergeAll: assign(({ context }) => ({
-      turn: context.queue,
+      turn: ordered(context, context.queue),
       queue: [],
       dueAt: undefined,
       turnSeq: context.turnSeq + 1,
@@ -176,6 +208,11 @@ export const conversationMachine = setup({
     burstWaiting: ({ context }) =>
       context.queue.length > 0 && debounceOf(context.queue) !== undefined,
     messageWaiting: ({ context }) => context.queue.length > 0,
+    reorderWindow: ({ context }) =>
+      context.orderByCreation === true &&
+      (context.reorderWindowMs ?? 0) > 0 &&
+      context.queue.length > 0 &&
+      debounceOf(context.queue) === undefined,
     notDebouncing: ({ context }) => debounceOf(context.queue) === undefined,
     currentTurn: ({ context, event }) =>
       event.type === 'TURN_FINISHED' && event.turnSeq === context.turnSeq,
@@ -201,6 +238,8 @@ export const conversationMachine = setup({
     aborting: false,
     heldMessageIds: [],
     resumeAfterIdleMs: input.resumeAfterIdleMs,
+    ...(input.orderByCreation ? { orderByCreation: true } : {}),
+    ...(input.reorderWindowMs ? { reorderWindowMs: input.reorderWindowMs } : {}),
   }),
   initial: 'active',
   states: {
@@ -215,9 +254,19 @@ export const conversationMachine = setup({
         idle: {
           always: [
             { guard: 'burstWaiting', target: 'collecting' },
+            { guard: 'reorderWindow', target: 'reordering' },
             { guard: 'messageWaiting', target: 'delivering', actions: ['takeTurn', 'startTurn'] },
           ],
           on: { MESSAGE: { actions: 'enqueue' } },
+        },
+        /** A short wait at the head of an idle queue, for older messages still in flight. */
+        reordering: {
+          entry: 'scheduleReorder',
+          always: [{ guard: 'burstWaiting', target: 'collecting' }],
+          on: {
+            MESSAGE: { actions: 'enqueue' },
+            TICK: { guard: 'due', target: 'delivering', actions: ['takeTurn', 'startTurn'] },
+          },
         },
         collecting: {
           entry: 'scheduleBurst',
@@ -274,13 +323,14 @@ export const conversationMachine = setup({
   },
 });
 
-export type ConversationState = 'idle' | 'collecting' | 'delivering' | 'paused' | 'closed';
+export type ConversationState =
+  'idle' | 'reordering' | 'collecting' | 'delivering' | 'paused' | 'closed';
 
 /** The flat state name shown in the Temporal UI and the query. */
 export function conversationStateOf(value: unknown): ConversationState {
   if (value === 'paused' || value === 'closed') return value;
   if (typeof value === 'object' && value !== null && 'active' in value) {
-    return (value as { active: 'idle' | 'collecting' | 'delivering' }).active;
+    return (value as { active: 'idle' | 'reordering' | 'collecting' | 'delivering' }).active;
   }
   return 'idle';
 }

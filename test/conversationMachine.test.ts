@@ -1,9 +1,11 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition } from 'xstate';
 import {
   conversationMachine,
   conversationStateOf,
   type ConversationEvent,
+  type ConversationInput,
   type DebounceSettings,
   type QueuedMessage,
 } from '../machines/conversation.js';
@@ -17,10 +19,10 @@ let nextId = 1;
 
 function message(
   receivedAt: number,
-  options: { debounce?: DebounceSettings; abortOnNewer?: boolean } = {},
+  options: { debounce?: DebounceSettings; abortOnNewer?: boolean; id?: number } = {},
 ): ConversationEvent {
   const queued: QueuedMessage = {
-    messageId: nextId++,
+    messageId: options.id ?? nextId++,
     receivedAt,
     abortOnNewer: options.abortOnNewer ?? false,
     payload: {},
@@ -30,10 +32,10 @@ function message(
 }
 
 /** Feeds events one by one, returning the final snapshot and the effects asked for. */
-function run(events: ConversationEvent[], start?: Snapshot) {
+function run(events: ConversationEvent[], start?: Snapshot, input: ConversationInput = {}) {
   let [snapshot] = start
     ? [start]
-    : initialTransition(conversationMachine, { resumeAfterIdleMs: 500 });
+    : initialTransition(conversationMachine, { resumeAfterIdleMs: 500, ...input });
   const effects: string[] = [];
   for (const event of events) {
     const [next, actions] = transition(conversationMachine, snapshot, event);
@@ -53,31 +55,39 @@ const finished = (
 
 describe('conversation machine: every state and transition', () => {
   it('walks every declared transition through the pure transition API', () => {
-    const { states, steps } = walk(
-      conversationMachine,
-      { resumeAfterIdleMs: 50 },
-      (snapshot: Snapshot) => [
-        message(0),
-        message(0, { debounce: DEBOUNCE }),
-        message(0, { abortOnNewer: true }),
-        { type: 'TICK', at: FAR_FUTURE },
-        finished(snapshot),
-        finished(snapshot, 'handed_off'),
-        finished(snapshot, 'cancelled'),
-        finished(snapshot, 'delivered', snapshot.context.turnSeq - 1),
-        { type: 'HUMAN_ACTIVE', reason: 'a human replied', at: 0 },
-        { type: 'BOT_RESUMED', reason: 'back in pending' },
-        { type: 'RESOLVED', reason: 'resolved' },
-      ],
-      (snapshot: Snapshot) =>
-        JSON.stringify({
-          value: snapshot.value,
-          queue: Math.min(snapshot.context.queue.length, 3),
-          debounced: snapshot.context.queue.at(-1)?.debounce !== undefined,
-          aborting: snapshot.context.aborting,
-          due: snapshot.context.dueAt !== undefined,
-        }),
-    );
+    const walkFrom = (input: ConversationInput) =>
+      walk(
+        conversationMachine,
+        input,
+        (snapshot: Snapshot) => [
+          message(0),
+          message(0, { debounce: DEBOUNCE }),
+          message(0, { abortOnNewer: true }),
+          { type: 'TICK', at: FAR_FUTURE },
+          finished(snapshot),
+          finished(snapshot, 'handed_off'),
+          finished(snapshot, 'cancelled'),
+          finished(snapshot, 'delivered', snapshot.context.turnSeq - 1),
+          { type: 'HUMAN_ACTIVE', reason: 'a human replied', at: 0 },
+          { type: 'BOT_RESUMED', reason: 'back in pending' },
+          { type: 'RESOLVED', reason: 'resolved' },
+        ],
+        (snapshot: Snapshot) =>
+          JSON.stringify({
+            value: snapshot.value,
+            queue: Math.min(snapshot.context.queue.length, 3),
+            debounced: snapshot.context.queue.at(-1)?.debounce !== undefined,
+            aborting: snapshot.context.aborting,
+            due: snapshot.context.dueAt !== undefined,
+          }),
+      );
+    // Arrival order (actors recorded before the reorder window) and creation order with it.
+    const walks = [
+      walkFrom({ resumeAfterIdleMs: 50 }),
+      walkFrom({ resumeAfterIdleMs: 50, orderByCreation: true, reorderWindowMs: 20 }),
+    ];
+    const steps = walks.flatMap((one) => one.steps);
+    const states = walks.flatMap((one) => one.states);
     const reached = new Set(steps.flatMap((step) => step.to));
     expect(leafIds(conversationMachine).filter((id) => !reached.has(id))).toEqual([]);
     expect(untakenEdges(conversationMachine, steps)).toEqual([]);
@@ -202,5 +212,166 @@ describe('conversation machine: behaviour', () => {
     const due = run([{ type: 'TICK', at: 100 }], restored);
     expect(due.effects).toEqual(['startTurn']);
     expect(due.state).toBe('delivering');
+  });
+});
+
+describe('conversation machine: creation order', () => {
+  const ordered: ConversationInput = { orderByCreation: true, reorderWindowMs: 300 };
+  const ids = (queue: QueuedMessage[]) => queue.map((m) => m.messageId);
+
+  it('an idle queue waits the reorder window, so a message overtaken in flight goes first', () => {
+    const waiting = run([message(0, { id: 102 }), message(40, { id: 101 })], undefined, ordered);
+    expect(waiting.state).toBe('reordering');
+    expect(waiting.effects).toEqual([]);
+    expect(waiting.snapshot.context.dueAt).toBe(300);
+    expect(ids(waiting.snapshot.context.queue)).toEqual([101, 102]);
+    expect(run([{ type: 'TICK', at: 299 }], waiting.snapshot).state).toBe('reordering');
+    const first = run([{ type: 'TICK', at: 300 }], waiting.snapshot);
+    expect(first.effects).toEqual(['startTurn']);
+    expect(ids(first.snapshot.context.turn)).toEqual([101]);
+    // The rest waited long enough already: due at once, sent with the next tick.
+    const next = run([finished(first.snapshot), { type: 'TICK', at: 700 }], first.snapshot);
+    expect(ids(next.snapshot.context.turn)).toEqual([102]);
+  });
+
+  it('messages queued behind a running turn go in creation order, an older one next', () => {
+    const running = run(
+      [message(0, { id: 205 }), { type: 'TICK', at: 300 }, message(310, { id: 209 })],
+      undefined,
+      ordered,
+    );
+    expect(ids(running.snapshot.context.turn)).toEqual([205]);
+    // 203 was created before the turn's 205 but arrived late: it cannot be un-answered; next.
+    const late = run([message(320, { id: 207 }), message(330, { id: 203 })], running.snapshot);
+    expect(ids(late.snapshot.context.queue)).toEqual([203, 207, 209]);
+  });
+
+  it('a debounced burst is merged in creation order; an aborted turn merges in order too', () => {
+    const burst = run(
+      [303, 301, 302].map((id, at) => message(at, { id, debounce: DEBOUNCE })),
+      undefined,
+      ordered,
+    );
+    expect(ids(burst.snapshot.context.turn)).toEqual([301, 302, 303]);
+
+    const aborting = run(
+      [message(0, { id: 402, abortOnNewer: true }), { type: 'TICK', at: 300 }],
+      undefined,
+      ordered,
+    );
+    const newer = run([message(310, { id: 401, abortOnNewer: true })], aborting.snapshot);
+    const merged = run([finished(newer.snapshot, 'cancelled')], newer.snapshot);
+    expect(ids(merged.snapshot.context.turn)).toEqual([401, 402]);
+  });
+
+  it('window 0: no wait; without creation order (older actors): arrival order, as recorded', () => {
+    const noWindow = run([message(0, { id: 502 }), message(1, { id: 501 })], undefined, {
+      orderByCreation: true,
+      reorderWindowMs: 0,
+    });
+    expect(noWindow.state).toBe('delivering');
+    expect(ids(noWindow.snapshot.context.turn)).toEqual([502]);
+    const arrival = run([
+      message(0, { id: 602 }),
+      message(1, { id: 601 }),
+      message(2, { id: 600 }),
+    ]);
+    expect(ids(arrival.snapshot.context.queue)).toEqual([601, 600]);
+  });
+});
+
+describe('conversation machine: creation order, any arrival order (property)', () => {
+  /**
+   * Drives the machine as the actor does: messages arrive at given times, a TICK when a
+   * deadline is due, each turn takes `turnMs`. Returns each turn's ids and what had arrived
+   * unsent when it started.
+   */
+  function simulate(arrivals: Array<{ id: number; at: number }>, turnMs: number, windowMs: number) {
+    let [snapshot] = initialTransition(conversationMachine, {
+      orderByCreation: true,
+      reorderWindowMs: windowMs,
+    });
+    const pending = [...arrivals].sort((a, b) => a.at - b.at);
+    const waiting = new Set<number>();
+    const turns: Array<{ ids: number[]; waiting: number[] }> = [];
+    let turnEndsAt: number | undefined;
+    const step = (event: ConversationEvent) => {
+      const [next, actions] = transition(conversationMachine, snapshot, event);
+      snapshot = next;
+      if (actions.some((action) => action.type === 'startTurn')) {
+        const ids = snapshot.context.turn.map((m) => m.messageId);
+        turns.push({ ids, waiting: [...waiting] });
+        for (const id of ids) waiting.delete(id);
+        turnEndsAt = ('at' in event ? event.at : 0) + turnMs;
+      }
+    };
+    for (let guard = 0; guard < 1_000; guard += 1) {
+      const candidates = [pending[0]?.at, snapshot.context.dueAt, turnEndsAt].filter(
+        (at): at is number => at !== undefined,
+      );
+      if (candidates.length === 0) break;
+      const now = Math.min(...candidates);
+      if (turnEndsAt === now) {
+        turnEndsAt = undefined;
+        step({
+          type: 'TURN_FINISHED',
+          turnSeq: snapshot.context.turnSeq,
+          outcome: 'delivered',
+          at: now,
+        });
+      } else if (pending[0]?.at === now) {
+        const { id } = pending.shift() as { id: number; at: number };
+        waiting.add(id);
+        const queued: QueuedMessage = {
+          messageId: id,
+          receivedAt: now,
+          abortOnNewer: false,
+          payload: {},
+        };
+        step({ type: 'MESSAGE', message: queued });
+      } else {
+        step({ type: 'TICK', at: now });
+      }
+    }
+    return turns;
+  }
+
+  const arrivalsOf = fc
+    .uniqueArray(fc.integer({ min: 1, max: 10_000 }), { minLength: 1, maxLength: 12 })
+    .chain((ids) =>
+      fc.tuple(
+        fc.constant(ids),
+        fc.array(fc.nat(3_000), { minLength: ids.length, maxLength: ids.length }),
+      ),
+    )
+    .map(([ids, times]) => ids.map((id, i) => ({ id, at: times[i] as number })));
+
+  it('every message goes once, and each turn takes the oldest message waiting', () => {
+    fc.assert(
+      fc.property(
+        arrivalsOf,
+        fc.integer({ min: 1, max: 1_000 }),
+        fc.nat(500),
+        (arrivals, turnMs, windowMs) => {
+          const turns = simulate(arrivals, turnMs, windowMs);
+          expect(turns.flatMap((turn) => turn.ids).sort((a, b) => a - b)).toEqual(
+            arrivals.map((a) => a.id).sort((a, b) => a - b),
+          );
+          for (const turn of turns) expect(turn.ids[0]).toBe(Math.min(...turn.waiting));
+        },
+      ),
+    );
+  });
+
+  it('a burst that arrives within the reorder window goes in creation order, however shuffled', () => {
+    fc.assert(
+      fc.property(arrivalsOf, fc.integer({ min: 1, max: 1_000 }), (arrivals, turnMs) => {
+        const within = arrivals.map((a) => ({ ...a, at: a.at % 300 }));
+        const turns = simulate(within, turnMs, 300);
+        expect(turns.flatMap((turn) => turn.ids)).toEqual(
+          within.map((a) => a.id).sort((a, b) => a - b),
+        );
+      }),
+    );
   });
 });

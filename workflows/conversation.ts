@@ -6,6 +6,7 @@ import {
   executeChild,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -24,6 +25,7 @@ import {
 } from '../machines/conversation.js';
 import { sessionMachine, type SessionEvent } from '../machines/session.js';
 import { chatwootOptions } from './activityOptions.js';
+import { CARRIED_STATE_VERSION, migrateCarried } from './conversationCarried.js';
 import { messageDeliveryWorkflow } from './messageDelivery.js';
 import { messageDeliveryStartOptions } from './searchAttributes.js';
 import { bridgeMetrics } from './sinks.js';
@@ -35,7 +37,9 @@ import {
   submitMessageUpdate,
   type AgentRouteSettings,
   type ConversationActorInput,
+  type CarriedConversationState,
   type ConversationCounters,
+  type ConversationFacts,
   type ConversationSignal,
   type ConversationView,
   type DeliveryReport,
@@ -50,6 +54,23 @@ type SessionSnapshot = ReturnType<typeof initialTransition<typeof sessionMachine
 
 /** First replies kept for `?wait=` callers (a retried webhook may ask again). */
 const FIRST_REPLY_MEMORY = 100;
+/** Chatwoot ids of the bridge's own messages kept to recognise their webhooks. */
+const OWN_MESSAGE_MEMORY = 200;
+/** For actors started before `reorderWindowMs` was a setting. */
+const DEFAULT_REORDER_WINDOW_MS = 300;
+
+/**
+ * Changes in behaviour since the first recorded histories (test/replay/), each decided once
+ * per run: a run recorded before a change replays as it was recorded, a new run has it.
+ */
+const PATCHES = {
+  /** Turns in the order Chatwoot created the messages; reorder window at an idle head. */
+  orderByCreation: 'conversation-order-by-creation',
+  /** Conversation facts on events: a human owner pauses; a bot owner is no takeover. */
+  takeoverFacts: 'conversation-takeover-facts',
+  /** The bridge's own messages (by Chatwoot id) are never taken for a human's. */
+  ownMessages: 'conversation-own-messages',
+} as const;
 
 /**
  * One conversation's actor: receives every event about the conversation (signal-with-start
@@ -61,14 +82,32 @@ const FIRST_REPLY_MEMORY = 100;
 export async function conversationWorkflow(
   input: ConversationActorInput,
 ): Promise<ConversationView> {
-  const { accountId, conversationId, settings, carried } = input;
+  const { accountId, conversationId, settings } = input;
   const actorId = workflowInfo().workflowId;
+  const orderByCreation = patched(PATCHES.orderByCreation);
+  const takeoverFacts = patched(PATCHES.takeoverFacts);
+  const ownMessages = patched(PATCHES.ownMessages);
+  const carried = input.carried && migrateCarried(input.carried);
+  const ordering = orderByCreation
+    ? {
+        orderByCreation: true,
+        reorderWindowMs: settings.reorderWindowMs ?? DEFAULT_REORDER_WINDOW_MS,
+      }
+    : {};
 
   let conversation: ConversationSnapshot = carried
-    ? conversationMachine.resolveState(
-        carried.conversation as Parameters<typeof conversationMachine.resolveState>[0],
-      )
-    : initialTransition(conversationMachine, { resumeAfterIdleMs: settings.resumeAfterIdleMs })[0];
+    ? conversationMachine.resolveState({
+        ...(carried.conversation as Parameters<typeof conversationMachine.resolveState>[0]),
+        // A run that continued from one without the order keeps its queue and gains the order.
+        context: {
+          ...(carried.conversation.context as ConversationSnapshot['context']),
+          ...ordering,
+        },
+      })
+    : initialTransition(conversationMachine, {
+        resumeAfterIdleMs: settings.resumeAfterIdleMs,
+        ...ordering,
+      })[0];
   let session: SessionSnapshot = carried
     ? sessionMachine.resolveState(
         carried.session as Parameters<typeof sessionMachine.resolveState>[0],
@@ -76,6 +115,11 @@ export async function conversationWorkflow(
     : initialTransition(sessionMachine, { accountId, conversationId })[0];
   const seen: number[] = [...(carried?.seenMessageIds ?? [])];
   const seenSet = new Set(seen);
+  /** Chatwoot ids of messages this bridge posted here, oldest first (bounded). */
+  const own: number[] = [...(carried?.ownMessageIds ?? [])];
+  const ownSet = new Set(own);
+  /** Human messages that came while the bridge was posting: decided once the posts reported. */
+  const undecidedHumanMessages: Extract<ConversationSignal, { type: 'human_message' }>[] = [];
   const counters: ConversationCounters = carried
     ? { ...carried.counters, runs: carried.counters.runs + 1 }
     : { messagesReceived: 0, duplicatesIgnored: 0, turnsStarted: 0, runs: 1 };
@@ -89,6 +133,8 @@ export async function conversationWorkflow(
   let running: { turnSeq: number; scope: CancellationScope; done: Promise<void> } | undefined;
   /** Children started and not yet reported back (a cancelled one may still be winding down). */
   let turnsInFlight = 0;
+  /** Children actually running (a turn waiting for the one before it posts nothing yet). */
+  let childrenRunning = 0;
   /** Greetings being posted. */
   let effects = 0;
 
@@ -154,10 +200,16 @@ export async function conversationWorkflow(
     const done = previous.then(async () => {
       let outcome: TurnOutcome = 'failed';
       let reason: string | undefined;
+      childrenRunning += 1;
       try {
         const report = await scope.run(() => runTurn(turn));
         outcome = report.outcome;
         reason = report.reason;
+        if (ownMessages) {
+          for (const reply of report.replies) {
+            if (reply.chatwootMessageId !== undefined) rememberOwn(reply.chatwootMessageId);
+          }
+        }
       } catch (error) {
         if (error instanceof WorkflowExecutionAlreadyStartedError) {
           outcome = 'duplicate';
@@ -165,6 +217,7 @@ export async function conversationWorkflow(
         } else if (isCancellation(error)) outcome = 'cancelled';
         else log.error('turn failed', { turnSeq, error: String(error) });
       }
+      childrenRunning -= 1;
       for (const message of turn) settledMessages.add(message.messageId);
       turnsInFlight -= 1;
       finishedTurns.push({ type: 'TURN_FINISHED', turnSeq, outcome, reason, at: Date.now() });
@@ -211,7 +264,7 @@ export async function conversationWorkflow(
     effects += 1;
     const post = async () => {
       for (const [index, content] of greeting.entries()) {
-        await chatwoot.createMessage.executeWithOptions(
+        const posted = await chatwoot.createMessage.executeWithOptions(
           {
             ...chatwootOptions(route.policy),
             summary: `greeting ${index + 1}/${greeting.length} from ${route.agentId}`,
@@ -226,6 +279,7 @@ export async function conversationWorkflow(
             },
           ],
         );
+        if (ownMessages) rememberOwn(posted.chatwootMessageId);
       }
     };
     void post()
@@ -247,6 +301,14 @@ export async function conversationWorkflow(
         }
         remember(messageId);
         counters.messagesReceived += 1;
+        if (takeoverFacts && humanOwns(event.conversation) && !isPaused()) {
+          // The webhook missed the takeover (or came before it): the payload says who owns it.
+          stepConversation({
+            type: 'HUMAN_ACTIVE',
+            reason: `${event.conversation?.ownerName ?? 'a human agent'} owns the conversation`,
+            at: now,
+          });
+        }
         stepSession({
           type: 'TURN',
           agentId: event.route.agentId,
@@ -258,6 +320,9 @@ export async function conversationWorkflow(
           message: {
             messageId,
             receivedAt: now,
+            ...(orderByCreation && event.message.createdAtMs !== undefined
+              ? { createdAtMs: event.message.createdAtMs }
+              : {}),
             debounce: event.route.debounce,
             abortOnNewer: event.route.abortOnNewer,
             payload: { message: event.message, route: event.route },
@@ -267,6 +332,18 @@ export async function conversationWorkflow(
         return;
       }
       case 'human_message':
+        if (ownMessages) {
+          if (ownSet.has(event.messageId)) {
+            // The bridge's own post, its `source_id` overwritten by the channel.
+            bridgeMetrics.duplicateDropped('own message');
+            return;
+          }
+          if (postsInFlight()) {
+            // It may be a reply the running turn posted and has not reported yet.
+            undecidedHumanMessages.push(event);
+            return;
+          }
+        }
         stepConversation({
           type: 'HUMAN_ACTIVE',
           reason: `${event.senderName ?? 'a human agent'} replied`,
@@ -278,7 +355,13 @@ export async function conversationWorkflow(
           stepConversation({ type: 'BOT_RESUMED', reason: 'conversation back in pending' });
         } else if (event.status === 'resolved') {
           stepConversation({ type: 'RESOLVED', reason: 'conversation resolved' });
-        } else if (event.previousStatus === undefined || event.previousStatus === 'pending') {
+        } else if (
+          event.previousStatus === undefined ||
+          event.previousStatus === 'pending' ||
+          // Reopened from resolved or snoozed: a takeover only when a human owns it (a customer
+          // reopens a conversation too, and in an inbox without an agent bot it opens).
+          (takeoverFacts && event.status === 'open' && event.conversation?.owner === 'human')
+        ) {
           stepConversation({
             type: 'HUMAN_ACTIVE',
             reason: `conversation ${event.status}`,
@@ -287,7 +370,7 @@ export async function conversationWorkflow(
         }
         return;
       case 'assignee_changed':
-        if (event.toBot) {
+        if (event.toBot || (takeoverFacts && event.conversation?.owner === 'bot')) {
           stepConversation({ type: 'BOT_RESUMED', reason: 'assigned back to the bot' });
         } else if (event.assigneeId !== null) {
           const who = event.assigneeName ?? `user ${event.assigneeId}`;
@@ -299,6 +382,8 @@ export async function conversationWorkflow(
         return;
       case 'greet':
         if (event.greeting.length === 0) return;
+        // A widget reopened in a conversation a human has taken: the bot stays quiet.
+        if (takeoverFacts && isPaused()) return;
         stepSession(
           {
             type: 'GREET',
@@ -311,6 +396,27 @@ export async function conversationWorkflow(
         );
         return;
     }
+  }
+
+  function rememberOwn(messageId: number): void {
+    if (ownSet.has(messageId)) return;
+    own.push(messageId);
+    ownSet.add(messageId);
+    while (own.length > OWN_MESSAGE_MEMORY) ownSet.delete(own.shift() as number);
+  }
+
+  /** A turn or a greeting may have posted messages it has not reported yet. */
+  function postsInFlight(): boolean {
+    return childrenRunning > 0 || effects > 0;
+  }
+
+  function isPaused(): boolean {
+    return conversationStateOf(conversation.value) === 'paused';
+  }
+
+  /** Open and assigned to a person: the bot must not speak. A bot owner is the bot's. */
+  function humanOwns(facts: ConversationFacts | undefined): boolean {
+    return facts?.status === 'open' && facts.owner === 'human';
   }
 
   function remember(messageId: number): void {
@@ -351,6 +457,11 @@ export async function conversationWorkflow(
       `**State:** ${current.state}${current.turnMessageIds.length ? ` (messages ${current.turnMessageIds.join(', ')})` : ''}`,
       `**Queue:** ${current.queueLength} waiting`,
       `**Paused:** ${current.pausedReason ?? 'no'}${current.heldMessageIds.length ? ` (${current.heldMessageIds.length} held)` : ''}`,
+      ...(undecidedHumanMessages.length
+        ? [
+            `**Human messages:** ${undecidedHumanMessages.length} waiting for the running turn's report (the bot's own replies or a person's)`,
+          ]
+        : []),
       `**Session:** ${current.sessionId ?? 'none'} (${current.sessionState})`,
       `**Handled:** ${counters.messagesReceived} messages, ${counters.turnsStarted} turns, run ${counters.runs}`,
       ...(current.nextTimerAt ? [`**Next timer:** ${current.nextTimerAt}`] : []),
@@ -363,12 +474,17 @@ export async function conversationWorkflow(
   for (;;) {
     showDetails();
     const dueAt = nextDueAt();
-    const wake = () => inbox.length > 0 || finishedTurns.length > 0;
+    const wake = () => inbox.length > 0 || finishedTurns.length > 0 || humanMessagesDecidable();
     if (!wake()) {
       if (dueAt === undefined) await condition(wake);
       else if (dueAt > Date.now()) await condition(wake, dueAt - Date.now());
     }
 
+    // Every post reported its Chatwoot id: what is not ours among the held messages is a
+    // human's. Decided before the finished turn lets the next one start.
+    if (humanMessagesDecidable() && conversation.status !== 'done') {
+      for (const event of undecidedHumanMessages.splice(0)) handle(event);
+    }
     for (let event = finishedTurns.shift(); event; event = finishedTurns.shift()) {
       stepConversation(event);
     }
@@ -389,19 +505,21 @@ export async function conversationWorkflow(
       await running?.done;
       await condition(() => effects === 0 && allHandlersFinished());
       showDetails();
-      const later = inbox.filter((event) => event.type === 'customer_message');
+      const later = takeoverFacts
+        ? // A reopen, a human's reply, an assignment after the resolve: the next actor's too.
+          [...undecidedHumanMessages.splice(0), ...inbox].filter(
+            (event) =>
+              event.type !== 'resolved' &&
+              !(event.type === 'status_changed' && event.status === 'resolved'),
+          )
+        : inbox.filter((event) => event.type === 'customer_message');
       if (later.length > 0) {
-        // The customer wrote again after the resolve: a fresh actor takes it from here.
+        // The conversation goes on after the resolve: a fresh actor takes it from here.
         await continueAsNew<typeof conversationWorkflow>({
           accountId,
           conversationId,
           settings,
-          carried: {
-            ...freshState(),
-            seenMessageIds: seen,
-            pendingEvents: later,
-            counters: { ...counters },
-          },
+          carried: carriedState({ ...freshState(), pendingEvents: later }),
         });
       }
       return view();
@@ -410,7 +528,11 @@ export async function conversationWorkflow(
     if (workflowInfo().continueAsNewSuggested && readyToContinueAsNew()) {
       // A signal handler is still "in progress" until a few microtasks after it ran; updates
       // (`?wait=`) may wait for a reply. Let them finish, unless new work arrives meanwhile.
-      const woken = () => allHandlersFinished() || inbox.length > 0 || finishedTurns.length > 0;
+      const woken = () =>
+        allHandlersFinished() ||
+        inbox.length > 0 ||
+        finishedTurns.length > 0 ||
+        humanMessagesDecidable();
       const due = nextDueAt();
       if (due === undefined) await condition(woken);
       else if (due > Date.now()) await condition(woken, due - Date.now());
@@ -425,15 +547,28 @@ export async function conversationWorkflow(
         accountId,
         conversationId,
         settings,
-        carried: {
+        carried: carriedState({
           conversation: { value: conversation.value, context: conversation.context },
           session: { value: session.value, context: session.context },
-          seenMessageIds: seen,
-          pendingEvents: inbox.splice(0),
-          counters: { ...counters },
-        },
+          pendingEvents: [...undecidedHumanMessages.splice(0), ...inbox.splice(0)],
+        }),
       });
     }
+  }
+
+  function humanMessagesDecidable(): boolean {
+    return undecidedHumanMessages.length > 0 && !postsInFlight();
+  }
+
+  /**
+   * What the next run starts from. Runs recorded before own-message ids were kept wrote the
+   * unversioned shape (replays must see the same input); `migrateCarried` reads both.
+   */
+  function carriedState(
+    state: Pick<CarriedConversationState, 'conversation' | 'session' | 'pendingEvents'>,
+  ): ConversationActorInput['carried'] {
+    const common = { ...state, seenMessageIds: seen, counters: { ...counters } };
+    return ownMessages ? { ...common, version: CARRIED_STATE_VERSION, ownMessageIds: own } : common;
   }
 
   /** Only between turns: a running child would lose its parent's attention. */

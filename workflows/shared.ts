@@ -235,21 +235,43 @@ export interface ConversationActorSettings {
   resumeAfterIdleMs?: number;
   /** How many message ids the actor remembers to drop duplicates (carried across continue-as-new). */
   dedupeLimit: number;
+  /**
+   * How long a message reaching an idle queue waits for older ones overtaken in flight
+   * (0: no wait; unset, an actor started before the setting existed: the default, 300 ms).
+   */
+  reorderWindowMs?: number;
 }
 
 export interface ConversationActorInput {
   accountId: number;
   conversationId: number;
   settings: ConversationActorSettings;
-  /** State carried over by continue-as-new (absent on a fresh actor). */
-  carried?: CarriedConversationState;
+  /** State carried over by continue-as-new (absent on a fresh actor); any version. */
+  carried?: CarriedConversationState | CarriedConversationStateV1;
 }
 
+/** State carried over by continue-as-new, as the current code writes it. */
 export interface CarriedConversationState {
+  version: 2;
   conversation: { value: unknown; context: unknown };
   session: { value: unknown; context: unknown };
   seenMessageIds: number[];
   /** Events received but not handled yet (e.g. a message that came after the resolve). */
+  pendingEvents: ConversationSignal[];
+  counters: ConversationCounters;
+  /**
+   * Chatwoot ids of messages the bridge posted in this conversation (newest last, bounded):
+   * their webhooks may come back as a human's when the channel overwrote `source_id`.
+   */
+  ownMessageIds: number[];
+}
+
+/** The carried state written before it had a version (kept so those actors restart). */
+export interface CarriedConversationStateV1 {
+  version?: undefined;
+  conversation: { value: unknown; context: unknown };
+  session: { value: unknown; context: unknown };
+  seenMessageIds: number[];
   pendingEvents: ConversationSignal[];
   counters: ConversationCounters;
 }

@@ -1,0 +1,426 @@
+/**
+ * Records real workflow histories for the replay test (test/replay.test.ts): runs a set of
+ * conversation scenarios through the whole bridge (webhook app, worker, fake Chatwoot, mock
+ * agents) on a fresh Temporal dev server, and writes each actor run and a few message
+ * deliveries to test/replay/<label>/ as history JSON (the format `temporal workflow show
+ * --output json` writes).
+ *
+ *   npx tsx scripts/captureHistories.ts <label>
+ *
+ * Capture with the code as it is deployed, before a change to a workflow, under a new label:
+ * the replay test then proves the changed code still replays what the deployed code recorded.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { historyJson } from '../test/helpers/replayHistories.js';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { buildApp } from '../api/app.js';
+import { temporalConversationGateway } from '../api/conversations.js';
+import { routeSettings } from '../api/deliveries.js';
+import { awaitWorkflow } from '../client/awaitWorkflow.js';
+import { LiveConfig } from '../config/live.js';
+import { parseConfig } from '../config/load.js';
+import {
+  conversationEventPayload,
+  messageCreatedPayload,
+  signWebhook,
+  type ConversationEvent,
+  type ConversationOptions,
+  type MessageOptions,
+} from '../sandbox/chatwootWebhooks.js';
+import { FakeChatwoot } from '../sandbox/fakeChatwoot.js';
+import { startMockAgent } from '../sandbox/mockAgents.js';
+import {
+  BRIDGE_SEARCH_ATTRIBUTES,
+  LOW_LATENCY_DYNAMIC_CONFIG,
+  startDevServer,
+} from '../workers/devServer.js';
+import { createBridgeWorker } from '../workers/worker.js';
+import {
+  conversationStateQuery,
+  conversationWorkflowId,
+  messageWorkflowId,
+  type ConversationFacts,
+  type ConversationSignal,
+  type ConversationView,
+} from '../workflows/shared.js';
+
+const SECRET = 'capture-secret';
+const TOKEN = 'capture-token';
+const ACCOUNT = 1;
+
+const label = process.argv[2];
+if (!label || !/^[a-z0-9-]+$/.test(label)) {
+  console.error('usage: tsx scripts/captureHistories.ts <label> (lowercase letters, digits, -)');
+  process.exit(2);
+}
+const outDir = fileURLToPath(new URL(`../test/replay/${label}/`, import.meta.url));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+const server = await startDevServer({
+  ui: false,
+  searchAttributes: BRIDGE_SEARCH_ATTRIBUTES,
+  // Few events per run, so one scenario records an actor that continued-as-new.
+  dynamicConfig: { ...LOW_LATENCY_DYNAMIC_CONFIG, 'limit.historyCount.suggestContinueAsNew': 40 },
+});
+const chatwoot = await FakeChatwoot.start({ apiAccessToken: TOKEN });
+const agents = await startMockAgent();
+const agent = (id: string, path: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  transport: 'ws',
+  protocol: 'bridge-v1',
+  url: agents.url(path),
+  connectTimeoutMs: 1_000,
+  replyTimeoutMs: 3_000,
+  idleTimeoutMs: 3_000,
+  totalTimeoutMs: 10_000,
+  maxResponses: 5,
+  ...extra,
+});
+const config = parseConfig({
+  chatwoot: { baseUrl: chatwoot.url, apiAccessToken: TOKEN, accountId: ACCOUNT },
+  conversation: { botAssigneeIds: [42] },
+  webhook: { secrets: [SECRET] },
+  agents: [
+    agent('held', 'echo', { debounce: { quietMs: 600_000, maxWaitMs: 1_200_000, maxBatch: 46 } }),
+    agent('echo', 'echo', { greeting: ['Hi! I am the shop assistant.'] }),
+    agent('burst', 'echo', { debounce: { quietMs: 5_000, maxWaitMs: 10_000, maxBatch: 4 } }),
+    agent('aborting', 'slow?delayMs=2500', {
+      abortOnNewer: true,
+      replyTimeoutMs: 10_000,
+      totalTimeoutMs: 20_000,
+    }),
+    agent('handoff', 'handoff'),
+    agent('slow', 'slow?delayMs=1500'),
+    agent('multi', 'multi?count=2&delayMs=1000'),
+  ],
+  routes: [
+    { inboxId: 7, agentId: 'held' },
+    { inboxId: 8, agentId: 'echo' },
+    { inboxId: 9, agentId: 'burst' },
+    { inboxId: 10, agentId: 'aborting' },
+    { inboxId: 11, agentId: 'handoff' },
+    { inboxId: 12, agentId: 'slow' },
+    { inboxId: 13, agentId: 'multi' },
+  ],
+  delivery: {
+    agentRetryWindowMs: 4_000,
+    agentRetryInitialIntervalMs: 100,
+    agentRetryMaxIntervalMs: 500,
+    exchangeHeartbeatTimeoutMs: 2_000,
+    chatwootRetryWindowMs: 20_000,
+    chatwootRetryInitialIntervalMs: 50,
+    chatwootRetryMaxIntervalMs: 200,
+    chatwootRequestTimeoutMs: 1_000,
+  },
+  temporal: { address: server.address, taskQueue: `capture-${randomUUID()}` },
+  metrics: { workerPort: 0, temporalSdkPort: 0 },
+});
+const connection = await Connection.connect({ address: server.address });
+const temporal = new Client({ connection, namespace: config.temporal.namespace });
+const live = new LiveConfig(config);
+const app = buildApp({ config, temporal, live, logger: false });
+const worker = await createBridgeWorker({ config, address: server.address, live });
+const workerRun = worker.run();
+
+let nextMessageId = 10_000;
+async function post(payload: Record<string, unknown>, query = '') {
+  const body = JSON.stringify(payload);
+  const response = await app.inject({
+    method: 'POST',
+    url: `/webhook/chatwoot${query}`,
+    headers: { 'content-type': 'application/json', ...signWebhook(body, SECRET) },
+    payload: body,
+  });
+  if (response.statusCode >= 300) throw new Error(`webhook answered ${response.statusCode}`);
+  return response.json<Record<string, unknown>>();
+}
+const send = async (message: MessageOptions, query = '') => {
+  const messageId = (nextMessageId += 1);
+  await post(messageCreatedPayload({ accountId: ACCOUNT, messageId, ...message }), query);
+  return messageId;
+};
+const event = (kind: ConversationEvent, options: ConversationOptions) =>
+  post(conversationEventPayload(kind, { accountId: ACCOUNT, ...options }));
+const state = (conversationId: number): Promise<ConversationView> =>
+  temporal.workflow
+    .getHandle(conversationWorkflowId(ACCOUNT, conversationId))
+    .query(conversationStateQuery);
+/** Waits for a message's delivery to end, however it ends (a cancelled one included). */
+async function delivered(conversationId: number, messageId: number): Promise<void> {
+  const handle = await awaitWorkflow(
+    temporal,
+    messageWorkflowId(ACCOUNT, conversationId, messageId),
+  );
+  await handle.result().catch(() => undefined);
+}
+const replies = (conversationId: number) => chatwoot.messages(ACCOUNT, conversationId).length;
+
+// Signal-level events, as the webhook sends them once it fills the conversation facts.
+const gateway = temporalConversationGateway(temporal, () => config);
+const HUMAN: ConversationFacts = { status: 'open', owner: 'human', ownerName: 'Agent Smith' };
+const target = (conversationId: number, inboxId: number) => ({
+  accountId: ACCOUNT,
+  conversationId,
+  inboxId,
+});
+async function customer(
+  conversationId: number,
+  inboxId: number,
+  agentId: string,
+  facts?: ConversationFacts,
+) {
+  const messageId = (nextMessageId += 1);
+  await gateway.sendCustomerMessage(target(conversationId, inboxId), {
+    type: 'customer_message',
+    message: { messageId, inboxId, content: `m${messageId}`, attachments: [], sender: {} },
+    route: routeSettings(config, agentId),
+    ...(facts ? { conversation: facts } : {}),
+  });
+  return messageId;
+}
+const notify = (conversationId: number, inboxId: number, event: ConversationSignal) =>
+  gateway.notify(target(conversationId, inboxId), event, { start: true });
+
+/** Each scenario ends with its actor waiting for the next event (or completed). */
+const scenarios: Record<string, { conversationId: number; run: () => Promise<void> }> = {
+  'continued-as-new': {
+    conversationId: 901,
+    async run() {
+      let last = 0;
+      for (let i = 0; i < 46; i += 1) last = await send({ conversationId: 901, inboxId: 7 });
+      await delivered(901, last);
+      await until(async () => (await state(901)).counters.runs > 1, 'continue-as-new');
+    },
+  },
+  'human-takeover': {
+    conversationId: 902,
+    async run() {
+      await delivered(902, await send({ conversationId: 902, inboxId: 8, content: 'one' }));
+      await send({ conversationId: 902, inboxId: 8, messageType: 'outgoing', sender: 'user' });
+      await until(async () => (await state(902)).state === 'paused', 'paused');
+      await send({ conversationId: 902, inboxId: 8, content: 'held' });
+      await until(async () => (await state(902)).heldMessageIds.length === 1, 'held');
+      await event('conversation_updated', {
+        conversationId: 902,
+        inboxId: 8,
+        changes: { assignee_id: [null, 3] },
+      });
+      await event('conversation_status_changed', {
+        conversationId: 902,
+        inboxId: 8,
+        status: 'pending',
+        previousStatus: 'open',
+      });
+      await until(async () => (await state(902)).state === 'idle', 'resumed');
+      await delivered(902, await send({ conversationId: 902, inboxId: 8, content: 'three' }));
+    },
+  },
+  'debounce-burst': {
+    conversationId: 903,
+    async run() {
+      let last = 0;
+      for (const content of ['Hi', 'my order', 'is', 'late']) {
+        last = await send({ conversationId: 903, inboxId: 9, content });
+      }
+      await delivered(903, last);
+    },
+  },
+  'abort-on-newer': {
+    conversationId: 904,
+    async run() {
+      await send({ conversationId: 904, inboxId: 10, content: 'first' });
+      await until(() => agents.requests.some((r) => r.conversation_id === '904'), 'agent');
+      await delivered(904, await send({ conversationId: 904, inboxId: 10, content: 'second' }));
+    },
+  },
+  'delivery-retries': {
+    conversationId: 905,
+    async run() {
+      chatwoot.injectFault({
+        status: 500,
+        count: 2,
+        match: { method: 'POST', pathIncludes: '/conversations/905/messages' },
+      });
+      await delivered(905, await send({ conversationId: 905, inboxId: 8, content: 'retry me' }));
+    },
+  },
+  'hand-off': {
+    conversationId: 906,
+    async run() {
+      await delivered(906, await send({ conversationId: 906, inboxId: 11, content: 'help' }));
+      await until(async () => (await state(906)).state === 'paused', 'paused');
+    },
+  },
+  greeting: {
+    conversationId: 907,
+    async run() {
+      await event('conversation_created', { conversationId: 907, inboxId: 8 });
+      await until(() => replies(907) === 1, 'greeting');
+      await event('webwidget_triggered', { conversationId: 907, inboxId: 8 });
+      await delivered(907, await send({ conversationId: 907, inboxId: 8, content: 'hello' }));
+    },
+  },
+  'resolve-then-message': {
+    conversationId: 908,
+    async run() {
+      await send({ conversationId: 908, inboxId: 12, content: 'slow one' });
+      await until(() => agents.requests.some((r) => r.conversation_id === '908'), 'agent');
+      await event('conversation_resolved', { conversationId: 908, inboxId: 8, status: 'resolved' });
+      await delivered(908, await send({ conversationId: 908, inboxId: 12, content: 'again' }));
+    },
+  },
+  'wait-for-reply': {
+    conversationId: 909,
+    async run() {
+      await send({ conversationId: 909, inboxId: 8, content: 'sync' }, '?wait=4000');
+      await delivered(909, await send({ conversationId: 909, inboxId: 12 }, '?wait=200'));
+    },
+  },
+  'concurrent-burst': {
+    conversationId: 910,
+    async run() {
+      // Sent at once: the actor sees them in whatever order Temporal took them.
+      const ids = Array.from({ length: 5 }, () => (nextMessageId += 1)).reverse();
+      await Promise.all(
+        ids.map((messageId, i) =>
+          sleep(i * 5).then(() =>
+            post(
+              messageCreatedPayload({
+                accountId: ACCOUNT,
+                conversationId: 910,
+                inboxId: 12,
+                messageId,
+              }),
+            ),
+          ),
+        ),
+      );
+      await until(() => replies(910) === ids.length, 'every reply', 60_000);
+    },
+  },
+};
+
+Object.assign(scenarios, {
+  'facts-human-owner': {
+    conversationId: 911,
+    async run() {
+      await customer(911, 8, 'echo', HUMAN);
+      await until(async () => (await state(911)).state === 'paused', 'paused');
+    },
+  },
+  'takeover-starts-actor': {
+    conversationId: 912,
+    async run() {
+      await delivered(912, await customer(912, 8, 'echo'));
+      await notify(912, 8, { type: 'resolved' });
+      await notify(912, 8, {
+        type: 'status_changed',
+        status: 'open',
+        previousStatus: 'resolved',
+        conversation: HUMAN,
+      });
+      await notify(912, 8, {
+        type: 'human_message',
+        messageId: (nextMessageId += 1),
+        conversation: HUMAN,
+      });
+      await customer(912, 8, 'echo');
+      await until(
+        async () => (await state(912).catch(() => undefined))?.heldMessageIds.length === 1,
+        'held',
+      );
+    },
+  },
+  'own-message-during-turn': {
+    conversationId: 913,
+    async run() {
+      const first = await customer(913, 13, 'multi');
+      await until(() => replies(913) === 1, 'first reply');
+      const own = chatwoot.messages(ACCOUNT, 913)[0]?.id as number;
+      await notify(913, 13, { type: 'human_message', messageId: own });
+      await delivered(913, first);
+      // A person's reply after that still pauses the bot.
+      await notify(913, 13, { type: 'human_message', messageId: (nextMessageId += 1) });
+      await until(async () => (await state(913)).state === 'paused', 'paused');
+    },
+  },
+  'bot-owner-assignment': {
+    conversationId: 914,
+    async run() {
+      await delivered(914, await customer(914, 8, 'echo', { status: 'open', owner: 'bot' }));
+      await notify(914, 8, {
+        type: 'assignee_changed',
+        assigneeId: 77,
+        toBot: false,
+        conversation: { status: 'pending', owner: 'bot' },
+      });
+      await delivered(914, await customer(914, 8, 'echo'));
+    },
+  },
+} satisfies typeof scenarios);
+
+mkdirSync(outDir, { recursive: true });
+let failed = false;
+try {
+  const results = await Promise.allSettled(
+    Object.entries(scenarios).map(async ([name, scenario]) => {
+      await scenario.run();
+      // Let the actor finish the workflow task of its last event.
+      await sleep(1_000);
+      await save(name, conversationWorkflowId(ACCOUNT, scenario.conversationId));
+      console.log(`captured ${name}`);
+    }),
+  );
+  for (const result of results) {
+    if (result.status === 'rejected') {
+      failed = true;
+      console.error(result.reason);
+    }
+  }
+} finally {
+  await worker.shutdown();
+  await workerRun;
+  await app.close();
+  await connection.close();
+  await agents.close();
+  await chatwoot.close();
+  await server.stop();
+}
+if (failed) process.exit(1);
+
+/** Writes every run of the actor and each of its message deliveries. */
+async function save(name: string, actorId: string): Promise<void> {
+  const workflowIds = [actorId];
+  for await (const child of temporal.workflow.list({
+    query: `ChatwootConversationId = "${actorId.split(':')[2]}"`,
+  })) {
+    if (child.workflowId.startsWith('message:')) workflowIds.push(child.workflowId);
+  }
+  for (const workflowId of [...new Set(workflowIds)]) {
+    const runs: string[] = [];
+    for await (const run of temporal.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
+      runs.push(run.runId);
+    }
+    for (const [index, runId] of runs.reverse().entries()) {
+      const history = await temporal.workflow.getHandle(workflowId, runId).fetchHistory();
+      const kind = workflowId.startsWith('message:')
+        ? `delivery-${workflowId.split(':')[3]}`
+        : 'actor';
+      const file = `${outDir}${name}.${kind}.run${index + 1}.json`;
+      writeFileSync(file, historyJson(history) + '\n');
+    }
+  }
+}
