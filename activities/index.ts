@@ -30,7 +30,13 @@ export function createActivities({ config, temporal, live, ...deps }: ActivityDe
     observe: (call) => metrics.chatwootCall(call),
   });
   return {
-    chatwoot: { ...createChatwootActivities(chatwoot), ...createProactiveActivities(chatwoot) },
+    chatwoot: {
+      ...createChatwootActivities(chatwoot, {
+        markerInSourceId: config.chatwoot.markerInSourceId,
+        requestTimeoutMs: config.delivery.chatwootRequestTimeoutMs,
+      }),
+      ...createProactiveActivities(chatwoot),
+    },
     agents: {
       ...createAgentExchangeActivity({
         agents: live?.agents ?? new Map(config.agents.map((agent) => [agent.id, agent])),
