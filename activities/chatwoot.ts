@@ -124,8 +124,9 @@ export function createChatwootActivities(
         context.heartbeat({ ...progress, answered: true, chatwootMessageId: message.id });
         return { chatwootMessageId: message.id, alreadyPosted: false };
       } catch (error) {
-        // An answer (even a 500) means this create will not commit later; no answer means it may.
-        if (error instanceof ChatwootRequestError && error.status !== undefined) {
+        // Chatwoot's own answer (even a 500) means this create will not commit later. No answer,
+        // or a proxy's (502/503/504: it gave up while Chatwoot may still be working), means it may.
+        if (error instanceof ChatwootRequestError && answeredByChatwoot(error.status)) {
           context.heartbeat({ ...progress, answered: true } satisfies PostProgress);
         }
         throw toActivityFailure(error);
@@ -146,6 +147,13 @@ export function createChatwootActivities(
       );
     },
   };
+}
+
+/** Statuses a proxy in front of Chatwoot answers while the request may still be processed. */
+const MAYBE_STILL_PROCESSING = new Set([408, 502, 503, 504]);
+
+function answeredByChatwoot(status: number | undefined): boolean {
+  return status !== undefined && !MAYBE_STILL_PROCESSING.has(status);
 }
 
 /** The previous attempt's progress, if it was recorded (heartbeats are best effort). */
