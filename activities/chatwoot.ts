@@ -1,9 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import {
   ChatwootRequestError,
   type ChatwootClient,
   type ConversationStatus,
 } from '../chatwoot/client.js';
+import { carriesMarker, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
 
 export interface ConversationRef {
   accountId: number;
@@ -13,33 +15,122 @@ export interface ConversationRef {
 export interface CreateMessageInput extends ConversationRef {
   content: string;
   private: boolean;
-  /** The bridge's marker; makes the post idempotent across retries. */
+  /** The bridge's marker (`chatwoot-bridge:{workflowId}#{part}`); makes the post idempotent. */
   sourceId: string;
+  /**
+   * How long a create the bridge gave up on (no answer) may still commit in Chatwoot. A post that
+   * may follow such a create waits until this has passed before it looks for the earlier copy.
+   * Unset (older workflows, proactive messages): look at once.
+   */
+  lateCommitGraceMs?: number;
+  /**
+   * Set when the workflow was reset: an earlier run may have posted this part between `sinceMs`
+   * and `untilMs` (the reset), so even a first attempt looks before it posts.
+   */
+  earlierRun?: { sinceMs: number; untilMs: number };
 }
 
-export function createChatwootActivities(chatwoot: ChatwootClient) {
+export interface CreateMessageResult {
+  chatwootMessageId: number;
+  /** An earlier attempt (or run) had posted it already; nothing was posted now. */
+  alreadyPosted: boolean;
+}
+
+export interface ChatwootActivityOptions {
+  /**
+   * Also put the marker in `source_id` (what older bridges did). Chatwoot's channel services
+   * (Twilio, WhatsApp, Facebook, Instagram, TikTok, Telegram, Line, SMS, email) do not send a
+   * message that has a `source_id` to the customer: turn this off when any routed inbox is one.
+   */
+  markerInSourceId?: boolean;
+  /** The client's timeout per request: a post is not started when the attempt cannot wait for it. */
+  requestTimeoutMs?: number;
+}
+
+/** What one `createMessage` attempt leaves for the next one (heartbeat details). */
+interface PostProgress {
+  attempt: number;
+  /** Chatwoot answered the create (any status): nothing of this attempt can commit later. */
+  answered?: boolean;
+  chatwootMessageId?: number;
+  /** The attempt ended without sending a create, after waiting out the attempts before it. */
+  notPosted?: boolean;
+}
+
+export function createChatwootActivities(
+  chatwoot: ChatwootClient,
+  options: ChatwootActivityOptions = {},
+) {
+  const markerInSourceId = options.markerInSourceId ?? true;
   return {
     /**
-     * Posts one message. A retry first looks for its own earlier copy (same `source_id`):
-     * the earlier attempt may have been applied even though its response was lost.
+     * Posts one message, at most once per marker. When an earlier attempt or an earlier run may
+     * have posted it (its answer lost, or a create still being processed after the bridge gave up
+     * on it), it first waits out the late-commit grace, then looks for its marker.
      */
-    async createMessage(
-      input: CreateMessageInput,
-    ): Promise<{ chatwootMessageId: number; alreadyPosted: boolean }> {
-      if (Context.current().info.attempt > 1) {
-        const existing = await findBySourceId(chatwoot, input);
+    async createMessage(input: CreateMessageInput): Promise<CreateMessageResult> {
+      const context = Context.current();
+      const { info } = context;
+      const requestTimeoutMs = options.requestTimeoutMs ?? 0;
+      const deadline = Date.now() + info.startToCloseTimeoutMs;
+      const previous = previousProgress(info.attempt, info.heartbeatDetails);
+      if (previous?.chatwootMessageId !== undefined) {
+        return { chatwootMessageId: previous.chatwootMessageId, alreadyPosted: true };
+      }
+      /** Ends this attempt without posting; the next one knows it need not wait for this one. */
+      const giveUp = (message: string, nextRetryDelayMs?: number): never => {
+        context.heartbeat({ attempt: info.attempt, notPosted: true } satisfies PostProgress);
+        throw ApplicationFailure.create({
+          type: 'ChatwootPostDeferred',
+          message,
+          ...(nextRetryDelayMs !== undefined ? { nextRetryDelay: nextRetryDelayMs } : {}),
+        });
+      };
+      if (info.attempt > 1 || input.earlierRun) {
+        const waitMs = lateCommitsSettledAt(input, info, previous) - Date.now();
+        // Room for a look-up and the post after the wait, within this attempt's timeout.
+        if (waitMs > deadline - Date.now() - 2 * requestTimeoutMs) {
+          giveUp(
+            `waiting ${Math.ceil(waitMs / 1000)} s for creates Chatwoot may still commit before looking for this message`,
+            waitMs,
+          );
+        }
+        if (waitMs > 0) {
+          log.info('waiting for creates Chatwoot may still commit before looking for them', {
+            marker: input.sourceId,
+            waitMs,
+          });
+          await sleep(waitMs, undefined, { signal: context.cancellationSignal });
+        }
+        const since = Math.min(info.scheduledTimestampMs, input.earlierRun?.sinceMs ?? Infinity);
+        const existing = await findByMarker(chatwoot, input, since);
         if (existing !== undefined) return { chatwootMessageId: existing, alreadyPosted: true };
       }
-      const message = await callChatwoot(() =>
-        chatwoot.createMessage(input.accountId, input.conversationId, {
+      // A post sent after this attempt's deadline could commit after the next attempt looked.
+      if (Date.now() + requestTimeoutMs > deadline) {
+        giveUp('no time left in this attempt to wait for a create; the next attempt posts');
+      }
+      const progress: PostProgress = { attempt: info.attempt };
+      context.heartbeat(progress);
+      try {
+        const message = await chatwoot.createMessage(input.accountId, input.conversationId, {
           content: input.content,
           message_type: 'outgoing',
           private: input.private,
           content_type: 'text',
-          source_id: input.sourceId,
-        }),
-      );
-      return { chatwootMessageId: message.id, alreadyPosted: false };
+          content_attributes: { [MARKER_ATTRIBUTE]: input.sourceId },
+          ...(markerInSourceId ? { source_id: input.sourceId } : {}),
+        });
+        context.heartbeat({ ...progress, answered: true, chatwootMessageId: message.id });
+        return { chatwootMessageId: message.id, alreadyPosted: false };
+      } catch (error) {
+        // Chatwoot's own answer (even a 500) means this create will not commit later. No answer,
+        // or a proxy's (502/503/504: it gave up while Chatwoot may still be working), means it may.
+        if (error instanceof ChatwootRequestError && answeredByChatwoot(error.status)) {
+          context.heartbeat({ ...progress, answered: true } satisfies PostProgress);
+        }
+        throw toActivityFailure(error);
+      }
     },
 
     async setTyping(input: ConversationRef & { typingStatus: 'on' | 'off' }): Promise<void> {
@@ -58,26 +149,69 @@ export function createChatwootActivities(chatwoot: ChatwootClient) {
   };
 }
 
-/** Enough for a busy conversation; the look-up stops earlier once it passes the first attempt. */
+/** Statuses a proxy in front of Chatwoot answers while the request may still be processed. */
+const MAYBE_STILL_PROCESSING = new Set([408, 502, 503, 504]);
+
+function answeredByChatwoot(status: number | undefined): boolean {
+  return status !== undefined && !MAYBE_STILL_PROCESSING.has(status);
+}
+
+/** The previous attempt's progress, if it was recorded (heartbeats are best effort). */
+function previousProgress(attempt: number, details: unknown): PostProgress | undefined {
+  if (typeof details !== 'object' || details === null) return undefined;
+  const progress = details as Partial<PostProgress>;
+  return progress.attempt === attempt - 1 ? (progress as PostProgress) : undefined;
+}
+
+/**
+ * When every create that an earlier attempt or run may have sent has either committed or never
+ * will. An earlier attempt never posts past its own deadline, so its create was sent before this
+ * attempt was scheduled; an earlier run's before the reset plus one attempt's timeout. No wait
+ * for the previous attempt when its heartbeat says it got an answer or posted nothing: it had
+ * waited out its own predecessors first (heartbeats are best effort: without one, wait).
+ */
+function lateCommitsSettledAt(
+  input: CreateMessageInput,
+  info: {
+    attempt: number;
+    currentAttemptScheduledTimestampMs: number;
+    startToCloseTimeoutMs: number;
+  },
+  previous: PostProgress | undefined,
+): number {
+  const grace = input.lateCommitGraceMs ?? 0;
+  let settledAt = 0;
+  if (info.attempt > 1 && !previous?.answered && !previous?.notPosted) {
+    settledAt = info.currentAttemptScheduledTimestampMs + grace;
+  }
+  if (input.earlierRun) {
+    settledAt = Math.max(settledAt, input.earlierRun.untilMs + info.startToCloseTimeoutMs + grace);
+  }
+  return settledAt;
+}
+
+/** Enough for a busy conversation; the look-up stops earlier once it passes `sinceMs`. */
 const MAX_PAGES_SEARCHED = 10;
 
 /**
- * Looks for a message carrying `sourceId`, newest first, page by page, back to the time this
- * activity was first scheduled: nothing older can be an earlier attempt's post.
+ * Looks for a message carrying the marker (in `content_attributes`, or in `source_id` where no
+ * channel rewrote it), newest first, page by page, back to `sinceMs`: nothing older can be an
+ * earlier copy.
  */
-async function findBySourceId(
+async function findByMarker(
   chatwoot: ChatwootClient,
   input: CreateMessageInput,
+  sinceMs: number,
 ): Promise<number | undefined> {
-  const firstScheduledSeconds = Math.floor(Context.current().info.scheduledTimestampMs / 1000) - 1;
+  const sinceSeconds = Math.floor(sinceMs / 1000) - 1;
   try {
     let beforeId: number | undefined;
     for (let page = 0; page < MAX_PAGES_SEARCHED; page += 1) {
       const messages = await chatwoot.listMessages(input.accountId, input.conversationId, beforeId);
-      const found = messages.find((message) => message.source_id === input.sourceId);
+      const found = messages.find((message) => carriesMarker(message, input.sourceId));
       if (found) return found.id;
       const oldest = messages[0];
-      if (!oldest || (oldest.created_at ?? 0) < firstScheduledSeconds) return undefined;
+      if (!oldest || (oldest.created_at ?? 0) < sinceSeconds) return undefined;
       beforeId = oldest.id;
     }
     return undefined;

@@ -32,7 +32,10 @@ export function createActivities({ config, temporal, live, ...deps }: ActivityDe
   });
   return {
     chatwoot: {
-      ...createChatwootActivities(chatwoot),
+      ...createChatwootActivities(chatwoot, {
+        markerInSourceId: config.chatwoot.markerInSourceId,
+        requestTimeoutMs: config.delivery.chatwootRequestTimeoutMs,
+      }),
       ...createProactiveActivities(chatwoot),
       ...createCatchUpActivities({
         temporal,

@@ -15,7 +15,11 @@ export interface ChatwootMessage {
   created_at?: number;
   content?: string | null;
   source_id?: string | null;
+  /** Where the bridge's marker lives (see chatwoot/sourceId.ts); channels leave it alone. */
+  content_attributes?: Record<string, unknown> | null;
   private?: boolean;
+  /** `outgoing` etc. as the API's integer code (1 = outgoing). */
+  message_type?: number | string;
 }
 
 export type ConversationStatus = 'open' | 'resolved' | 'pending' | 'snoozed';

@@ -312,6 +312,12 @@ export const bridgeConfigSchema = z
          * account id, and proactive messages may name none.
          */
         accountId: z.number().int().positive().optional(),
+        /**
+         * Also put the bridge's marker in `source_id`. Chatwoot does not send a message that has
+         * a `source_id` to Twilio, WhatsApp, Facebook, Instagram, TikTok, Telegram, Line, SMS or
+         * email customers: set false when any routed inbox is such a channel. Unset: true.
+         */
+        markerInSourceId: z.boolean().optional(),
       })
       .loose(),
     webhook: webhookSchema.default(webhookSchema.parse({})),

@@ -61,7 +61,7 @@ export interface StoredMessage {
   content_type: string;
   content_attributes: Record<string, unknown>;
   created_at: number;
-  /** Set for messages seeded by the catch-up helpers (default: from `message_type`). */
+  /** The sender's kind: set by the catch-up helpers, or the API token's owner for outgoing messages (see `setTokenOwner`). */
   sender_type?: 'Contact' | 'User' | 'AgentBot' | null;
   sender?: { id: number; name: string; email?: string | null; phone_number?: string | null };
   /** `failed` once the agent bot's webhook for it failed for good (default `sent`). */
@@ -111,6 +111,29 @@ export interface FaultSpec {
   /** How many matching requests this fault affects (default 1). */
   count?: number;
   match?: { method?: string; pathIncludes?: string };
+  /** Recorded as the call's `fault` instead of the generic name. */
+  label?: string;
+}
+
+/**
+ * Channel send services of Chatwoot (`Base::SendOnChannelService` and its subclasses) as they
+ * treat an outgoing, public message right after it is created: one that already has a
+ * `source_id` is taken for a message that came from the channel and is NOT sent to the customer;
+ * any other is sent, and the provider's message id is written into its `source_id`.
+ */
+export type ChannelKind =
+  'twilio_sms' | 'twilio_whatsapp' | 'whatsapp_cloud' | 'facebook' | 'instagram' | 'tiktok';
+
+/** What the customer's channel received (or was kept from receiving) for one message. */
+export interface ChannelDelivery {
+  messageId: number;
+  accountId: number;
+  conversationId: number;
+  content: string;
+  /** The provider's id now in the message's `source_id`; absent when the message was not sent. */
+  providerId?: string;
+  /** Why it was not sent. */
+  skipped?: 'source_id present';
 }
 
 export interface FakeChatwootOptions {
@@ -425,6 +448,10 @@ export class FakeChatwoot {
   private nextContactId = 1;
   private nextConversationId = FIRST_CREATED_CONVERSATION_ID;
   private address = '';
+  /** Channel mode (see `useChannel`); undefined = an API inbox, where `source_id` stays as posted. */
+  private channel: ChannelKind | undefined;
+  private tokenOwner: 'AgentBot' | 'User' = 'AgentBot';
+  private readonly deliveries: ChannelDelivery[] = [];
 
   private readonly handlers = new Map<string, Handler>([
     [`post ${CONVERSATION}/messages`, (ctx) => this.createMessage(ctx)],
@@ -534,6 +561,76 @@ export class FakeChatwoot {
     this.faults = [];
   }
 
+  // -------------------------------------------------------------------------
+  // Channel mode, token owner and late commits (kept apart from the routes)
+
+  /**
+   * Every conversation behaves like one on this channel from now on (undefined: back to an API
+   * inbox): public outgoing messages are "sent" right after create, before the `message` event
+   * (the fake's outgoing webhook) and before any listing sees them.
+   */
+  useChannel(kind: ChannelKind | undefined): void {
+    this.channel = kind;
+  }
+
+  /** Whose token the bridge uses: an agent bot's (default) or a user's (`sender_type: User`). */
+  setTokenOwner(owner: 'agent_bot' | 'user'): void {
+    this.tokenOwner = owner === 'user' ? 'User' : 'AgentBot';
+  }
+
+  /** What the channel did with each message (channel mode only), oldest first. */
+  channelDeliveries(accountId?: number, conversationId?: number): ChannelDelivery[] {
+    return this.deliveries.filter(
+      (d) =>
+        (accountId === undefined || d.accountId === accountId) &&
+        (conversationId === undefined || d.conversationId === conversationId),
+    );
+  }
+
+  /** The texts the customer actually received on the channel, in order. */
+  customerReceived(accountId: number, conversationId: number): string[] {
+    return this.channelDeliveries(accountId, conversationId)
+      .filter((d) => d.providerId !== undefined)
+      .map((d) => d.content);
+  }
+
+  /**
+   * The next `count` matching requests are applied only `afterMs` after they arrived and never
+   * answered: with `afterMs` past the client's timeout, the client gave up on a create that
+   * Chatwoot (still processing) commits a moment later.
+   */
+  injectLateCommit(spec: { afterMs: number; count?: number; match?: FaultSpec['match'] }): void {
+    this.injectFault({
+      delayMs: spec.afterMs,
+      drop: true,
+      afterApply: true,
+      count: spec.count ?? 1,
+      match: spec.match ?? { method: 'POST', pathIncludes: '/messages' },
+      label: `late-commit:${spec.afterMs}ms`,
+    });
+  }
+
+  /** `Base::SendOnChannelService#perform` for one just-created message. */
+  private sendOnChannel(message: StoredMessage): void {
+    const kind = this.channel;
+    if (!kind || message.private) return;
+    if (message.message_type !== 'outgoing' && message.message_type !== 'template') return;
+    const delivery: ChannelDelivery = {
+      messageId: message.id,
+      accountId: message.account_id,
+      conversationId: message.conversation_id,
+      content: message.content,
+    };
+    if (message.source_id) {
+      // `outgoing_message_originated_from_channel?`: a source_id means "came from the channel".
+      this.deliveries.push({ ...delivery, skipped: 'source_id present' });
+      return;
+    }
+    const providerId = providerMessageId(kind);
+    message.source_id = providerId;
+    this.deliveries.push({ ...delivery, providerId });
+  }
+
   on(event: 'message', listener: (message: StoredMessage) => void): this {
     this.events.on(event, listener);
     return this;
@@ -591,6 +688,9 @@ export class FakeChatwoot {
     this.storedContacts.length = 0;
     this.conversations.clear();
     this.faults = [];
+    this.deliveries.length = 0;
+    this.channel = undefined;
+    this.tokenOwner = 'AgentBot';
   }
 
   async close(): Promise<void> {
@@ -711,8 +811,10 @@ export class FakeChatwoot {
       query: call.query,
       body: isObject(parsed.body) ? parsed.body : {},
     });
-    if (fault?.drop) return { ...outcome, drop: true, fault: 'drop-after-apply' };
-    return fault?.delayMs ? { ...outcome, fault: `delay:${fault.delayMs}ms` } : outcome;
+    if (fault?.drop) return { ...outcome, drop: true, fault: fault.label ?? 'drop-after-apply' };
+    return fault?.delayMs
+      ? { ...outcome, fault: fault.label ?? `delay:${fault.delayMs}ms` }
+      : outcome;
   }
 
   /** Faults apply in injection order; each is used up after `count` matching requests. */
@@ -755,11 +857,15 @@ export class FakeChatwoot {
       content_type: typeof body.content_type === 'string' ? body.content_type : 'text',
       content_attributes: isObject(body.content_attributes) ? body.content_attributes : {},
       created_at: Math.floor(Date.now() / 1000),
+      sender_type: body.message_type === 'incoming' ? 'Contact' : this.tokenOwner,
     };
+    // The answer is rendered before Chatwoot's send job runs; the webhook and listings come after.
+    const answer = toApiMessage(message);
+    this.sendOnChannel(message);
     conversation.messages.push(message);
     this.stored.push(message);
     this.events.emit('message', message);
-    return { status: 200, body: toApiMessage(message) };
+    return { status: 200, body: answer };
   }
 
   /** Chatwoot's paging: `after` gives up to 100, `before` and the default the latest 20. */
@@ -1210,6 +1316,23 @@ export class FakeChatwoot {
 
   private lastActivityAt(conversation: Conversation, listing: ConversationListing): number {
     return Math.max(listing.createdAt, ...conversation.messages.map((m) => m.created_at));
+  }
+}
+
+/** A message id in the provider's own format (Twilio SID, WhatsApp `wamid`, Meta `m_`…). */
+function providerMessageId(kind: ChannelKind): string {
+  const hex = randomUUID().replace(/-/g, '');
+  switch (kind) {
+    case 'twilio_sms':
+    case 'twilio_whatsapp':
+      return `SM${hex}`;
+    case 'whatsapp_cloud':
+      return `wamid.${Buffer.from(hex).toString('base64')}`;
+    case 'facebook':
+    case 'instagram':
+      return `m_${hex}`;
+    case 'tiktok':
+      return `tt-${hex}`;
   }
 }
 

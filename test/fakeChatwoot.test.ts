@@ -316,3 +316,70 @@ describe('FakeChatwoot helpers', () => {
     expect((await postMessage(13, { content: 'y' })).status).toBe(200);
   });
 });
+
+describe('FakeChatwoot channel mode (Chatwoot channel send services)', () => {
+  it('sends a message without source_id to the channel and writes the provider id into it', async () => {
+    fake.useChannel('twilio_sms');
+    fake.setTokenOwner('user');
+    const seen: StoredMessage[] = [];
+    const onMessage = (message: StoredMessage): number => seen.push(message);
+    fake.on('message', onMessage);
+    const marker = { chatwoot_bridge_marker: 'chatwoot-bridge:message:1:7:42#0' };
+    const created = await postMessage(7, {
+      content: 'Hello over SMS',
+      message_type: 'outgoing',
+      content_attributes: marker,
+    });
+    fake.off('message', onMessage);
+    expect(created.status).toBe(200);
+    const answer = (await created.json()) as Record<string, unknown>;
+    // Chatwoot's send job runs right after the create: the webhook and listings see the SID.
+    expect(answer.source_id).toBeNull();
+    expect(seen.map((m) => m.source_id)).toEqual([expect.stringMatching(/^SM[0-9a-f]{32}$/)]);
+    const page = (await (await request('GET', conversationPath(7, 'messages'))).json()) as {
+      payload: Array<Record<string, unknown>>;
+    };
+    expect(page.payload).toEqual([
+      expect.objectContaining({
+        source_id: seen[0]!.source_id,
+        content_attributes: marker,
+        sender_type: 'User',
+      }),
+    ]);
+    expect(fake.customerReceived(1, 7)).toEqual(['Hello over SMS']);
+  });
+
+  it('does not send a message that already has a source_id (taken for one from the channel)', async () => {
+    fake.useChannel('whatsapp_cloud');
+    await postMessage(8, { content: 'marked', message_type: 'outgoing', source_id: 'mine' });
+    await postMessage(8, { content: 'note', message_type: 'outgoing', private: true });
+    await postMessage(8, { content: 'plain', message_type: 'outgoing' });
+    expect(fake.customerReceived(1, 8)).toEqual(['plain']);
+    expect(fake.channelDeliveries(1, 8)).toEqual([
+      expect.objectContaining({ content: 'marked', skipped: 'source_id present' }),
+      expect.objectContaining({ content: 'plain', providerId: expect.stringMatching(/^wamid\./) }),
+    ]);
+    expect(fake.messages(1, 8).map((m) => m.source_id)).toEqual([
+      'mine',
+      null,
+      expect.stringMatching(/^wamid\./),
+    ]);
+  });
+
+  it('commits a create after the client gave up on it (late commit)', async () => {
+    fake.injectLateCommit({ afterMs: 400, match: { pathIncludes: '/conversations/9/messages' } });
+    const started = Date.now();
+    await expect(
+      fetch(fake.url + conversationPath(9, 'messages'), {
+        method: 'POST',
+        headers: { api_access_token: TOKEN, 'content-type': 'application/json' },
+        body: JSON.stringify({ content: 'slow create' }),
+        signal: AbortSignal.timeout(100),
+      }),
+    ).rejects.toThrow();
+    expect(fake.messages(1, 9)).toEqual([]);
+    await fake.waitFor(() => fake.messages(1, 9).length === 1, { description: 'late commit' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    expect(fake.calls.at(-1)).toMatchObject({ fault: 'late-commit:400ms' });
+  });
+});

@@ -6,6 +6,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -17,7 +18,8 @@ import {
 import { TimeoutType } from '@temporalio/common';
 import type { BridgeActivities } from '../activities/index.js';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
-import { chatwootOptions } from './activityOptions.js';
+import type { CreateMessageInput } from '../activities/chatwoot.js';
+import { chatwootOptions, lateCommitGraceMs, postOptions } from './activityOptions.js';
 import { createPullExchange } from './pullExchange.js';
 import { replyExtras } from './replyExtras.js';
 import { searchAttributes } from './searchAttributes.js';
@@ -47,6 +49,8 @@ export async function messageDeliveryWorkflow(
   const workflowId = workflowInfo().workflowId;
   const startedAt = Date.now();
   const chatwoot = chatwootActivities(policy);
+  // Posts that survive overwritten source_ids, late commits and resets; replies after a gap.
+  const robustPosting = patched(POSTING_PATCH);
 
   let status: DeliveryStatus = 'received';
   let attempt = 0;
@@ -99,6 +103,31 @@ export async function messageDeliveryWorkflow(
   };
 
   const conversation = { accountId: input.accountId, conversationId: input.conversationId };
+
+  /** When this run first ran past the reset point (reset runs only; a later value is safe). */
+  let resetSeenAt: number | undefined;
+  /** One message to create, with what a retry (or a reset run) needs to avoid a second copy. */
+  const message = (
+    fields: Pick<CreateMessageInput, 'content' | 'private' | 'sourceId'>,
+  ): CreateMessageInput => {
+    if (!robustPosting) return { ...conversation, ...fields };
+    const info = workflowInfo();
+    // A reset run replays this run's start, then reruns from an earlier point: what the run
+    // before the reset posted after that point is in Chatwoot but not in this history. Only an
+    // activity input depends on it, so replays stay deterministic whatever it is.
+    const reset = info.runId !== info.originalExecutionRunId;
+    if (reset && resetSeenAt === undefined && !info.unsafe.isReplaying) resetSeenAt = Date.now();
+    return {
+      ...conversation,
+      ...fields,
+      lateCommitGraceMs: lateCommitGraceMs(policy),
+      ...(reset ? { earlierRun: { sinceMs: startedAt, untilMs: resetSeenAt ?? Date.now() } } : {}),
+    };
+  };
+  const postingOptions = (summary: string) => ({
+    ...(robustPosting ? postOptions(policy) : chatwootOptions(policy)),
+    summary,
+  });
 
   /** Exchange attempts until one completes, a failure cannot be retried, or the window closes. */
   const exchangeWithRetries = async (): Promise<ExchangeOutcome> => {
@@ -164,17 +193,13 @@ export async function messageDeliveryWorkflow(
   const postReply = async (reply: AgentReply) => {
     try {
       const posted = await chatwoot.createMessage.executeWithOptions(
-        {
-          ...chatwootOptions(policy),
-          summary: `post reply ${reply.index + 1} from ${input.agentId}`,
-        },
+        postingOptions(`post reply ${reply.index + 1} from ${input.agentId}`),
         [
-          {
-            ...conversation,
+          message({
             content: reply.content,
             private: false,
             sourceId: bridgeSourceId(workflowId, reply.index),
-          },
+          }),
         ],
       );
       if (firstReplyPostedAt === undefined) notifyActor(reply);
@@ -200,14 +225,13 @@ export async function messageDeliveryWorkflow(
   const postNote = async (index: number, content: string): Promise<'posted' | 'failed'> => {
     try {
       await chatwoot.createMessage.executeWithOptions(
-        { ...chatwootOptions(policy), summary: `private note for reply ${index + 1}` },
+        postingOptions(`private note for reply ${index + 1}`),
         [
-          {
-            ...conversation,
+          message({
             content,
             private: true,
             sourceId: bridgeSourceId(workflowId, `${index}-note`),
-          },
+          }),
         ],
       );
       return 'posted';
@@ -233,13 +257,32 @@ export async function messageDeliveryWorkflow(
     // Awaited below; this only keeps a cancellation from surfacing as an unhandled rejection.
     exchange.catch(ignore);
     // Post replies in order as they arrive, while the exchange is still running.
-    for (let next = 0; ; next += 1) {
+    let next = 0;
+    for (; ; next += 1) {
       await condition(() => received.has(next) || exchangeDone);
       const reply = received.get(next);
       if (!reply) break;
       await postReply(reply);
     }
     const result = await exchange;
+    // A reply index that never came must not hold back the ones after it: post them in order
+    // once the exchange is over, and report each missing index.
+    const missing: number[] = [];
+    if (robustPosting) {
+      const later = [...received.keys()].filter((index) => index > next).sort((a, b) => a - b);
+      for (const index of later) {
+        for (; next < index; next += 1) {
+          if (!received.has(next)) missing.push(next);
+        }
+        await postReply(received.get(index)!);
+        next = index + 1;
+      }
+      for (const index of missing) {
+        log.error('agent reply never arrived; the replies after it were posted', { index });
+        replyReports.push({ index, status: 'missing', error: 'the agent never sent this reply' });
+      }
+      replyReports.sort((a, b) => a.index - b.index);
+    }
     const askedForHuman = [...received.values()].some((reply) => reply.metadata.handoff === true);
     if (!result.ok) {
       reason = result.reason;
@@ -252,6 +295,9 @@ export async function messageDeliveryWorkflow(
     } else if (replyReports.some((report) => report.status === 'failed')) {
       outcome = 'failed';
       reason = 'some replies could not be posted to Chatwoot';
+    } else if (missing.length > 0) {
+      outcome = 'failed';
+      reason = `agent ${missing.length === 1 ? 'reply' : 'replies'} ${missing.map((i) => i + 1).join(', ')} never arrived; the replies after ${missing.length === 1 ? 'it' : 'them'} were posted`;
     }
   } catch (error) {
     outcome = 'failed';
@@ -308,31 +354,26 @@ export async function messageDeliveryWorkflow(
   /** Humans take over: say sorry (unless the agent already answered), open, leave a note. */
   async function handOff(why: string, postFallback: boolean): Promise<void> {
     if (postFallback) {
-      await chatwoot.createMessage.executeWithOptions(
-        { ...chatwootOptions(policy), summary: 'post fallback message' },
-        [
-          {
-            ...conversation,
-            content: policy.fallbackMessage,
-            private: false,
-            sourceId: bridgeSourceId(workflowId, 'fallback'),
-          },
-        ],
-      );
+      await chatwoot.createMessage.executeWithOptions(postingOptions('post fallback message'), [
+        message({
+          content: policy.fallbackMessage,
+          private: false,
+          sourceId: bridgeSourceId(workflowId, 'fallback'),
+        }),
+      ]);
     }
     await chatwoot.setConversationStatus.executeWithOptions(
       { ...chatwootOptions(policy), summary: 'open conversation for a human' },
       [{ ...conversation, status: 'open' }],
     );
     await chatwoot.createMessage.executeWithOptions(
-      { ...chatwootOptions(policy), summary: 'private note: why the bot handed off' },
+      postingOptions('private note: why the bot handed off'),
       [
-        {
-          ...conversation,
+        message({
           content: `The AI agent "${input.agentId}" handed message ${input.messageId} to the team: ${why}.`,
           private: true,
           sourceId: bridgeSourceId(workflowId, 'handoff-note'),
-        },
+        }),
       ],
     );
   }
@@ -413,6 +454,9 @@ function contiguousCount(received: Map<number, AgentReply>): number {
 type ExchangeOutcome = { ok: true } | { ok: false; reason: string };
 
 const MAX_WORKER_LOSSES = 5;
+
+/** Marker in content_attributes, late-commit grace, reset check, replies after a gap (2026-12). */
+const POSTING_PATCH = 'posting-survives-channels-late-commits-resets';
 
 const ignore = () => undefined;
 

@@ -101,9 +101,11 @@ export type DeliveryStatus =
 
 export interface ReplyReport {
   index: number;
-  status: 'posted' | 'failed';
+  /** `missing`: the agent never sent this index, though later ones came (they were posted). */
+  status: 'posted' | 'failed' | 'missing';
+  /** Set for every posted reply, also one found already posted: the bridge's own message. */
   chatwootMessageId?: number;
-  /** The post found its own earlier copy (same `source_id`) and did not post again. */
+  /** The post found its own earlier copy (its marker) and did not post again. */
   alreadyPosted?: boolean;
   error?: string;
   /** Token usage the agent reported for this reply (AIWM). */

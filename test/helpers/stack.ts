@@ -55,6 +55,8 @@ export interface StackOptions {
   api?: Record<string, unknown>;
   /** The file a configuration reload reads (`BRIDGE_CONFIG`); app and worker share the reload. */
   configFile?: string;
+  /** Extra `chatwoot` settings (e.g. `markerInSourceId`). */
+  chatwoot?: Record<string, unknown>;
 }
 
 /** Fast, real-time friendly defaults: retries in milliseconds instead of seconds. */
@@ -85,7 +87,7 @@ export async function startStack(options: StackOptions = {}) {
   const address = inject('temporalAddress');
   const accountId = 1_000 + Math.floor(Math.random() * 1_000_000);
   const config = parseConfig({
-    chatwoot: { baseUrl: chatwoot.url, apiAccessToken: API_TOKEN, accountId },
+    chatwoot: { baseUrl: chatwoot.url, apiAccessToken: API_TOKEN, accountId, ...options.chatwoot },
     conversation: options.conversation ?? {},
     webhook: { secrets: [WEBHOOK_SECRET] },
     agents: Object.entries(agents)
