@@ -33,7 +33,7 @@ import { AiwmTurn, type StrayMessage } from './aiwmTurn.js';
 import type { AgentTurn, ExchangeHooks } from './transport.js';
 import { InProcessTurnLock } from './turnLock.js';
 import { replyHandOff } from './replyHandOff.js';
-import { frameTooLarge, isFrameTooLarge } from './replyLimits.js';
+import { boundDetail, frameTooLarge, isFrameTooLarge } from './replyLimits.js';
 
 /**
  * One AIWM exchange over one Socket.IO connection: token (cached) → connect → conversation id
@@ -209,7 +209,7 @@ function aiwmSession(
 
   const active = () => actor.getSnapshot().status === 'active';
   function send(event: ConnectionEvent): void {
-    if (active()) actor.send(event);
+    if (active()) actor.send(boundDetail(event));
   }
 
   /** Token, socket, and one fresh token plus one reconnect if the server refuses the token. */
