@@ -1,4 +1,4 @@
-import type { ReplyPayload } from '../machines/connection.js';
+import type { ConnectionEvent, ReplyPayload } from '../machines/connection.js';
 
 /**
  * Bounds on what one agent reply may carry on into Temporal and Chatwoot. A reply travels as a
@@ -96,4 +96,17 @@ export function isFrameTooLarge(error: unknown): boolean {
   if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return true;
   if (typeof message === 'string' && /max payload size exceeded/i.test(message)) return true;
   return inner !== undefined && inner !== error && isFrameTooLarge(inner);
+}
+
+/** Agent-given text in a failure or progress detail (error messages, status): enough to read. */
+export const MAX_DETAIL_CHARS = 1_000;
+
+/**
+ * The event with its `detail` cut to MAX_DETAIL_CHARS: details become failure messages, the
+ * hand-off note in Chatwoot and heartbeat progress, none of which takes an agent's megabyte.
+ */
+export function boundDetail(event: ConnectionEvent): ConnectionEvent {
+  if (!('detail' in event) || typeof event.detail !== 'string') return event;
+  if (event.detail.length <= MAX_DETAIL_CHARS) return event;
+  return { ...event, detail: cutText(event.detail, MAX_DETAIL_CHARS) };
 }

@@ -33,7 +33,7 @@ import { AiwmTurn, type StrayMessage } from './aiwmTurn.js';
 import type { AgentTurn, ExchangeHooks } from './transport.js';
 import { InProcessTurnLock } from './turnLock.js';
 import { replyHandOff } from './replyHandOff.js';
-import { frameTooLarge, isFrameTooLarge } from './replyLimits.js';
+import { boundDetail, frameTooLarge, isFrameTooLarge } from './replyLimits.js';
 
 /**
  * One AIWM exchange over one Socket.IO connection: token (cached) → connect → conversation id
@@ -209,7 +209,7 @@ function aiwmSession(
 
   const active = () => actor.getSnapshot().status === 'active';
   function send(event: ConnectionEvent): void {
-    if (active()) actor.send(event);
+    if (active()) actor.send(boundDetail(event));
   }
 
   /** Token, socket, and one fresh token plus one reconnect if the server refuses the token. */
@@ -287,7 +287,10 @@ function aiwmSession(
     });
   }
 
+  /** An AIWM conversation the agent answered in instead of ours (`correlation: conversation`). */
+  let answeredElsewhere: string | undefined;
   function stray(found: StrayMessage): void {
+    if (found.reason === 'other_conversation' && room) answeredElsewhere = found.conversationId;
     hooks.onStrayMessage?.(found);
     if (found.reason === 'after_turn') heardLate?.();
   }
@@ -411,7 +414,14 @@ function aiwmSession(
     try {
       const output = await toPromise(actor);
       await handOff.settled();
-      return clarify(output, agent);
+      const clear = clarify(output, agent);
+      if (clear.outcome === 'failed' && clear.reason === 'reply_timeout' && answeredElsewhere) {
+        return {
+          ...clear,
+          detail: `${clear.detail}: the agent answered in AIWM conversation "${answeredElsewhere}", not in "${room}" (correlation: "conversation" needs an agent that answers where it is asked)`,
+        };
+      }
+      return clear;
     } finally {
       hooks.signal?.removeEventListener('abort', onAbort);
       connecting.abort();

@@ -10,7 +10,7 @@ import {
 import type { ExchangeHooks } from './transport.js';
 import { agentFrameSchema, isAgentError, isFinalResponse, type AgentRequest } from './bridgeV1.js';
 import { replyHandOff } from './replyHandOff.js';
-import { frameTooLarge, isFrameTooLarge } from './replyLimits.js';
+import { boundDetail, frameTooLarge, isFrameTooLarge } from './replyLimits.js';
 
 /**
  * What a WebSocket protocol adds to the shared socket handling: the frame it sends once the
@@ -121,7 +121,7 @@ export async function runWsExchange(
   );
 
   function send(event: ConnectionEvent): void {
-    if (actor.getSnapshot().status === 'active') actor.send(event);
+    if (actor.getSnapshot().status === 'active') actor.send(boundDetail(event));
   }
 
   const onAbort = () => send({ type: 'CANCEL' });

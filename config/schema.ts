@@ -81,44 +81,55 @@ export const pullAgentSchema = agentCommonSchema.extend({
  * An AIWM agent reached over Socket.IO (seed 004): a token from `POST {apiBase}/agents/{agentId}/connect`,
  * then one Socket.IO connection per turn. See agents/socketioExchange.ts.
  */
-export const socketioAgentSchema = agentCommonSchema.extend({
-  transport: z.literal('socketio'),
-  /** Where the token endpoint lives: `POST {apiBase}/agents/{agentId}/connect`. */
-  apiBase: z.url({ protocol: /^https?$/ }),
-  /** The Socket.IO server; its path is the namespace (e.g. `https://host/chat`). Default: `apiBase`. */
-  url: z.url({ protocol: /^(https?|wss?)$/ }).optional(),
-  /** The agent's id in AIWM. Default: this agent's `id`. */
-  agentId: z.string().min(1).optional(),
-  secret: z.string().min(1, 'set the AIWM agent secret'),
-  /** Talk in this AIWM conversation instead of the one `presence:update` names. */
-  conversationId: z.string().min(1).optional(),
-  /** The answer is complete once no assistant message came for this long. */
-  settleMs: z.number().int().positive().default(3_000),
-  /** No `message:sent` acknowledgement within this long: the attempt fails (and is retried). */
-  ackTimeoutMs: z.number().int().positive().default(5_000),
-  /** Fetch a new token this long before the current one expires. */
-  tokenRefreshMarginMs: z.number().int().nonnegative().default(60_000),
-  /** Post the agent's reasoning and tool calls as private notes (visible to the team only). */
-  showThinking: z.boolean().default(false),
-  /**
-   * How an answer is tied to the turn that asked (agents/aiwmTurn.ts): `ordering` (what seed 004
-   * gives: acknowledgement and order, plus the quiet period below), `turnId` (the agent echoes
-   * `metadata.turnId`), `conversation` (one AIWM conversation per Chatwoot conversation, joined
-   * with `conversation:join`; the server must allow it and the agent answer where asked).
-   */
-  correlation: z.enum(['ordering', 'turnId', 'conversation']).default('ordering'),
-  /** `correlation: conversation`: the AIWM conversation id; `{accountId}`, `{conversationId}`, `{inboxId}`. */
-  conversationTemplate: z
-    .string()
-    .regex(/\{conversationId\}/, 'must contain {conversationId}')
-    .default('chatwoot-{accountId}-{conversationId}'),
-  /**
-   * After an answer ends, the turn lease is kept until the agent has been quiet this long, so a
-   * late part reaches no other customer's turn (it is dropped, logged and counted). Default:
-   * 5,000 with `correlation: ordering`, 0 otherwise.
-   */
-  releaseQuietMs: z.number().int().nonnegative().optional(),
-});
+export const socketioAgentSchema = agentCommonSchema
+  .extend({
+    transport: z.literal('socketio'),
+    /** Where the token endpoint lives: `POST {apiBase}/agents/{agentId}/connect`. */
+    apiBase: z.url({ protocol: /^https?$/ }),
+    /** The Socket.IO server; its path is the namespace (e.g. `https://host/chat`). Default: `apiBase`. */
+    url: z.url({ protocol: /^(https?|wss?)$/ }).optional(),
+    /** The agent's id in AIWM. Default: this agent's `id`. */
+    agentId: z.string().min(1).optional(),
+    secret: z.string().min(1, 'set the AIWM agent secret'),
+    /** Talk in this AIWM conversation instead of the one `presence:update` names. */
+    conversationId: z.string().min(1).optional(),
+    /** The answer is complete once no assistant message came for this long. */
+    settleMs: z.number().int().positive().default(3_000),
+    /** No `message:sent` acknowledgement within this long: the attempt fails (and is retried). */
+    ackTimeoutMs: z.number().int().positive().default(5_000),
+    /** Fetch a new token this long before the current one expires. */
+    tokenRefreshMarginMs: z.number().int().nonnegative().default(60_000),
+    /** Post the agent's reasoning and tool calls as private notes (visible to the team only). */
+    showThinking: z.boolean().default(false),
+    /**
+     * How an answer is tied to the turn that asked (agents/aiwmTurn.ts): `ordering` (what seed 004
+     * gives: acknowledgement and order, plus the quiet period below), `turnId` (the agent echoes
+     * `metadata.turnId`), `conversation` (one AIWM conversation per Chatwoot conversation, joined
+     * with `conversation:join`; the server must allow it and the agent answer where asked).
+     */
+    correlation: z.enum(['ordering', 'turnId', 'conversation']).default('ordering'),
+    /** `correlation: conversation`: the AIWM conversation id; `{accountId}`, `{conversationId}`, `{inboxId}`. */
+    conversationTemplate: z
+      .string()
+      .regex(/\{conversationId\}/, 'must contain {conversationId}')
+      .default('chatwoot-{accountId}-{conversationId}'),
+    /**
+     * After an answer ends, the turn lease is kept until the agent has been quiet this long, so a
+     * late part reaches no other customer's turn (it is dropped, logged and counted). Default:
+     * 5,000 with `correlation: ordering`, 0 otherwise.
+     */
+    releaseQuietMs: z.number().int().nonnegative().optional(),
+  })
+  .superRefine((agent, ctx) => {
+    if (agent.correlation === 'conversation' && agent.conversationId !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['conversationId'],
+        message:
+          'remove it: with correlation "conversation" each Chatwoot conversation gets its own (conversationTemplate)',
+      });
+    }
+  });
 
 /** One AI agent the bridge can talk to; `transport` picks the schema. */
 export const agentConfigSchema = z.discriminatedUnion('transport', [

@@ -22,7 +22,8 @@ import {
  * after the asking socket has gone: a late part reaches whoever listens then.
  *
  * `echoTurnId=true` on any behaviour: the answers carry the asking message's `metadata.turnId`
- * (the bridge's correlation extension). `conversation:join` of any conversation is allowed
+ * (the bridge's correlation extension); `answerInOwn=true`: the answers go to the agent's own
+ * conversation whatever conversation asked (as the seed's example agent does). `conversation:join` of any conversation is allowed
  * unless `joinConversations: false`, when a message sent into another conversation than the
  * agent's own gets `message:error` "No conversation found".
  */
@@ -350,6 +351,9 @@ export async function startMockAiwm(options: MockAiwmOptions = {}): Promise<Mock
         socket.emit('message:error', { success: false, error: `no behaviour ${url.pathname}` });
         return;
       }
+      // `answerInOwn=true`: like the seed's example agent, answer in the agent's own conversation
+      // whatever conversation the message came in.
+      const answerRoom = url.searchParams.get('answerInOwn') === 'true' ? conversationId : room;
       const turnId = parsed.data.metadata?.turnId;
       const echo =
         url.searchParams.get('echoTurnId') === 'true' && typeof turnId === 'string'
@@ -368,9 +372,9 @@ export async function startMockAiwm(options: MockAiwmOptions = {}): Promise<Mock
             timestamp: new Date().toISOString(),
           }),
         reply: (content, extra = {}) => {
-          chat.to(room).emit('message:new', {
+          chat.to(answerRoom).emit('message:new', {
             _id: randomUUID(),
-            conversationId: room,
+            conversationId: answerRoom,
             role: 'assistant',
             content,
             participantId: ASSISTANT_ID,

@@ -138,14 +138,20 @@ const workerRun = worker.run();
 let nextMessageId = 10_000;
 async function post(payload: Record<string, unknown>, query = '') {
   const body = JSON.stringify(payload);
-  const response = await app.inject({
-    method: 'POST',
-    url: `/webhook/chatwoot${query}`,
-    headers: { 'content-type': 'application/json', ...signWebhook(body, SECRET) },
-    payload: body,
-  });
-  if (response.statusCode >= 300) throw new Error(`webhook answered ${response.statusCode}`);
-  return response.json<Record<string, unknown>>();
+  // Retried like Chatwoot's agent-bot job does, for a dev server slow under load.
+  for (let attempt = 1; ; attempt += 1) {
+    const response = await app.inject({
+      method: 'POST',
+      url: `/webhook/chatwoot${query}`,
+      headers: { 'content-type': 'application/json', ...signWebhook(body, SECRET) },
+      payload: body,
+    });
+    if (response.statusCode < 300) return response.json<Record<string, unknown>>();
+    if (response.statusCode < 500 || attempt === 3) {
+      throw new Error(`webhook answered ${response.statusCode}: ${response.body}`);
+    }
+    await sleep(1_000);
+  }
 }
 const send = async (message: MessageOptions, query = '') => {
   const messageId = (nextMessageId += 1);

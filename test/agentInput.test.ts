@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aiwmTokens } from '../agents/aiwmToken.js';
-import { cutText, limitReply, MAX_METADATA_BYTES } from '../agents/replyLimits.js';
+import {
+  boundDetail,
+  cutText,
+  limitReply,
+  MAX_DETAIL_CHARS,
+  MAX_METADATA_BYTES,
+} from '../agents/replyLimits.js';
+import { decodeBridgeV1 } from '../agents/wsExchange.js';
 import {
   MAX_STREAM_CHUNKS,
   StreamAssembler,
@@ -76,6 +83,17 @@ describe('agent input bounds (pure)', () => {
       handoff: true,
       privateNote: expect.stringMatching(/metadata \([\d,]+ bytes\) was left out/),
     });
+  });
+
+  it("an agent's error text is cut before it becomes a failure detail (hand-off note, history)", () => {
+    const event = boundDetail(
+      decodeBridgeV1(JSON.stringify({ error: { code: 'x', message: 'e'.repeat(500_000) } })),
+    );
+    expect(event).toMatchObject({ type: 'AGENT_ERROR', retryable: true });
+    expect('detail' in event && event.detail?.length).toBe(MAX_DETAIL_CHARS);
+    const keepalive = boundDetail({ type: 'KEEPALIVE', detail: 's'.repeat(10_000) });
+    expect('detail' in keepalive && keepalive.detail?.length).toBe(MAX_DETAIL_CHARS);
+    expect(boundDetail({ type: 'SENT' })).toEqual({ type: 'SENT' });
   });
 
   it('never cuts between the halves of a surrogate pair', () => {

@@ -13,7 +13,7 @@ import { startStack, type Stack } from './helpers/stack.js';
 describe('AIWM answers never cross customers', () => {
   let aiwm: MockAiwm;
   let stack: Stack;
-  const inbox = { ordering: 31, turnId: 32, conversation: 33, refused: 34 };
+  const inbox = { ordering: 31, turnId: 32, conversation: 33, elsewhere: 34 };
   const STRAYS = 'chatwoot_bridge_aiwm_stray_messages_total';
 
   const agent = (id: string, aiwmAgentId: string, overrides: Record<string, unknown>) => ({
@@ -37,6 +37,7 @@ describe('AIWM answers never cross customers', () => {
         ordering: 'twoPart?gapMs=2000',
         turnid: 'twoPart?gapMs=2000&echoTurnId=true',
         rooms: 'twoPart?gapMs=2000',
+        elsewhere: 'echo?answerInOwn=true',
       },
     });
     stack = await startStack({
@@ -47,8 +48,10 @@ describe('AIWM answers never cross customers', () => {
         agent('turnid', 'turnid', { correlation: 'turnId', releaseQuietMs: 0 }),
         // One AIWM conversation per Chatwoot conversation.
         agent('rooms', 'rooms', { correlation: 'conversation' }),
+        agent('elsewhere', 'elsewhere', { correlation: 'conversation', replyTimeoutMs: 500 }),
       ],
       routes: {
+        [inbox.elsewhere]: 'elsewhere',
         [inbox.ordering]: 'ordering',
         [inbox.turnId]: 'turnid',
         [inbox.conversation]: 'rooms',
@@ -115,6 +118,21 @@ describe('AIWM answers never cross customers', () => {
       .map((message) => message.conversationId);
     expect(rooms).toEqual([`chatwoot-${stack.accountId}-621`, `chatwoot-${stack.accountId}-622`]);
   });
+
+  it('an agent that answers in its own conversation instead: nothing posted, the reason says so', async () => {
+    const { json } = await stack.sendMessage({
+      conversationId: 623,
+      inboxId: inbox.elsewhere,
+      content: 'hi',
+    });
+    const report = await stack.result(json.workflowId as string);
+    expect(report.outcome).toBe('handed_off');
+    expect(report.reason).toMatch(
+      /the agent answered in AIWM conversation "conversation-elsewhere", not in "chatwoot-\d+-623"/,
+    );
+    expect(contents(623)).not.toContain('echo: hi');
+    expect(await strays({ agent: 'elsewhere', reason: 'other_conversation' })).toBeGreaterThan(0);
+  });
 });
 
 describe('AIWM conversation per Chatwoot conversation, refused by the server', () => {
@@ -122,9 +140,24 @@ describe('AIWM conversation per Chatwoot conversation, refused by the server', (
   let stack: Stack;
 
   beforeAll(async () => {
-    aiwm = await startMockAiwm({ agents: { rooms: 'echo' }, joinConversations: false });
+    aiwm = await startMockAiwm({
+      agents: { rooms: 'echo', elsewhere: 'echo?answerInOwn=true' },
+      joinConversations: false,
+    });
     stack = await startStack({
+      routes: { 7: 'rooms', 8: 'elsewhere' },
       agentConfigs: [
+        {
+          id: 'elsewhere',
+          transport: 'socketio',
+          apiBase: aiwm.apiBase,
+          url: aiwm.url,
+          secret: aiwm.secret,
+          correlation: 'conversation',
+          connectTimeoutMs: 1_000,
+          replyTimeoutMs: 500,
+          settleMs: 300,
+        },
         {
           id: 'rooms',
           transport: 'socketio',
@@ -151,5 +184,16 @@ describe('AIWM conversation per Chatwoot conversation, refused by the server', (
     expect(report.attempts).toHaveLength(1);
     expect(report.reason).toMatch(/No conversation found/);
     expect(report.reason).toMatch(/correlation: "conversation"/);
+  });
+
+  it('an agent that answers in its own conversation instead: nothing posted, the reason says so', async () => {
+    // This server lets nobody join, so `elsewhere` is told by its own room: its answers come
+    // from conversation-elsewhere, never the joined one.
+    const { json } = await stack.sendMessage({ conversationId: 632, inboxId: 8, content: 'hi' });
+    const report = await stack.result(json.workflowId as string);
+    expect(report.outcome).toBe('handed_off');
+    expect(stack.chatwoot.messages(stack.accountId, 632).map((m) => m.content)).not.toContain(
+      'echo: hi',
+    );
   });
 });

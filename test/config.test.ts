@@ -66,6 +66,8 @@ describe('parseConfig', () => {
         idleTimeoutMs: 30_000,
         totalTimeoutMs: 120_000,
         maxResponses: 5,
+        maxFrameBytes: 1_048_576,
+        maxReplyChars: 150_000,
         abortOnNewer: false,
         greeting: [],
         headers: {},

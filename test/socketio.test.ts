@@ -484,6 +484,17 @@ describe('socketio agent configuration', () => {
     expect(configError({ apiBase: 'https://x', secret: 's', url: 'not a url' })).toMatch(
       /agents\.0\.url/,
     );
+    expect(
+      configError({
+        apiBase: 'https://x',
+        secret: 's',
+        correlation: 'conversation',
+        conversationId: 'c',
+      }),
+    ).toMatch(/agents\.0\.conversationId: .*correlation "conversation"/);
+    expect(
+      configError({ apiBase: 'https://x', secret: 's', conversationTemplate: 'fixed' }),
+    ).toMatch(/agents\.0\.conversationTemplate: must contain \{conversationId\}/);
   });
 
   it('defaults the Socket.IO url to apiBase and the AIWM agent id to the bridge id', () => {
