@@ -200,6 +200,24 @@ export function parseWait(
   return ms === 0 ? undefined : Math.min(ms, maxWaitMs);
 }
 
+/** Fastify's own refusals, reworded to name what to fix. */
+const FASTIFY_REFUSALS: Record<
+  string,
+  (
+    webhook: Pick<WebhookConfig, 'maxBodyBytes'>,
+    request: FastifyRequest,
+  ) => { error: string; message: string }
+> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: (webhook) => ({
+    error: 'payload_too_large',
+    message: `body exceeds ${webhook.maxBodyBytes} bytes (webhook.maxBodyBytes)`,
+  }),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (_webhook, request) => ({
+    error: 'unsupported_media_type',
+    message: `content-type ${JSON.stringify(request.headers['content-type'] ?? '')} is not accepted: send application/json`,
+  }),
+};
+
 /**
  * The route's error handler: Fastify's own refusals (413 over `webhook.maxBodyBytes`…) keep their
  * 4xx and name the problem; whatever fails unexpectedly is logged and answered with the status
@@ -216,13 +234,10 @@ export function webhookErrorHandler(
   ): void => {
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      const tooLarge = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE';
-      void reply.code(status).send({
-        error: tooLarge ? 'payload_too_large' : (error.code ?? 'bad_request'),
-        message: tooLarge
-          ? `body exceeds ${webhook.maxBodyBytes} bytes (webhook.maxBodyBytes)`
-          : error.message,
-      });
+      const named = FASTIFY_REFUSALS[error.code ?? '']?.(webhook, request);
+      void reply
+        .code(status)
+        .send(named ?? { error: error.code ?? 'bad_request', message: error.message });
       return;
     }
     request.log.error({ err: error }, 'webhook failed unexpectedly; asking Chatwoot to retry');
