@@ -50,10 +50,9 @@ export async function handOver(
   }
 
   const answerBy = receivedAt + webhook.answerBudgetMs - ANSWER_MARGIN_MS;
-  // Temporal calls stop a little earlier, so an event made durable in time is answered as such.
-  const limits: CallLimits = { deadlineAt: answerBy - ANSWER_MARGIN_MS };
   const budget = new AbortController();
-  limits.signal = budget.signal;
+  // Temporal calls stop a little earlier, so an event made durable in time is answered as such.
+  const limits: CallLimits = { deadlineAt: answerBy - ANSWER_MARGIN_MS, signal: budget.signal };
   const timer = setTimeout(
     () => budget.abort(new AnswerBudgetExceeded(`${webhook.answerBudgetMs} ms`)),
     Math.max(0, answerBy - Date.now()),
@@ -63,14 +62,14 @@ export async function handOver(
       once: true,
     });
   });
-  const log_ = log.child(decision.target);
+  const targetLog = log.child(decision.target);
   try {
     return await Promise.race([
-      deliver(decision, waitMs, limits, conversations, metrics, log_),
+      deliver(decision, waitMs, limits, conversations, metrics, targetLog),
       outOfTime,
     ]);
   } catch (error) {
-    return failure(error, webhook, metrics, log_);
+    return failure(error, webhook, metrics, targetLog);
   } finally {
     clearTimeout(timer);
     if (!budget.signal.aborted) budget.abort(new Error('answered'));
