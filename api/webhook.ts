@@ -26,8 +26,7 @@ export function webhookRoutes(
   { config, current = () => config, conversations, metrics }: WebhookDeps,
 ): void {
   const { webhook } = config;
-  // Raw bytes whatever the type: the signature covers the body as sent, and the route names a
-  // wrong type itself (415) instead of a default parser reading it.
+  // Raw bytes whatever the type: the signature covers them, and the route names a wrong type.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   // The answer budget counts from the first byte, body upload included.
@@ -42,9 +41,10 @@ export function webhookRoutes(
     { errorHandler: webhookErrorHandler(webhook, metrics) },
     async (request, reply) => {
       const send = ({ status, body }: WebhookAnswer) => reply.code(status).send(body);
-      const raw = request.body as Buffer | undefined;
+      // No body at all reaches no parser: an empty buffer, refused below like an empty body.
+      const raw = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
       const problem = bodyPresenceProblem(raw, request.headers['content-type']);
-      if (problem || !raw) return send({ status: problem?.status ?? 400, body: { ...problem } });
+      if (problem) return send(problem);
       const signature = verifyWebhook(
         {
           rawBody: raw,
@@ -61,8 +61,7 @@ export function webhookRoutes(
         return send({ status: 401, body: { error: 'unauthorized', reason: signature.reason } });
       }
       const body = parseBody(raw, webhook.maxDepth);
-      if (!body.ok)
-        return send({ status: body.status, body: { error: body.error, message: body.message } });
+      if (!body.ok) return send(body);
       const live = current();
       const waitMs = parseWait(request.query.wait, live.conversation.maxWaitMs);
       if (typeof waitMs === 'object') return send(waitMs);

@@ -50,10 +50,9 @@ export async function handOver(
   }
 
   const answerBy = receivedAt + webhook.answerBudgetMs - ANSWER_MARGIN_MS;
-  // Temporal calls stop a little earlier, so an event made durable in time is answered as such.
-  const limits: CallLimits = { deadlineAt: answerBy - ANSWER_MARGIN_MS };
   const budget = new AbortController();
-  limits.signal = budget.signal;
+  // Temporal calls stop a little earlier, so an event made durable in time is answered as such.
+  const limits: CallLimits = { deadlineAt: answerBy - ANSWER_MARGIN_MS, signal: budget.signal };
   const timer = setTimeout(
     () => budget.abort(new AnswerBudgetExceeded(`${webhook.answerBudgetMs} ms`)),
     Math.max(0, answerBy - Date.now()),
@@ -63,14 +62,14 @@ export async function handOver(
       once: true,
     });
   });
-  const log_ = log.child(decision.target);
+  const targetLog = log.child(decision.target);
   try {
     return await Promise.race([
-      deliver(decision, waitMs, limits, conversations, metrics, log_),
+      deliver(decision, waitMs, limits, conversations, metrics, targetLog),
       outOfTime,
     ]);
   } catch (error) {
-    return failure(error, webhook, metrics, log_);
+    return failure(error, webhook, metrics, targetLog);
   } finally {
     clearTimeout(timer);
     if (!budget.signal.aborted) budget.abort(new Error('answered'));
@@ -200,6 +199,24 @@ export function parseWait(
   return ms === 0 ? undefined : Math.min(ms, maxWaitMs);
 }
 
+/** Fastify's own refusals, reworded to name what to fix. */
+const FASTIFY_REFUSALS: Record<
+  string,
+  (
+    webhook: Pick<WebhookConfig, 'maxBodyBytes'>,
+    request: FastifyRequest,
+  ) => { error: string; message: string }
+> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: (webhook) => ({
+    error: 'payload_too_large',
+    message: `body exceeds ${webhook.maxBodyBytes} bytes (webhook.maxBodyBytes)`,
+  }),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (_webhook, request) => ({
+    error: 'unsupported_media_type',
+    message: `content-type ${JSON.stringify(request.headers['content-type'] ?? '')} is not accepted: send application/json`,
+  }),
+};
+
 /**
  * The route's error handler: Fastify's own refusals (413 over `webhook.maxBodyBytes`…) keep their
  * 4xx and name the problem; whatever fails unexpectedly is logged and answered with the status
@@ -216,13 +233,10 @@ export function webhookErrorHandler(
   ): void => {
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      const tooLarge = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE';
-      void reply.code(status).send({
-        error: tooLarge ? 'payload_too_large' : (error.code ?? 'bad_request'),
-        message: tooLarge
-          ? `body exceeds ${webhook.maxBodyBytes} bytes (webhook.maxBodyBytes)`
-          : error.message,
-      });
+      const named = FASTIFY_REFUSALS[error.code ?? '']?.(webhook, request);
+      void reply
+        .code(status)
+        .send(named ?? { error: error.code ?? 'bad_request', message: error.message });
       return;
     }
     request.log.error({ err: error }, 'webhook failed unexpectedly; asking Chatwoot to retry');

@@ -4,9 +4,15 @@
  * and gets a 4xx naming it.
  */
 
-export type BodyProblem = { status: 400 | 415; error: string; message: string };
+/** A refusal, shaped as the answer to send. */
+export type BodyProblem = { status: 400 | 415; body: { error: string; message: string } };
 
 export type ReadBody = { ok: true; json: unknown } | ({ ok: false } & BodyProblem);
+
+const problem = (status: 400 | 415, error: string, message: string) => ({
+  status,
+  body: { error, message },
+});
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -18,18 +24,17 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 
 /** Checks before the signature: a body must be there, and be JSON-typed. */
 export function bodyPresenceProblem(
-  raw: Buffer | undefined,
+  raw: Buffer,
   contentType: string | undefined,
 ): BodyProblem | undefined {
-  if (!raw || raw.length === 0) {
-    return { status: 400, error: 'invalid_body', message: 'a JSON body is required' };
-  }
+  if (raw.length === 0) return problem(400, 'invalid_body', 'a JSON body is required');
   if (!isJsonContentType(contentType)) {
-    return {
-      status: 415,
-      error: 'unsupported_media_type',
-      message: `content-type ${contentType ?? '(none)'} is not accepted: send application/json`,
-    };
+    const given = contentType ?? '(none)';
+    return problem(
+      415,
+      'unsupported_media_type',
+      `content-type ${given} is not accepted: send application/json`,
+    );
   }
   return undefined;
 }
@@ -40,21 +45,17 @@ export function parseBody(raw: Buffer, maxDepth: number): ReadBody {
   try {
     text = utf8.decode(raw);
   } catch {
-    return { ok: false, status: 400, error: 'invalid_body', message: 'body is not valid UTF-8' };
+    return { ok: false, ...problem(400, 'invalid_body', 'body is not valid UTF-8') };
   }
   const depth = nestingDepth(text);
   if (depth > maxDepth) {
-    return {
-      ok: false,
-      status: 400,
-      error: 'invalid_body',
-      message: `body is nested deeper than ${maxDepth} levels (webhook.maxDepth)`,
-    };
+    const message = `body is nested deeper than ${maxDepth} levels (webhook.maxDepth)`;
+    return { ok: false, ...problem(400, 'invalid_body', message) };
   }
   try {
     return { ok: true, json: JSON.parse(text) as unknown };
   } catch {
-    return { ok: false, status: 400, error: 'invalid_payload', message: 'body is not valid JSON' };
+    return { ok: false, ...problem(400, 'invalid_payload', 'body is not valid JSON') };
   }
 }
 

@@ -52,8 +52,11 @@ describe('parseConfig', () => {
     expect(config.webhook).toEqual({
       secrets: ['s'],
       maxBodyBytes: 1_048_576,
+      maxDepth: 32,
       toleranceSeconds: 300,
       allowUnsigned: false,
+      answerBudgetMs: 4_000,
+      retryStatus: 500,
     });
     expect(config.agents).toEqual([
       {

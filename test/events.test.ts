@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classify, type WebhookDecision } from '../chatwoot/events.js';
+import { bridgeConfigSchema } from '../config/schema.js';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import {
   AGENT_BOT_ID,
@@ -436,3 +437,26 @@ describe('classify: conversation events', () => {
     });
   });
 });
+
+describe('webhook configuration', () => {
+  it('allows only the statuses Chatwoot retries, and a budget below its 5 s', () => {
+    const issues = (webhook: Record<string, unknown>) =>
+      bridgeConfigSchema
+        .safeParse({ ...baseConfig(), webhook })
+        .error?.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    expect(issues({ retryStatus: 503 })).toEqual([
+      'webhook.retryStatus: use 500 or 429: the only statuses Chatwoot retries',
+    ]);
+    expect(issues({ answerBudgetMs: 5_000 })).toEqual([
+      "webhook.answerBudgetMs: must stay below Chatwoot's 5 s request timeout",
+    ]);
+    expect(issues({ retryStatus: 429, answerBudgetMs: 2_000 })).toBeUndefined();
+  });
+});
+
+function baseConfig() {
+  return {
+    chatwoot: { baseUrl: 'http://chatwoot.test', apiAccessToken: 'token' },
+    agents: [{ id: 'echo', transport: 'ws', url: 'ws://agent.test/echo' }],
+  };
+}

@@ -1,4 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { nestingDepth, parseBody } from '../chatwoot/webhookBody.js';
+import { bridgeConfigSchema } from '../config/schema.js';
 import {
   agentErrorSchema,
   agentFrameSchema,
@@ -252,5 +255,50 @@ describe('bridge-v1: agentFrameSchema', () => {
     ];
     const retryable = frames.map((frame) => (isAgentError(frame) ? frame.error.retryable : null));
     expect(retryable).toEqual([null, false]);
+  });
+});
+
+describe('webhook bodies: parseBody and nestingDepth', () => {
+  it('counts nesting of objects and arrays, not brackets inside strings', () => {
+    expect(nestingDepth('{}')).toBe(1);
+    expect(nestingDepth('{"a":[{"b":1}]}')).toBe(3);
+    expect(nestingDepth('{"a":"[[[{{{"}')).toBe(1);
+    expect(nestingDepth('{"a":"\\\\\\"[[["}')).toBe(1);
+    expect(nestingDepth('"plain"')).toBe(0);
+  });
+
+  it('a Chatwoot payload nests well below the default limit', () => {
+    const depth = nestingDepth(
+      JSON.stringify(
+        payload({ attachments: [{ id: 1, file_type: 'image', data_url: 'https://f.test/a' }] }),
+      ),
+    );
+    expect(depth).toBeLessThan(bridgeConfigSchema.shape.webhook.parse(undefined).maxDepth);
+    expect(depth).toBeGreaterThanOrEqual(5);
+  });
+
+  it('never throws on arbitrary bytes, and accepts exactly the valid UTF-8 JSON within the depth', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 64 }),
+          fc.json({ maxDepth: 6 }).map((text) => new TextEncoder().encode(text)),
+        ),
+        (bytes) => {
+          const raw = Buffer.from(bytes);
+          const result = parseBody(raw, 4);
+          let expected: boolean;
+          try {
+            const text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+            JSON.parse(text);
+            expected = nestingDepth(text) <= 4;
+          } catch {
+            expected = false;
+          }
+          expect(result.ok).toBe(expected);
+        },
+      ),
+      { seed: 20261201, numRuns: 1_000 },
+    );
   });
 });

@@ -14,6 +14,7 @@ import {
   messageCreatedPayload,
   signWebhook,
   conversationEventPayload,
+  ownerChangedPayload,
 } from '../sandbox/chatwootWebhooks.js';
 import { conversationStateQuery, messageWorkflowId } from '../workflows/shared.js';
 import { eventually } from './helpers/eventually.js';
@@ -195,6 +196,51 @@ describe('webhook ingress', () => {
     });
     const actor = stack.temporal.workflow.getHandle(`conversation:${stack.accountId}:210`);
     expect((await actor.describe()).status.name).toBe('RUNNING');
+  });
+
+  it('Chatwoot 4.16+: a person taking over from the agent bot pauses the bot; handing it back to the bot resumes it', async () => {
+    const conversationId = 211;
+    const first = await stack.sendMessage({
+      conversationId,
+      content: 'one',
+      status: 'pending',
+      assignee: { kind: 'agent_bot' },
+    });
+    await stack.result(first.json.workflowId as string);
+    const actor = stack.temporal.workflow.getHandle(
+      `conversation:${stack.accountId}:${conversationId}`,
+    );
+    const owner = async (payload: Record<string, unknown>) => {
+      const body = JSON.stringify(payload);
+      expect((await post(body, signWebhook(body, WEBHOOK_SECRET))).json()).toMatchObject({
+        result: 'accepted',
+      });
+    };
+    const ids = { accountId: stack.accountId, conversationId, inboxId: 7 };
+    await owner(
+      ownerChangedPayload({ kind: 'user' }, { kind: 'agent_bot' }, { ...ids, status: 'open' }),
+    );
+    await eventually(async () => (await actor.query(conversationStateQuery)).state === 'paused', {
+      description: 'the bot paused by the takeover',
+    });
+    // Typed bot owner again (the assignee_id goes to null): not a takeover, the bot resumes.
+    await owner(
+      ownerChangedPayload({ kind: 'agent_bot' }, { kind: 'user' }, { ...ids, status: 'pending' }),
+    );
+    await eventually(async () => (await actor.query(conversationStateQuery)).state === 'idle', {
+      description: 'the bot resumed by the assignment to it',
+    });
+    const three = await stack.sendMessage({
+      conversationId,
+      content: 'three',
+      status: 'pending',
+      assignee: { kind: 'agent_bot' },
+    });
+    await stack.result(three.json.workflowId as string);
+    expect(stack.chatwoot.messages(stack.accountId, conversationId).map((m) => m.content)).toEqual([
+      'echo: one',
+      'echo: three',
+    ]);
   });
 
   it('ignores events the bridge does not act on, with a reason', async () => {
