@@ -25,7 +25,7 @@ import {
 } from './plan.js';
 import { BridgeProcess, RestartableTemporal } from './processes.js';
 import { SeededRandom } from './random.js';
-import { customerText, tally, type SentMessage, type Tally } from './tally.js';
+import { customerText, tally, type MessageOutcome, type SentMessage, type Tally } from './tally.js';
 
 export interface ChaosOptions extends WorkloadOptions, FaultOptions {
   /** Worker processes (replicas). */
@@ -38,6 +38,8 @@ export interface ChaosOptions extends WorkloadOptions, FaultOptions {
   idleTimeoutMs: number;
   /** How often the bridge's catch-up runs (`catchUp.intervalMs`, once that exists). */
   catchUpIntervalMs: number;
+  /** Chatwoot account of the run (default 1); a shared Temporal server wants one of its own. */
+  accountId?: number;
   /** Use this Temporal server instead of starting one (no Temporal restart is then possible). */
   temporalAddress?: string;
   /** A prebuilt workflow bundle; default: bundled for this run. */
@@ -77,12 +79,20 @@ export interface ChaosReport {
     attempts: Record<string, number>;
   };
   faults: FaultRecord[];
+  /** Every customer message: when it was written, what its webhook got, what became of it. */
+  messages: Array<{
+    conversationId: number;
+    index: number;
+    messageId: number;
+    atMs: number;
+    webhook: string;
+    outcome: MessageOutcome;
+  }>;
   unexpectedExits: string[];
   /** Where the logs are (when kept). */
   runDir?: string;
 }
 
-const ACCOUNT_ID = 1;
 const INBOX_ID = 7;
 const API_TOKEN = 'chaos-token';
 const WEBHOOK_SECRET = 'chaos-webhook-secret';
@@ -97,6 +107,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
   }
   const plan = planRun(options, options);
+  const accountId = options.accountId ?? 1;
   const random = new SeededRandom(options.seed);
   const runDir = mkdtempSync(join(tmpdir(), 'bridge-chaos-'));
   const startedAt = Date.now();
@@ -141,6 +152,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           temporalAddress,
           taskQueue: `chaos-${options.seed}-${startedAt}`,
           catchUpIntervalMs: options.catchUpIntervalMs,
+          accountId,
         }),
         null,
         2,
@@ -195,7 +207,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const senderRandom = random.fork('sender');
     const side = new ChatwootSide({
       chatwoot,
-      accountId: ACCOUNT_ID,
+      accountId,
       inboxId: INBOX_ID,
       conversationIds,
       url: `http://127.0.0.1:${apiPort}/webhook/chatwoot`,
@@ -287,7 +299,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const count = (): Tally =>
       tally(
         sent,
-        (id) => chatwoot.messages(ACCOUNT_ID, id),
+        (id) => chatwoot.messages(accountId, id),
         (id) => side.storedAtOf(id),
       );
     let current = count();
@@ -320,7 +332,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     closing = true;
     await Promise.race([Promise.allSettled(background), sleep(10_000)]);
     const jobs = side.sender.jobs;
-    const customerJobs = jobs.filter((job) => sent.some((m) => m.messageId === job.messageId));
+    const jobOf = new Map(jobs.map((job) => [job.messageId, job]));
+    const customerJobs = sent.flatMap((m) => jobOf.get(m.messageId) ?? []);
     const attempts: Record<string, number> = {};
     for (const job of jobs) {
       for (const attempt of job.attempts) {
@@ -349,6 +362,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         attempts,
       },
       faults,
+      messages: sent.map((message) => ({
+        conversationId: message.conversationId,
+        index: message.index,
+        messageId: message.messageId,
+        atMs: message.sentAt - t0,
+        webhook: (jobOf.get(message.messageId)?.attempts ?? [])
+          .map((attempt) => attempt.status ?? attempt.error)
+          .join(' → '),
+        outcome: final.outcomes[message.messageId] ?? 'lost',
+      })),
       unexpectedExits,
       ...(options.keepFiles ? { runDir } : {}),
     };
@@ -372,6 +395,7 @@ interface BridgeConfigInput {
   temporalAddress: string;
   taskQueue: string;
   catchUpIntervalMs: number;
+  accountId: number;
 }
 
 /**
@@ -381,7 +405,7 @@ interface BridgeConfigInput {
  */
 function bridgeConfig(input: BridgeConfigInput): Record<string, unknown> {
   const raw = {
-    chatwoot: { baseUrl: input.chatwootUrl, apiAccessToken: API_TOKEN, accountId: ACCOUNT_ID },
+    chatwoot: { baseUrl: input.chatwootUrl, apiAccessToken: API_TOKEN, accountId: input.accountId },
     webhook: { secrets: [WEBHOOK_SECRET] },
     agents: [
       {

@@ -40,7 +40,11 @@ export interface Tally {
   /** Up to 50 of them, for the report. */
   lostMessages: Array<Pick<SentMessage, 'conversationId' | 'index' | 'messageId'>>;
   perConversation: ConversationTally[];
+  /** Customer message id → what became of it. */
+  outcomes: Record<number, MessageOutcome>;
 }
+
+export type MessageOutcome = 'answered' | 'handed off' | 'lost';
 
 /** The customer text of a message: the echo agent answers with `echo: <this>`. */
 export function customerText(conversationId: number, index: number): string {
@@ -72,6 +76,7 @@ export function tally(
     conversationsInOrder: 0,
     lostMessages: [],
     perConversation: [],
+    outcomes: {},
   };
   const settle = (at: number | undefined) => {
     if (at !== undefined) result.lastSettledAt = Math.max(result.lastSettledAt ?? 0, at);
@@ -119,16 +124,20 @@ export function tally(
       const replies = copies.get(message.index) ?? [];
       if (replies.length > 0) {
         conversation.answered += 1;
+        result.outcomes[message.messageId] = 'answered';
         conversation.duplicated += replies.length - 1;
         settle(storedAt((replies[0] as StoredMessage).id));
       } else if (handedOff.has(message.messageId)) {
         result.handedOff += 1;
+        result.outcomes[message.messageId] = 'handed off';
         settle(handedOff.get(message.messageId));
       } else if (handoffAt !== undefined && message.sentAt > handoffAt) {
         // Written after the bridge handed the conversation to the team: theirs to answer.
         result.handedOff += 1;
+        result.outcomes[message.messageId] = 'handed off';
       } else {
         result.lost += 1;
+        result.outcomes[message.messageId] = 'lost';
         if (result.lostMessages.length < 50) {
           result.lostMessages.push({
             conversationId,
