@@ -22,7 +22,7 @@ import type { FakeChatwoot } from './fakeChatwoot.js';
 
 /** Chatwoot's activity line when it gives up on the bot (`agent_bot.error_moved_to_open`). */
 export const BOT_ERROR_ACTIVITY =
-  'Conversation was marked open by system due to an error with the agent bot';
+  'Conversation was marked open by system due to an error with the agent bot.';
 
 /** Statuses `Webhooks::Trigger` turns into a `RetryableError` for agent bots. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500]);
