@@ -159,7 +159,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ),
     );
 
-    const supervise = (process: BridgeProcess) => (code: number | null, signal: string | null) => {
+    // What a supervisor (systemd, Kubernetes) does for a process that dies by itself.
+    const restartAfterCrash = (
+      process: BridgeProcess,
+      code: number | null,
+      signal: string | null,
+    ) => {
       unexpectedExits.push(
         `${process.name} exited (${signal ?? code}) at ${Date.now() - startedAt} ms`,
       );
@@ -180,7 +185,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       configPath,
       logPath: join(runDir, 'api.log'),
       healthUrl: `http://127.0.0.1:${apiPort}/health`,
-      onUnexpectedExit: (code, signal) => supervise(api)(code, signal),
+      onUnexpectedExit: (code, signal) => restartAfterCrash(api, code, signal),
     });
     const workers: BridgeProcess[] = Array.from({ length: options.workers }, (_, i) => {
       const worker: BridgeProcess = new BridgeProcess({
@@ -189,7 +194,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         configPath,
         workflowBundlePath: bundlePath,
         logPath: join(runDir, `worker-${i + 1}.log`),
-        onUnexpectedExit: (code, signal) => supervise(worker)(code, signal),
+        onUnexpectedExit: (code, signal) => restartAfterCrash(worker, code, signal),
       });
       return worker;
     });
