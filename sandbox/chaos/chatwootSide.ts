@@ -14,9 +14,16 @@ import type { FakeChatwoot, StoredMessage } from '../fakeChatwoot.js';
 
 export interface ChatwootSideOptions extends Omit<AgentBotSenderOptions, 'chatwoot'> {
   chatwoot: FakeChatwoot;
+  /** The fake's access token: conversations are opened through its API, as a channel would. */
+  apiAccessToken: string;
   accountId: number;
   inboxId: number;
-  conversationIds: number[];
+}
+
+/** A customer and their conversation, as Chatwoot stores them. */
+export interface Customer {
+  conversationId: number;
+  contactId: number;
 }
 
 /** How often status changes are looked for (Chatwoot announces them as they commit). */
@@ -29,11 +36,39 @@ export class ChatwootSide {
   private readonly statusPoll: NodeJS.Timeout;
   private readonly onMessage = (message: StoredMessage) => this.announce(message);
 
+  private readonly contactOf = new Map<number, number>();
+
   constructor(private readonly options: ChatwootSideOptions) {
     this.sender = new AgentBotSender(options);
     options.chatwoot.on('message', this.onMessage);
-    for (const id of options.conversationIds) this.knownStatusChanges.set(id, 0);
     this.statusPoll = setInterval(() => this.announceStatusChanges(), STATUS_POLL_MS);
+  }
+
+  /**
+   * A new customer in the bot's inbox: a contact and a pending conversation, created through the
+   * fake's API so the conversation is a full record (listings, inbox, contact) like Chatwoot's.
+   */
+  async newCustomer(name: string): Promise<Customer> {
+    const { chatwoot, accountId, inboxId, apiAccessToken } = this.options;
+    const contact = chatwoot.addContact(accountId, { name }, [inboxId]);
+    const sourceId = contact.contact_inboxes[0]?.source_id;
+    const response = await fetch(`${chatwoot.url}/api/v1/accounts/${accountId}/conversations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', api_access_token: apiAccessToken },
+      body: JSON.stringify({
+        source_id: sourceId,
+        inbox_id: inboxId,
+        contact_id: contact.id,
+        status: 'pending',
+      }),
+    });
+    const body = (await response.json()) as { id?: number };
+    if (!response.ok || typeof body.id !== 'number') {
+      throw new Error(`the fake Chatwoot did not create a conversation: ${JSON.stringify(body)}`);
+    }
+    this.contactOf.set(body.id, contact.id);
+    this.knownStatusChanges.set(body.id, chatwoot.statusChanges(accountId, body.id).length);
+    return { conversationId: body.id, contactId: contact.id };
   }
 
   /** The customer writes: Chatwoot stores the message, then its webhook job is enqueued. */
@@ -67,6 +102,7 @@ export class ChatwootSide {
         accountId: message.account_id,
         conversationId: message.conversation_id,
         inboxId: this.options.inboxId,
+        contactId: this.contactOf.get(message.conversation_id),
         messageId: message.id,
         content: message.content,
         messageType: incoming ? 'incoming' : 'outgoing',
@@ -88,6 +124,7 @@ export class ChatwootSide {
             accountId,
             conversationId,
             inboxId,
+            contactId: this.contactOf.get(conversationId),
             status: changes[i] as ConversationStatus,
             previousStatus: (changes[i - 1] ?? 'pending') as ConversationStatus,
           }),

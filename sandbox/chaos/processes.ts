@@ -41,6 +41,7 @@ export interface BridgeProcessOptions {
 export class BridgeProcess {
   private child: ChildProcess | undefined;
   private expectingExit = false;
+  private serving = false;
   private readonly log: WriteStream;
 
   constructor(private readonly options: BridgeProcessOptions) {
@@ -53,6 +54,11 @@ export class BridgeProcess {
 
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && !this.child.signalCode;
+  }
+
+  /** Started, ready, and not killed since. */
+  get ready(): boolean {
+    return this.serving && this.running;
   }
 
   async start(): Promise<void> {
@@ -76,6 +82,7 @@ export class BridgeProcess {
     });
     child.stderr?.on('data', (chunk: Buffer) => this.log.write(chunk));
     child.once('exit', (code, signal) => {
+      this.serving = false;
       this.log.write(`--- ${new Date().toISOString()} ${this.name} exited (${signal ?? code})\n`);
       if (!this.expectingExit) this.options.onUnexpectedExit?.(code, signal);
     });
@@ -84,7 +91,10 @@ export class BridgeProcess {
       if (child.exitCode !== null || child.signalCode) {
         throw new Error(`${this.name} exited while starting; see ${this.options.logPath}`);
       }
-      if (this.options.healthUrl ? await answers(this.options.healthUrl) : started) return;
+      if (this.options.healthUrl ? await answers(this.options.healthUrl) : started) {
+        this.serving = true;
+        return;
+      }
       await sleep(100);
     }
     throw new Error(`${this.name} not ready after ${READY_TIMEOUT_MS / 1000} s`);

@@ -81,7 +81,9 @@ export interface ChaosReport {
   faults: FaultRecord[];
   /** Every customer message: when it was written, what its webhook got, what became of it. */
   messages: Array<{
+    /** The customer's number in the plan (`c<n>` in the text). */
     conversationId: number;
+    chatwootConversationId: number;
     index: number;
     messageId: number;
     atMs: number;
@@ -205,22 +207,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     log(`starting the API and ${workers.length} worker process(es)`);
     await Promise.all([api.start(), ...workers.map((worker) => worker.start())]);
 
-    const conversationIds = Array.from(
-      { length: options.conversations },
-      (_, i) => FIRST_CONVERSATION_ID + i,
-    );
     const senderRandom = random.fork('sender');
     const side = new ChatwootSide({
       chatwoot,
+      apiAccessToken: API_TOKEN,
       accountId,
       inboxId: INBOX_ID,
-      conversationIds,
       url: `http://127.0.0.1:${apiPort}/webhook/chatwoot`,
       secret: WEBHOOK_SECRET,
       random: () => senderRandom.next(),
       deliveryId: () => senderRandom.uuid(),
     });
     cleanups.push(() => side.close());
+    // The plan numbers customers 1..M; Chatwoot numbers their conversations its own way.
+    const chatwootIdOf = new Map<number, number>();
+    for (let i = 0; i < options.conversations; i++) {
+      const customer = await side.newCustomer(`Chaos customer ${FIRST_CONVERSATION_ID + i}`);
+      chatwootIdOf.set(FIRST_CONVERSATION_ID + i, customer.conversationId);
+    }
 
     const faults: FaultRecord[] = [];
     const strike = async (fault: PlannedFault, atMs: number): Promise<void> => {
@@ -230,9 +234,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       };
       switch (fault.kind) {
         case 'worker-kill': {
-          const alive = workers.filter((worker) => worker.running);
-          const victim = alive[fault.victim % Math.max(alive.length, 1)];
-          if (!victim) return record('no worker running; nothing to kill');
+          // A worker that serves: killing one still starting up would test nothing.
+          const serving = () => workers.filter((worker) => worker.ready);
+          const waitUntil = Date.now() + 30_000;
+          while (serving().length === 0 && Date.now() < waitUntil && !closing) await sleep(100);
+          const candidates = serving();
+          const victim = candidates[fault.victim % Math.max(candidates.length, 1)];
+          if (!victim) return record('no worker serving; nothing to kill');
           await victim.kill();
           record(`SIGKILL ${victim.name}, restart in ${fault.restartAfterMs} ms`);
           await sleep(fault.restartAfterMs);
@@ -292,7 +300,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (wait > 0) await sleep(wait);
       if ('message' in event) {
         const { conversationId, index } = event.message;
-        const stored = side.customerWrites(conversationId, customerText(conversationId, index));
+        const stored = side.customerWrites(
+          chatwootIdOf.get(conversationId) as number,
+          customerText(conversationId, index),
+        );
         sent.push({ conversationId, index, messageId: stored.id, sentAt: Date.now() });
       } else {
         background.push(strike(event.fault, Date.now() - t0));
@@ -304,7 +315,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const count = (): Tally =>
       tally(
         sent,
-        (id) => chatwoot.messages(accountId, id),
+        (id) => chatwoot.messages(accountId, chatwootIdOf.get(id) as number),
         (id) => side.storedAtOf(id),
       );
     let current = count();
@@ -369,6 +380,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       faults,
       messages: sent.map((message) => ({
         conversationId: message.conversationId,
+        chatwootConversationId: chatwootIdOf.get(message.conversationId) as number,
         index: message.index,
         messageId: message.messageId,
         atMs: message.sentAt - t0,
