@@ -98,6 +98,8 @@ export interface ChaosReport {
 const INBOX_ID = 7;
 const API_TOKEN = 'chaos-token';
 const WEBHOOK_SECRET = 'chaos-webhook-secret';
+/** A user's token (listing conversations needs one): the fake Chatwoot's default user token. */
+const CATCH_UP_TOKEN = 'test-user-token';
 const SETTLE_MS = 3_000;
 const RESTART_AFTER_CRASH_MS = 1_000;
 
@@ -450,7 +452,7 @@ function bridgeConfig(input: BridgeConfigInput): Record<string, unknown> {
     temporal: { address: input.temporalAddress, taskQueue: input.taskQueue },
     metrics: { workerPort: 0, temporalSdkPort: 0 },
     // Read by the catch-up once it exists; ignored (unknown keys are allowed) until then.
-    catchUp: { apiAccessToken: API_TOKEN, intervalMs: input.catchUpIntervalMs },
+    catchUp: { apiAccessToken: CATCH_UP_TOKEN, intervalMs: input.catchUpIntervalMs },
   };
   parseConfig(raw);
   return raw;
