@@ -308,7 +308,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         );
         sent.push({ conversationId, index, messageId: stored.id, sentAt: Date.now() });
       } else {
-        background.push(strike(event.fault, Date.now() - t0));
+        const { kind } = event.fault;
+        background.push(
+          strike(event.fault, Date.now() - t0).catch((error: unknown) =>
+            log(`${kind} failed: ${String(error)}`),
+          ),
+        );
       }
     }
     const lastSentAt = Date.now();
