@@ -9,8 +9,6 @@ export function failures(report: ChaosReport): number {
 /** The figures as a two-column table, for the terminal. */
 export function formatReport(report: ChaosReport): string {
   const { tally: t, webhooks: w } = report;
-  const seconds = (ms: number | undefined) =>
-    ms === undefined ? 'did not drain' : `${(ms / 1000).toFixed(1)} s`;
   const rows: Array<[string, string]> = [
     ['sent', String(t.sent)],
     ['answered', String(t.answered)],
@@ -21,7 +19,7 @@ export function formatReport(report: ChaosReport): string {
       `${t.outOfOrder} (${t.conversations - t.conversationsInOrder} of ${t.conversations} conversations)`,
     ],
     ['handed off', String(t.handedOff)],
-    ['time to drain', seconds(report.drainMs)],
+    ['time to drain', drained(report)],
     [
       'webhooks Chatwoot gave up on',
       `${w.customerMessagesGivenUp} customer messages, ${w.gaveUp - w.customerMessagesGivenUp} other events`,
@@ -39,6 +37,15 @@ export function formatReport(report: ChaosReport): string {
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function drained(report: ChaosReport): string {
+  if (report.drainMs !== undefined) return seconds(report.drainMs);
+  return report.endedBy === 'idle'
+    ? `did not drain (nothing answered for ${report.options.idleTimeoutMs / 1000} s)`
+    : `did not drain (stopped ${report.options.drainTimeoutMs / 1000} s after the last message)`;
 }
 
 function summariseFaults(report: ChaosReport): string {

@@ -66,6 +66,8 @@ export interface ChaosReport {
   tally: Tally;
   /** From the last message written until the last one was answered or handed off; unset if some never were. */
   drainMs?: number;
+  /** Why the wait for replies ended: all settled, nothing moved for `idleTimeoutMs`, or `drainTimeoutMs`. */
+  endedBy: 'drained' | 'idle' | 'deadline';
   webhooks: {
     jobs: number;
     customerMessages: number;
@@ -331,16 +333,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let faultsDone = false;
     void Promise.all(background).then(() => (faultsDone = true));
     const deadline = lastSentAt + options.drainTimeoutMs;
+    let endedBy: ChaosReport['endedBy'] = 'deadline';
     while (Date.now() < deadline) {
       await sleep(250);
       current = count();
-      if (current.lost === 0 && side.sender.pending === 0) break;
+      if (current.lost === 0 && side.sender.pending === 0) {
+        endedBy = 'drained';
+        break;
+      }
       const now = current.answered + current.handedOff;
       if (now !== progress || !faultsDone || side.sender.pending > 0) {
         if (now !== progress) progress = now;
         lastProgressAt = Date.now();
       } else if (Date.now() - lastProgressAt > options.idleTimeoutMs) {
         log(`nothing answered for ${options.idleTimeoutMs / 1000} s: stopping`);
+        endedBy = 'idle';
         break;
       }
     }
@@ -373,6 +380,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       sendWindowMs: lastSentAt - t0,
       tally: final,
       ...(drainMs === undefined ? {} : { drainMs }),
+      endedBy,
       webhooks: {
         jobs: jobs.length,
         customerMessages: customerJobs.length,
