@@ -541,6 +541,43 @@ export class FakeChatwoot {
     return contact;
   }
 
+  /**
+   * Stores a message the way Chatwoot itself does, not through the API (so injected faults never
+   * touch it): a customer's message arriving through a channel, or an activity line.
+   */
+  addMessage(
+    accountId: number,
+    conversationId: number,
+    fields: Pick<StoredMessage, 'content' | 'message_type'> & Partial<StoredMessage>,
+  ): StoredMessage {
+    const conversation = this.conversation(accountId, conversationId);
+    const message: StoredMessage = {
+      private: false,
+      source_id: null,
+      content_type: 'text',
+      content_attributes: {},
+      inbox_id: conversation.record?.inbox_id ?? 1,
+      created_at: Math.floor(Date.now() / 1000),
+      ...fields,
+      id: this.nextMessageId++,
+      account_id: accountId,
+      conversation_id: conversationId,
+    };
+    conversation.messages.push(message);
+    this.stored.push(message);
+    this.events.emit('message', message);
+    this.events.emit('change');
+    return message;
+  }
+
+  /** Changes a conversation's status as Chatwoot itself does (e.g. after a failed bot webhook). */
+  setStatus(accountId: number, conversationId: number, status: string): void {
+    const conversation = this.conversation(accountId, conversationId);
+    conversation.status = status;
+    conversation.statusChanges.push(status);
+    this.events.emit('change');
+  }
+
   typing(accountId: number, conversationId: number): Array<'on' | 'off'> {
     return [...(this.conversations.get(`${accountId}:${conversationId}`)?.typing ?? [])];
   }
