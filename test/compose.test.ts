@@ -27,6 +27,7 @@ interface Service {
   container_name?: string;
   deploy?: { replicas?: number };
   healthcheck?: { test?: string[] | string };
+  stop_grace_period?: string;
 }
 interface ComposeFile {
   services: Record<string, Service>;
@@ -141,6 +142,17 @@ function bridgeConfig(service: Service): BridgeConfig {
   return parseConfig(JSON.parse(read(source)), env, source);
 }
 
+/** Compose durations (`40s`, `1m30s`, `500ms`) in milliseconds. */
+function durationMs(value: string): number {
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1, us: 0.001 };
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(h|ms|us|m|s)/g)];
+  expect(parts.map((part) => part[0]).join(''), `"${value}" is a compose duration`).toBe(value);
+  return parts.reduce(
+    (total, [, amount, unit]) => total + Number(amount) * units[unit as string]!,
+    0,
+  );
+}
+
 function commandText(value: string[] | string | undefined): string {
   return Array.isArray(value) ? value.join(' ') : (value ?? '');
 }
@@ -253,6 +265,15 @@ describe('docker-compose.yml (production-like)', () => {
     }
     expect(commandText(api.command)).toBe('api');
     expect(commandText(worker.command)).toBe('worker');
+  });
+
+  it('gives a stopping worker more time than its shutdown grace before killing it', () => {
+    const config = bridgeConfig(worker);
+    expect(worker.stop_grace_period, 'bridge-worker sets stop_grace_period').toBeDefined();
+    // Compose's default (10 s) would SIGKILL a worker still letting an agent finish.
+    expect(durationMs(worker.stop_grace_period as string)).toBeGreaterThan(
+      config.worker.shutdownGraceMs + 5_000,
+    );
   });
 
   it('registers every search attribute the workflows use, before the bridge starts', () => {

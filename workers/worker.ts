@@ -83,6 +83,12 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
     },
   };
   const common = { connection: nativeConnection, namespace: config.temporal.namespace };
+  // On SIGTERM both stop polling and let what is in flight finish (an agent still answering)
+  // within the grace time; what is still running then is cancelled and resumed elsewhere.
+  const shared: Partial<WorkerOptions> = {
+    shutdownGraceTime: config.worker.shutdownGraceMs,
+    ...options.workerOptions,
+  };
 
   const workers = await Promise.all([
     Worker.create({
@@ -91,7 +97,7 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
       ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath }),
       activities: activities.chatwoot,
       sinks,
-      ...options.workerOptions,
+      ...shared,
     }),
     Worker.create({
       ...common,
@@ -99,6 +105,7 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
       activities: activities.agents,
       // Mostly idle sockets waiting for an agent: many fit in one process.
       maxConcurrentActivityTaskExecutions: 500,
+      ...shared,
     }),
   ]);
 
@@ -158,7 +165,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     { taskQueue: config.temporal.taskQueue, metrics: metricsServer?.url },
     'worker started',
   );
-  // The SDK shuts the worker down gracefully on SIGINT/SIGTERM.
+  // The SDK's runtime shuts both workers down on SIGINT/SIGTERM, within worker.shutdownGraceMs.
   await bridgeWorker.run();
   await metricsServer?.close();
 }

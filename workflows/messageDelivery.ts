@@ -6,6 +6,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -416,13 +417,21 @@ const MAX_WORKER_LOSSES = 5;
 
 const ignore = () => undefined;
 
-/** The worker stopped heartbeating: it died or lost its connection; the agent may be fine. */
+/**
+ * The worker stopped heartbeating (it died or lost its connection), or it shut down (a deploy)
+ * before the exchange finished: the agent may be fine.
+ */
 function isWorkerLoss(error: unknown): boolean {
-  return (
-    error instanceof ActivityFailure &&
-    error.cause instanceof TimeoutFailure &&
-    error.cause.timeoutType === TimeoutType.HEARTBEAT
-  );
+  if (!(error instanceof ActivityFailure)) return false;
+  const { cause } = error;
+  if (cause instanceof TimeoutFailure) return cause.timeoutType === TimeoutType.HEARTBEAT;
+  // Older histories counted a shutdown as the agent's failure; they replay as they ran.
+  return isWorkerShutdown(cause) && patched('worker-shutdown-is-worker-loss');
+}
+
+/** Core's failure for an activity still running when its worker's shutdown grace time ended. */
+function isWorkerShutdown(cause: unknown): boolean {
+  return cause instanceof ApplicationFailure && cause.type === 'WorkerShutdown';
 }
 
 function describeFailure(error: unknown): { detail: string; retryable: boolean } {
