@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../config/load.js';
 import { eventually } from './helpers/eventually.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { workerProcesses } from './helpers/workerProcess.js';
@@ -89,4 +90,21 @@ describe('graceful worker shutdown', () => {
     expect(report.attempts[0]?.detail).toMatch(/shut/i);
     expect(report.attempts[1]).toMatchObject({ outcome: 'completed' });
   }, 90_000);
+});
+
+describe('worker.shutdownGraceMs', () => {
+  const base = {
+    chatwoot: { baseUrl: 'http://chatwoot.test', apiAccessToken: 'token' },
+    agents: [{ id: 'echo', transport: 'ws', url: 'ws://agent.test' }],
+  };
+
+  it('defaults to 30 s and names what to fix', () => {
+    expect(parseConfig(base).worker.shutdownGraceMs).toBe(30_000);
+    expect(() => parseConfig({ ...base, worker: { shutdownGraceMs: -1 } })).toThrow(
+      /worker\.shutdownGraceMs/,
+    );
+    expect(() => parseConfig({ ...base, worker: { shutdownGraceMs: 7_200_000 } })).toThrow(
+      /at most 3600000 ms/,
+    );
+  });
 });
