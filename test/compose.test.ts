@@ -1,10 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_ENV_VARS, loadConfig, parseConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { SANDBOX_DEFAULTS } from '../sandbox/serve.js';
+import { defaultBundlePath } from '../workers/bundle.js';
 import { BRIDGE_SEARCH_ATTRIBUTES } from '../workers/devServer.js';
 
 // No Docker engine here: the deployment files are checked by reading them.
@@ -377,6 +379,21 @@ describe('Dockerfile', () => {
     expect(script).toBe('api');
     expect(packageJson.scripts).toHaveProperty('api');
     expect(packageJson.scripts).toHaveProperty('worker');
+  });
+
+  it('builds the workflow bundle once, from the copied sources, and points the workers at it', () => {
+    const runs = instructions.filter((line) => /^(RUN|COPY) /.test(line));
+    const build = runs.findIndex((line) => /^RUN .*npm run build\b/.test(line));
+    const copySources = runs.findIndex((line) => /^COPY \. \.?/.test(line));
+    expect(build, 'RUN npm run build').toBeGreaterThan(-1);
+    expect(build, 'the bundle is built after the sources are copied').toBeGreaterThan(copySources);
+    expect(packageJson.scripts.build).toBe('tsx workers/bundle.ts');
+    const env = instruction('ENV').join(' ');
+    const workdir = instruction('WORKDIR').at(-1) as string;
+    const bundle = relative(fileURLToPath(root), defaultBundlePath);
+    expect(env).toContain(`WORKFLOW_BUNDLE_PATH=${workdir}/${bundle}`);
+    // A bundle from the developer's machine never reaches the image.
+    expect(read('.dockerignore').split('\n')).toContain('dist');
   });
 
   it('keeps local state out of the build context', () => {

@@ -16,6 +16,7 @@ import { WorkerMetrics } from '../observability/metrics.js';
 import { installWorkerRuntime } from '../observability/runtime.js';
 import { agentTaskQueue } from '../workflows/shared.js';
 import type { BridgeSinks } from '../workflows/sinks.js';
+import { StaleBundleError, verifyWorkflowBundle } from './bundle.js';
 import { ensureCatchUpSchedules, type StartupLogger } from './catchUpSchedules.js';
 import { ensureSearchAttributes } from './devServer.js';
 import { startMetricsServer } from './metricsServer.js';
@@ -23,7 +24,10 @@ import { startMetricsServer } from './metricsServer.js';
 export interface BridgeWorkerOptions {
   config: BridgeConfig;
   address: string;
-  /** A prebuilt workflow bundle (tests build one once per run); default: bundle from source. */
+  /**
+   * A workflow bundle built by `npm run build` (or workers/bundle.ts's buildWorkflowBundle), checked
+   * against the installed sources; default: WORKFLOW_BUNDLE_PATH, else bundle from source at start.
+   */
   workflowBundlePath?: string;
   workerOptions?: Partial<WorkerOptions>;
   /** The configuration in force: agents are looked up there, so reloads reach new exchanges. */
@@ -59,7 +63,9 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
     connection: clientConnection,
     namespace: config.temporal.namespace,
   });
-  const bundlePath = options.workflowBundlePath ?? process.env.WORKFLOW_BUNDLE_PATH;
+  const bundlePath = options.workflowBundlePath ?? (process.env.WORKFLOW_BUNDLE_PATH || undefined);
+  // Never run workflow code other than the installed sources: a stale bundle stops the start.
+  if (bundlePath) verifyWorkflowBundle(bundlePath);
   const metrics = options.metrics ?? new WorkerMetrics();
   const activities = createActivities({ config, temporal, live: options.live, metrics });
   const sinks: InjectedSinks<BridgeSinks> = {
@@ -151,7 +157,13 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const live = new LiveConfig(config);
   reloadOnHangup(live, 'worker');
   const metrics = new WorkerMetrics({ processMetrics: true });
-  const bridgeWorker = await createBridgeWorker({ config, address, live, metrics });
+  const bridgeWorker = await createBridgeWorker({ config, address, live, metrics }).catch(
+    (error: unknown) => {
+      if (!(error instanceof StaleBundleError)) throw error;
+      logger.error(error.message);
+      process.exit(1);
+    },
+  );
   const { host, workerPort } = config.metrics;
   const metricsServer = workerPort
     ? await startMetricsServer({

@@ -18,6 +18,7 @@ export function workerProcesses(config: BridgeConfig, extraEnv: NodeJS.ProcessEn
   writeFileSync(configPath, JSON.stringify(config));
   const children: ChildProcess[] = [];
   const readiness = new WeakMap<ChildProcess, Promise<void>>();
+  const output = new WeakMap<ChildProcess, string[]>();
   const start = (): ChildProcess => {
     const child = spawn(process.execPath, ['--import', 'tsx', workerEntry], {
       env: {
@@ -31,8 +32,11 @@ export function workerProcesses(config: BridgeConfig, extraEnv: NodeJS.ProcessEn
     children.push(child);
     // Always read its log lines (a full pipe would block the child's writes).
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    const logged: string[] = [];
+    output.set(child, logged);
     const ready = new Promise<void>((resolve, reject) => {
       lines.on('line', (line) => {
+        logged.push(line);
         if (line.includes('"worker started"')) resolve();
       });
       child.once('exit', (code) =>
@@ -50,6 +54,10 @@ export function workerProcesses(config: BridgeConfig, extraEnv: NodeJS.ProcessEn
       const child = start();
       await readiness.get(child);
       return child;
+    },
+    /** What the process wrote to stdout so far (JSON log lines). */
+    logs(child: ChildProcess): string[] {
+      return output.get(child) ?? [];
     },
     killAll(): void {
       for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
