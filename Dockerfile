@@ -12,6 +12,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit && npm cache clean --force
 # Owned by root and read-only for the service user.
 COPY . .
+# The workflow bundle, built once here: a worker starts from it in about a second instead of
+# bundling at every start, and refuses it if the sources beside it are not the ones it came from.
+RUN npm run build
+ENV WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 
 USER node
 # API (http.port), worker metrics and /health (metrics.workerPort), Temporal SDK metrics.

@@ -39,6 +39,8 @@ export function deliveryPolicy(config: BridgeConfig, agentId: string): DeliveryP
     agentRetryMaxIntervalMs: delivery.agentRetryMaxIntervalMs,
     exchangeHeartbeatTimeoutMs: delivery.exchangeHeartbeatTimeoutMs,
     exchangeAttemptTimeoutMs: exchangeAttemptTimeoutMs(agent),
+    agentQueueScheduleToStartMs: delivery.agentQueueScheduleToStartMs,
+    offerScheduleToCloseMs: delivery.offerScheduleToCloseMs,
     ...chatwootRetryPolicy(delivery),
     fallbackMessage: delivery.fallbackMessage,
     ...(agent.transport === 'pull'

@@ -202,6 +202,17 @@ export const deliverySchema = z
     agentRetryMaxIntervalMs: z.number().int().positive().default(60_000),
     /** A worker that stops heartbeating for this long is presumed dead; the exchange moves on. */
     exchangeHeartbeatTimeoutMs: z.number().int().positive().default(10_000),
+    /**
+     * Agent-queue activities (exchange, offer to a pull agent) not picked up by a worker polling
+     * `{taskQueue}-agents` within this long fail; the agent retry window and hand-off follow.
+     */
+    agentQueueScheduleToStartMs: z
+      .number()
+      .int()
+      .min(1_000, 'use at least 1000 ms')
+      .default(60_000),
+    /** Offering a turn to a pull agent, retries included, gives up after this long. */
+    offerScheduleToCloseMs: z.number().int().min(1_000, 'use at least 1000 ms').default(120_000),
     /** Chatwoot calls (5xx, 429, network): retry with backoff for this long. */
     chatwootRetryWindowMs: z.number().int().positive().default(3_600_000),
     chatwootRetryInitialIntervalMs: z.number().int().positive().default(1_000),
@@ -213,6 +224,23 @@ export const deliverySchema = z
       .default(
         'Sorry, our assistant is unavailable right now. A member of our team will reply soon.',
       ),
+  })
+  .loose();
+
+/** Worker processes (`npm run worker`, `npm start`); read at start. */
+export const workerSchema = z
+  .object({
+    /**
+     * On SIGTERM/SIGINT a worker stops polling and gives the exchanges and tasks in flight this
+     * long to finish before it cancels them and exits (keep it below the orchestrator's kill
+     * delay, e.g. compose's `stop_grace_period`).
+     */
+    shutdownGraceMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(3_600_000, 'use at most 3600000 ms (one hour)')
+      .default(30_000),
   })
   .loose();
 
@@ -367,9 +395,18 @@ export const bridgeConfigSchema = z
       .loose()
       .default({ workerPort: 9464, temporalSdkPort: 9465, host: '0.0.0.0' }),
     catchUp: catchUpSchema.default(catchUpSchema.parse({})),
+    worker: workerSchema.default(workerSchema.parse({})),
   })
   .loose()
   .superRefine((config, ctx) => {
+    const { agentQueueScheduleToStartMs, offerScheduleToCloseMs } = config.delivery;
+    if (offerScheduleToCloseMs < agentQueueScheduleToStartMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['delivery', 'offerScheduleToCloseMs'],
+        message: `must be at least delivery.agentQueueScheduleToStartMs (${agentQueueScheduleToStartMs}): an offer may first wait that long for an agent worker`,
+      });
+    }
     if (
       config.catchUp.apiAccessToken &&
       !config.catchUp.accountIds &&
@@ -417,6 +454,7 @@ export type WebhookConfig = z.infer<typeof webhookSchema>;
 export type ConversationConfig = z.infer<typeof conversationSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
 export type CatchUpConfig = z.infer<typeof catchUpSchema>;
+export type WorkerConfig = z.infer<typeof workerSchema>;
 
 /** The accounts catch-up runs for: `catchUp.accountIds`, else `chatwoot.accountId`, else none. */
 export function catchUpAccountIds(config: BridgeConfig): number[] {

@@ -1,10 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_ENV_VARS, loadConfig, parseConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { SANDBOX_DEFAULTS } from '../sandbox/serve.js';
+import { defaultBundlePath } from '../workers/bundle.js';
 import { BRIDGE_SEARCH_ATTRIBUTES } from '../workers/devServer.js';
 
 // No Docker engine here: the deployment files are checked by reading them.
@@ -27,6 +29,7 @@ interface Service {
   container_name?: string;
   deploy?: { replicas?: number };
   healthcheck?: { test?: string[] | string };
+  stop_grace_period?: string;
 }
 interface ComposeFile {
   services: Record<string, Service>;
@@ -139,6 +142,17 @@ function bridgeConfig(service: Service): BridgeConfig {
   const source = (mount as string).split(':')[0] as string;
   expect(existsSync(repoPath(source)), `${source} exists in the repository`).toBe(true);
   return parseConfig(JSON.parse(read(source)), env, source);
+}
+
+/** Compose durations (`40s`, `1m30s`, `500ms`) in milliseconds. */
+function durationMs(value: string): number {
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1, us: 0.001 };
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(h|ms|us|m|s)/g)];
+  expect(parts.map((part) => part[0]).join(''), `"${value}" is a compose duration`).toBe(value);
+  return parts.reduce(
+    (total, [, amount, unit]) => total + Number(amount) * units[unit as string]!,
+    0,
+  );
 }
 
 function commandText(value: string[] | string | undefined): string {
@@ -255,6 +269,15 @@ describe('docker-compose.yml (production-like)', () => {
     expect(commandText(worker.command)).toBe('worker');
   });
 
+  it('gives a stopping worker more time than its shutdown grace before killing it', () => {
+    const config = bridgeConfig(worker);
+    expect(worker.stop_grace_period, 'bridge-worker sets stop_grace_period').toBeDefined();
+    // Compose's default (10 s) would SIGKILL a worker still letting an agent finish.
+    expect(durationMs(worker.stop_grace_period as string)).toBeGreaterThan(
+      config.worker.shutdownGraceMs + 5_000,
+    );
+  });
+
   it('registers every search attribute the workflows use, before the bridge starts', () => {
     const job = services['temporal-search-attributes'] as Service;
     const script = commandText(job.command);
@@ -356,6 +379,21 @@ describe('Dockerfile', () => {
     expect(script).toBe('api');
     expect(packageJson.scripts).toHaveProperty('api');
     expect(packageJson.scripts).toHaveProperty('worker');
+  });
+
+  it('builds the workflow bundle once, from the copied sources, and points the workers at it', () => {
+    const runs = instructions.filter((line) => /^(RUN|COPY) /.test(line));
+    const build = runs.findIndex((line) => /^RUN .*npm run build\b/.test(line));
+    const copySources = runs.findIndex((line) => /^COPY \. \.?/.test(line));
+    expect(build, 'RUN npm run build').toBeGreaterThan(-1);
+    expect(build, 'the bundle is built after the sources are copied').toBeGreaterThan(copySources);
+    expect(packageJson.scripts.build).toBe('tsx workers/bundle.ts');
+    const env = instruction('ENV').join(' ');
+    const workdir = instruction('WORKDIR').at(-1) as string;
+    const bundle = relative(fileURLToPath(root), defaultBundlePath);
+    expect(env).toContain(`WORKFLOW_BUNDLE_PATH=${workdir}/${bundle}`);
+    // A bundle from the developer's machine never reaches the image.
+    expect(read('.dockerignore').split('\n')).toContain('dist');
   });
 
   it('keeps local state out of the build context', () => {

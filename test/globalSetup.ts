@@ -1,7 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import {
   BRIDGE_SEARCH_ATTRIBUTES,
@@ -9,7 +8,7 @@ import {
   startDevServer,
 } from '../workers/devServer.js';
 import { startTemporalCluster } from '../workers/temporalCluster.js';
-import { workflowsPath } from '../workers/worker.js';
+import { buildWorkflowBundle } from '../workers/bundle.js';
 
 /** Low on purpose; test/conversation.test.ts relies on it to force continue-as-new. */
 export const SUGGEST_CONTINUE_AS_NEW_AFTER_EVENTS = 40;
@@ -42,12 +41,9 @@ function startTemporal(): Promise<{ address: string; uiUrl?: string; stop(): Pro
 }
 
 export default async function setup(project: TestProject) {
-  const [server, bundle] = await Promise.all([
-    startTemporal(),
-    bundleWorkflowCode({ workflowsPath, logger: quietLogger }),
-  ]);
+  // Built like `npm run build` (with its manifest): every test worker checks it at start.
   const bundlePath = join(mkdtempSync(join(tmpdir(), 'bridge-bundle-')), 'workflows.js');
-  writeFileSync(bundlePath, bundle.code);
+  const [server] = await Promise.all([startTemporal(), buildWorkflowBundle(bundlePath)]);
   project.provide('temporalAddress', server.address);
   project.provide('temporalUiUrl', server.uiUrl ?? '');
   project.provide('workflowBundlePath', bundlePath);
@@ -55,6 +51,3 @@ export default async function setup(project: TestProject) {
     await server.stop();
   };
 }
-
-const noop = () => {};
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };

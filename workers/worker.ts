@@ -16,6 +16,7 @@ import { WorkerMetrics } from '../observability/metrics.js';
 import { installWorkerRuntime } from '../observability/runtime.js';
 import { agentTaskQueue } from '../workflows/shared.js';
 import type { BridgeSinks } from '../workflows/sinks.js';
+import { StaleBundleError, verifyWorkflowBundle } from './bundle.js';
 import { ensureCatchUpSchedules, type StartupLogger } from './catchUpSchedules.js';
 import { ensureSearchAttributes } from './devServer.js';
 import { startMetricsServer } from './metricsServer.js';
@@ -23,7 +24,10 @@ import { startMetricsServer } from './metricsServer.js';
 export interface BridgeWorkerOptions {
   config: BridgeConfig;
   address: string;
-  /** A prebuilt workflow bundle (tests build one once per run); default: bundle from source. */
+  /**
+   * A workflow bundle built by `npm run build` (or workers/bundle.ts's buildWorkflowBundle), checked
+   * against the installed sources; default: WORKFLOW_BUNDLE_PATH, else bundle from source at start.
+   */
   workflowBundlePath?: string;
   workerOptions?: Partial<WorkerOptions>;
   /** The configuration in force: agents are looked up there, so reloads reach new exchanges. */
@@ -59,7 +63,9 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
     connection: clientConnection,
     namespace: config.temporal.namespace,
   });
-  const bundlePath = options.workflowBundlePath ?? process.env.WORKFLOW_BUNDLE_PATH;
+  const bundlePath = options.workflowBundlePath ?? (process.env.WORKFLOW_BUNDLE_PATH || undefined);
+  // Never run workflow code other than the installed sources: a stale bundle stops the start.
+  if (bundlePath) verifyWorkflowBundle(bundlePath);
   const metrics = options.metrics ?? new WorkerMetrics();
   const activities = createActivities({ config, temporal, live: options.live, metrics });
   const sinks: InjectedSinks<BridgeSinks> = {
@@ -83,6 +89,12 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
     },
   };
   const common = { connection: nativeConnection, namespace: config.temporal.namespace };
+  // On SIGTERM both stop polling and let what is in flight finish (an agent still answering)
+  // within the grace time; what is still running then is cancelled and resumed elsewhere.
+  const shared: Partial<WorkerOptions> = {
+    shutdownGraceTime: config.worker.shutdownGraceMs,
+    ...options.workerOptions,
+  };
 
   const workers = await Promise.all([
     Worker.create({
@@ -91,7 +103,7 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
       ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath }),
       activities: activities.chatwoot,
       sinks,
-      ...options.workerOptions,
+      ...shared,
     }),
     Worker.create({
       ...common,
@@ -99,6 +111,7 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
       activities: activities.agents,
       // Mostly idle sockets waiting for an agent: many fit in one process.
       maxConcurrentActivityTaskExecutions: 500,
+      ...shared,
     }),
   ]);
 
@@ -152,7 +165,13 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   await connection.close();
   reloadOnHangup(live, 'worker');
   const metrics = new WorkerMetrics({ processMetrics: true });
-  const bridgeWorker = await createBridgeWorker({ config, address, live, metrics });
+  const bridgeWorker = await createBridgeWorker({ config, address, live, metrics }).catch(
+    (error: unknown) => {
+      if (!(error instanceof StaleBundleError)) throw error;
+      logger.error(error.message);
+      process.exit(1);
+    },
+  );
   const { host, workerPort } = config.metrics;
   const metricsServer = workerPort
     ? await startMetricsServer({
@@ -166,7 +185,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     { taskQueue: config.temporal.taskQueue, metrics: metricsServer?.url },
     'worker started',
   );
-  // The SDK shuts the worker down gracefully on SIGINT/SIGTERM.
+  // The SDK's runtime shuts both workers down on SIGINT/SIGTERM, within worker.shutdownGraceMs.
   await bridgeWorker.run();
   await metricsServer?.close();
 }

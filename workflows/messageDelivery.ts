@@ -380,9 +380,16 @@ export async function messageDeliveryWorkflow(
 }
 
 function exchangeOptions(policy: MessageDeliveryInput['policy']) {
+  const scheduleToStart = agentQueueScheduleToStart(policy);
   return {
     taskQueue: agentTaskQueue(workflowInfo().taskQueue),
     startToCloseTimeout: policy.exchangeAttemptTimeoutMs,
+    ...(scheduleToStart === undefined
+      ? {}
+      : {
+          scheduleToStartTimeout: scheduleToStart,
+          scheduleToCloseTimeout: scheduleToStart + policy.exchangeAttemptTimeoutMs,
+        }),
     heartbeatTimeout: policy.exchangeHeartbeatTimeoutMs,
     // The workflow retries itself, with durable timers and a fresh `skipReplies` each time.
     retry: { maximumAttempts: 1 },
@@ -393,9 +400,19 @@ function exchangeOptions(policy: MessageDeliveryInput['policy']) {
 
 /** Putting a turn in a pull agent's inbox is one quick signal; retried briefly, then the attempt fails. */
 function offerOptions(policy: MessageDeliveryInput['policy']) {
+  const scheduleToStart = agentQueueScheduleToStart(policy);
   return {
     taskQueue: agentTaskQueue(workflowInfo().taskQueue),
     startToCloseTimeout: '10 seconds',
+    ...(scheduleToStart === undefined
+      ? {}
+      : {
+          scheduleToStartTimeout: scheduleToStart,
+          scheduleToCloseTimeout: Math.max(
+            policy.offerScheduleToCloseMs ?? DEFAULT_OFFER_SCHEDULE_TO_CLOSE_MS,
+            scheduleToStart,
+          ),
+        }),
     retry: {
       initialInterval: policy.agentRetryInitialIntervalMs,
       maximumInterval: policy.agentRetryMaxIntervalMs,
@@ -403,6 +420,20 @@ function offerOptions(policy: MessageDeliveryInput['policy']) {
     },
   } as const;
 }
+
+/**
+ * How long an agent-queue activity may wait for a worker polling `{taskQueue}-agents`; without
+ * a bound a delivery with no agent worker waited forever, typing on. Histories recorded before
+ * the bound replay without it; a start by an older API (no value in its policy) gets the default.
+ */
+function agentQueueScheduleToStart(policy: MessageDeliveryInput['policy']): number | undefined {
+  if (!patched('agent-queue-bounds')) return undefined;
+  return policy.agentQueueScheduleToStartMs ?? DEFAULT_AGENT_QUEUE_SCHEDULE_TO_START_MS;
+}
+
+// Same as config/schema.ts's defaults (workflow code cannot import the schema).
+const DEFAULT_AGENT_QUEUE_SCHEDULE_TO_START_MS = 60_000;
+const DEFAULT_OFFER_SCHEDULE_TO_CLOSE_MS = 120_000;
 
 function offerTurn(policy: MessageDeliveryInput['policy']) {
   return proxyActivities<BridgeActivities>(offerOptions(policy)).offerTurn;
@@ -460,17 +491,32 @@ const POSTING_PATCH = 'posting-survives-channels-late-commits-resets';
 
 const ignore = () => undefined;
 
-/** The worker stopped heartbeating: it died or lost its connection; the agent may be fine. */
+/**
+ * The worker stopped heartbeating (it died or lost its connection), or it shut down (a deploy)
+ * before the exchange finished: the agent may be fine.
+ */
 function isWorkerLoss(error: unknown): boolean {
-  return (
-    error instanceof ActivityFailure &&
-    error.cause instanceof TimeoutFailure &&
-    error.cause.timeoutType === TimeoutType.HEARTBEAT
-  );
+  if (!(error instanceof ActivityFailure)) return false;
+  const { cause } = error;
+  if (cause instanceof TimeoutFailure) return cause.timeoutType === TimeoutType.HEARTBEAT;
+  // Older histories counted a shutdown as the agent's failure; they replay as they ran.
+  return isWorkerShutdown(cause) && patched('worker-shutdown-is-worker-loss');
+}
+
+/** Core's failure for an activity still running when its worker's shutdown grace time ended. */
+function isWorkerShutdown(cause: unknown): boolean {
+  return cause instanceof ApplicationFailure && cause.type === 'WorkerShutdown';
 }
 
 function describeFailure(error: unknown): { detail: string; retryable: boolean } {
   const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (cause instanceof TimeoutFailure && cause.timeoutType === TimeoutType.SCHEDULE_TO_START) {
+    const queue = agentTaskQueue(workflowInfo().taskQueue);
+    return {
+      detail: `no agent worker took the task (is a worker polling "${queue}"?)`,
+      retryable: true,
+    };
+  }
   if (cause instanceof ApplicationFailure) {
     return { detail: cause.message, retryable: !cause.nonRetryable };
   }

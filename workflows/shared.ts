@@ -27,6 +27,10 @@ export interface DeliveryPolicy {
   exchangeHeartbeatTimeoutMs: number;
   /** Upper bound on one exchange attempt (connect + total timeout + margin). */
   exchangeAttemptTimeoutMs: number;
+  /** An agent-queue activity no worker picked up within this long fails (absent: older starts). */
+  agentQueueScheduleToStartMs?: number;
+  /** Upper bound on offering a turn to a pull agent, retries included (absent: older starts). */
+  offerScheduleToCloseMs?: number;
   /** Upper bound on one Chatwoot activity attempt (a look-up plus a post). */
   chatwootAttemptTimeoutMs: number;
   chatwootRetryWindowMs: number;
