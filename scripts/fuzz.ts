@@ -31,6 +31,8 @@ export interface FuzzOptions {
   workflowBundlePath?: string;
   /** Progress lines on stderr. */
   verbose?: boolean;
+  /** Stop sending new cases after this long (a busy machine); the report says how many ran. */
+  maxMinutes?: number;
 }
 
 export interface FuzzReport {
@@ -634,7 +636,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   let done = 0;
   let messageWorkflowsStarted = -1;
   try {
-    for (let batch = 0; done < options.cases && !exited; batch += 1) {
+    const stopAt = options.maxMinutes ? started + options.maxMinutes * 60_000 : Infinity;
+    for (let batch = 0; done < options.cases && !exited && Date.now() < stopAt; batch += 1) {
       const size = Math.min(BATCH, options.cases - done);
       const cases = fc.sample(caseArb, { seed: options.seed + batch, numRuns: size });
       let next = 0;
@@ -672,11 +675,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       };
       await Promise.all(Array.from({ length: options.concurrency }, worker));
       done += size;
-      if (batch % 10 === 9 || done >= options.cases) {
-        log(
-          `${done}/${options.cases} cases, rss ${rss.at(-1) ?? '?'} MiB, ${Math.round((Date.now() - started) / 1000)} s`,
-        );
-      }
+      log(
+        `${done}/${options.cases} cases, rss ${rss.at(-1) ?? '?'} MiB, ${Math.round((Date.now() - started) / 1000)} s`,
+      );
     }
 
     // Message workflows started: visibility catches up a moment after the actors start them.
@@ -764,12 +765,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       cases: { type: 'string', default: '100000' },
       seed: { type: 'string', default: '20261201' },
       concurrency: { type: 'string', default: '16' },
+      'max-minutes': { type: 'string' },
     },
   });
   const report = await runFuzz({
     cases: Number(values.cases),
     seed: Number(values.seed),
     concurrency: Number(values.concurrency),
+    ...(values['max-minutes'] ? { maxMinutes: Number(values['max-minutes']) } : {}),
     verbose: true,
   });
   const { samples, ...rss } = report.rssMiB;
