@@ -55,6 +55,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const metrics = deps.metrics ?? new ApiMetrics();
   const registries = [metrics.registry, ...(deps.extraMetrics ?? [])];
   const temporal = 'temporal' in deps ? deps.temporal : undefined;
+  // Every door takes JSON only: Fastify's default text/plain parser would hand a signed webhook
+  // sent as text to the route as if it were JSON.
+  app.removeContentTypeParser('text/plain');
 
   // Cross-cutting first: their hooks and handlers reach every route registered after them.
   void app.register(errorShapePlugin, { maxBodyBytes: config.webhook.maxBodyBytes });

@@ -148,7 +148,7 @@ describe('bearer keys on every door, one error shape', () => {
     ['malformed JSON', '{"content":', 'application/json', 400, 'invalid_payload'],
     ['no body', '', 'application/json', 400, 'invalid_payload'],
     ['a JSON array', '[1]', 'application/json', 400, 'invalid_payload'],
-    ['a text body', 'hello', 'text/plain', 400, 'invalid_payload'],
+    ['a text body', 'hello', 'text/plain', 415, 'unsupported_media_type'],
     ['an XML body', '<a/>', 'application/xml', 415, 'unsupported_media_type'],
   ])(
     'proactive API: %s answers in the shared shape',
