@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { bridgeSourceId, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 describe('unified WebSocket agents (real Temporal, real sockets, fake Chatwoot)', () => {
@@ -56,7 +56,8 @@ describe('unified WebSocket agents (real Temporal, real sockets, fake Chatwoot)'
     expect(stack.chatwoot.messages(stack.accountId, 601)).toEqual([
       expect.objectContaining({
         content: 'echo: Where is it?',
-        source_id: bridgeSourceId(workflowId, 0),
+        source_id: null,
+        content_attributes: { [MARKER_ATTRIBUTE]: bridgeSourceId(workflowId, 0) },
       }),
     ]);
     expect(stack.agentServer.unifiedRequests.at(-1)).toMatchObject({
