@@ -5,6 +5,7 @@ import { bridgeSourceId, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
 import { ConfigError, parseConfig } from '../config/load.js';
 import { socketioAgentSchema } from '../config/schema.js';
 import { startMockAiwm, type MockAiwm } from '../sandbox/mockAiwm.js';
+import { untilDeliveryAttempt } from './helpers/deliveryState.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { workerProcesses } from './helpers/workerProcess.js';
 import { agentTaskQueue } from '../workflows/shared.js';
@@ -181,7 +182,9 @@ describe('Socket.IO (AIWM) agents through the durable delivery', () => {
   it('AIWM unreachable, back inside the retry window: delivered', async () => {
     await aiwm.setAvailable(false);
     const { json } = await stack.sendMessage({ conversationId: 504, content: 'anyone there?' });
-    setTimeout(() => void aiwm.setAvailable(true), 700);
+    // Back only once the first attempt has failed, however late it started.
+    await untilDeliveryAttempt(stack.temporal, json.workflowId as string, 2);
+    await aiwm.setAvailable(true);
     const report = await stack.result(json.workflowId as string);
     expect(report.outcome).toBe('delivered');
     expect(report.attempts.length).toBeGreaterThan(1);
