@@ -8,7 +8,7 @@ import {
   type ChatwootListedConversation,
   type ChatwootListedMessage,
 } from '../chatwoot/client.js';
-import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { bridgeSourceId, carriesMarker, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
 import type { BridgeConfig } from '../config/schema.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
 import { matchRoute, type RoutingFacts } from '../routing/matchRoute.js';
@@ -212,7 +212,7 @@ export function createCatchUpActivities({ temporal, current, chatwoot, metrics }
       const newest = await callChatwoot(() =>
         lister(config).listConversationMessages(accountId, conversationId),
       );
-      if (!newest.some((message) => message.source_id === sourceId)) {
+      if (!newest.some((message) => carriesMarker(message, sourceId))) {
         const asListed: ChatwootListedMessage[] = conversation.messages.map((message) => ({
           id: message.messageId,
           content: message.content,
@@ -226,6 +226,8 @@ export function createCatchUpActivities({ temporal, current, chatwoot, metrics }
             message_type: 'outgoing',
             private: true,
             content_type: 'text',
+            // A private note is never sent to the channel, so `source_id` is safe here too.
+            content_attributes: { [MARKER_ATTRIBUTE]: sourceId },
             source_id: sourceId,
           }),
         );

@@ -1,5 +1,5 @@
 import type { ChatwootListedConversation, ChatwootListedMessage } from '../chatwoot/client.js';
-import { isBridgeSourceId } from '../chatwoot/sourceId.js';
+import { isBridgeMessage } from '../chatwoot/sourceId.js';
 import type { ConversationFacts } from '../workflows/shared.js';
 
 /**
@@ -61,7 +61,7 @@ function isPublicReply(message: ChatwootListedMessage): boolean {
 /** The bridge wrote it: its marker, or posted with an agent-bot token. */
 function isBotMessage(message: ChatwootListedMessage): boolean {
   return (
-    isBridgeSourceId(message.source_id) ||
+    isBridgeMessage(message) ||
     message.sender_type === 'AgentBot' ||
     message.sender_type === 'Captain::Assistant'
   );
@@ -103,7 +103,7 @@ export function planConversation(input: PlanInput): CatchUpDecision {
   if (since.some((message) => message.message_type === ACTIVITY)) {
     return { action: 'leave', reason: 'assigned or status changed after the bot failed' };
   }
-  if (since.some((message) => message.private && isBridgeSourceId(message.source_id))) {
+  if (since.some((message) => message.private && isBridgeMessage(message))) {
     return { action: 'leave', reason: 'already handed to the team' };
   }
   const unanswered = unansweredMessages(messages);

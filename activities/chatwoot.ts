@@ -38,9 +38,9 @@ export interface CreateMessageResult {
 
 export interface ChatwootActivityOptions {
   /**
-   * Also put the marker in `source_id` (what older bridges did). Chatwoot's channel services
-   * (Twilio, WhatsApp, Facebook, Instagram, TikTok, Telegram, Line, SMS, email) do not send a
-   * message that has a `source_id` to the customer: turn this off when any routed inbox is one.
+   * Also put the marker in `source_id` (what older bridges did; default false). Chatwoot's
+   * channel services (Twilio, WhatsApp, Facebook, Instagram, TikTok, Telegram, Line, SMS, email)
+   * do not send a message that has a `source_id` to the customer: only for API/website inboxes.
    */
   markerInSourceId?: boolean;
   /** The client's timeout per request: a post is not started when the attempt cannot wait for it. */
@@ -61,7 +61,7 @@ export function createChatwootActivities(
   chatwoot: ChatwootClient,
   options: ChatwootActivityOptions = {},
 ) {
-  const markerInSourceId = options.markerInSourceId ?? true;
+  const markerInSourceId = options.markerInSourceId ?? false;
   return {
     /**
      * Posts one message, at most once per marker. When an earlier attempt or an earlier run may

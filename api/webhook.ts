@@ -8,7 +8,7 @@ import type { ConversationGateway } from './conversations.js';
 import { handOver, parseWait, webhookErrorHandler, type WebhookAnswer } from './webhookHandover.js';
 
 interface WebhookDeps {
-  /** Secrets, limits and the answer budget: fixed at start-up. */
+  /** Secrets and the body limit: fixed at start-up. */
   config: BridgeConfig;
   /** The configuration in force now (a reload replaces routes and agents); default: `config`. */
   current?: () => BridgeConfig;
@@ -25,6 +25,8 @@ export function webhookRoutes(
   app: FastifyInstance,
   { config, current = () => config, conversations, metrics }: WebhookDeps,
 ): void {
+  // Secrets and the body limit stay as at start-up (reloads keep them, config/live.ts); the
+  // depth limit, answer budget and retry status are read per request so a reload applies.
   const { webhook } = config;
   // Raw bytes whatever the type: the signature covers them, and the route names a wrong type.
   app.removeAllContentTypeParsers();
@@ -38,7 +40,17 @@ export function webhookRoutes(
 
   app.post<{ Querystring: { token?: string; wait?: string } }>(
     '/webhook/chatwoot',
-    { errorHandler: webhookErrorHandler(webhook, metrics) },
+    {
+      errorHandler: webhookErrorHandler(
+        {
+          maxBodyBytes: webhook.maxBodyBytes,
+          get retryStatus() {
+            return current().webhook.retryStatus;
+          },
+        },
+        metrics,
+      ),
+    },
     async (request, reply) => {
       const send = ({ status, body }: WebhookAnswer) => reply.code(status).send(body);
       // No body at all reaches no parser: an empty buffer, refused below like an empty body.
@@ -60,9 +72,9 @@ export function webhookRoutes(
         metrics.webhookRejected(signature.reason);
         return send({ status: 401, body: { error: 'unauthorized', reason: signature.reason } });
       }
-      const body = parseBody(raw, webhook.maxDepth);
-      if (!body.ok) return send(body);
       const live = current();
+      const body = parseBody(raw, live.webhook.maxDepth);
+      if (!body.ok) return send(body);
       const waitMs = parseWait(request.query.wait, live.conversation.maxWaitMs);
       if (typeof waitMs === 'object') return send(waitMs);
       const decision = classify(body.json, live);
@@ -70,7 +82,14 @@ export function webhookRoutes(
       const delivery = header(request.headers['x-chatwoot-delivery']);
       const log = request.log.child({ chatwootDelivery: delivery, event: decision.event });
       const timing = { receivedAt: receivedAt.get(request) ?? Date.now(), waitMs };
-      return send(await handOver(decision, timing, { conversations, metrics, webhook, log }));
+      return send(
+        await handOver(decision, timing, {
+          conversations,
+          metrics,
+          webhook: live.webhook,
+          log,
+        }),
+      );
     },
   );
 }

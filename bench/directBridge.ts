@@ -1,7 +1,7 @@
 import { runAgentExchange, turnFromMessage } from '../agents/transport.js';
 import { buildApp } from '../api/app.js';
 import { ChatwootClient } from '../chatwoot/client.js';
-import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { bridgeSourceId, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
 import type { AgentConfig, BridgeConfig } from '../config/schema.js';
 import { messageWorkflowId, type MessageDeliveryInput } from '../workflows/shared.js';
 
@@ -51,13 +51,13 @@ export async function startDirectBridge(config: BridgeConfig): Promise<DirectBri
     const workflowId = messageWorkflowId(accountId, conversationId, message.messageId);
     const output = await runAgentExchange(agent, turnFromMessage(agent.id, 1, message), {
       onReply: async (reply, index) => {
-        // Same source_id as the bridge, so duplicate checks read both paths alike.
+        // Marked like the bridge's posts, so duplicate checks read both paths alike.
         await chatwoot.createMessage(accountId, conversationId, {
           content: reply.content,
           message_type: 'outgoing',
           private: false,
           content_type: 'text',
-          source_id: bridgeSourceId(workflowId, index),
+          content_attributes: { [MARKER_ATTRIBUTE]: bridgeSourceId(workflowId, index) },
         });
       },
     });

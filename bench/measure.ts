@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { bridgeMarkerOf } from '../chatwoot/sourceId.js';
 import type { FakeChatwoot } from '../sandbox/fakeChatwoot.js';
 import type { PhaseResult, Sample } from './loadGenerator.js';
 import { round, summarize, type LatencySummary } from './stats.js';
@@ -21,8 +22,8 @@ export interface PathResult {
   lost: number;
   /** Sent messages (warmup included) that got more than one reply. */
   duplicated: number;
-  /** source_ids stored more than once. */
-  duplicateSourceIds: number;
+  /** Bridge markers stored more than once. */
+  duplicateMarkers: number;
   /** Outgoing messages matching no sent message (fallbacks, hand-off notes…). */
   unexpected: number;
   /** Webhooks answered with a non-2xx status or not answered at all. */
@@ -149,12 +150,12 @@ function auditReplies(chatwoot: FakeChatwoot, accountId: number, samples: Sample
     .allMessages()
     .filter((message) => message.account_id === accountId && message.message_type === 'outgoing');
   const byContent = countBy(stored.map((message) => message.content));
-  const bySourceId = countBy(stored.flatMap((message) => message.source_id ?? []));
+  const byMarker = countBy(stored.flatMap((message) => bridgeMarkerOf(message) ?? []));
   const expected = new Set(samples.map((sample) => `echo: ${sample.content}`));
   return {
     duplicated: samples.filter((sample) => (byContent.get(`echo: ${sample.content}`) ?? 0) > 1)
       .length,
-    duplicateSourceIds: [...bySourceId.values()].filter((count) => count > 1).length,
+    duplicateMarkers: [...byMarker.values()].filter((count) => count > 1).length,
     unexpected: stored.filter((message) => !expected.has(message.content)).length,
   };
 }

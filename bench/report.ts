@@ -57,7 +57,7 @@ export function formatReport(
   ];
   const countRow = (
     label: string,
-    key: 'lost' | 'duplicated' | 'duplicateSourceIds' | 'unexpected' | 'httpErrors',
+    key: 'lost' | 'duplicated' | 'duplicateMarkers' | 'unexpected' | 'httpErrors',
   ): Row => [label, String(baseline[key]), String(bridge[key])];
   const rows: Row[] = [
     ['', 'baseline', 'bridge', 'bridge/base'],
@@ -82,7 +82,7 @@ export function formatReport(
     ['webhook ack p99 (ms)', ms(baseline.ackMs.p99), ms(bridge.ackMs.p99)],
     countRow('lost', 'lost'),
     countRow('duplicated', 'duplicated'),
-    countRow('duplicate source_ids', 'duplicateSourceIds'),
+    countRow('duplicate markers', 'duplicateMarkers'),
     countRow('unexpected replies', 'unexpected'),
     countRow('webhook errors', 'httpErrors'),
     ['machine CPU busy (%)', ms(baseline.machineCpuPercent), ms(bridge.machineCpuPercent)],

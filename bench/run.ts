@@ -73,7 +73,7 @@ try {
   });
   console.log(`results: ${file}`);
 
-  const failed = bridge.lost + bridge.duplicated + bridge.duplicateSourceIds > 0;
+  const failed = bridge.lost + bridge.duplicated + bridge.duplicateMarkers > 0;
   if (failed) console.error('FAIL: the bridge lost or duplicated replies');
   process.exitCode = failed ? 1 : 0;
 } catch (error) {

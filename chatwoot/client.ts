@@ -299,6 +299,8 @@ export interface ChatwootListedMessage {
   /** Unix seconds. */
   created_at: number;
   source_id?: string | null;
+  /** Where the bridge's marker lives (see chatwoot/sourceId.ts). */
+  content_attributes?: Record<string, unknown> | null;
   status?: string | null;
   sender_type?: string | null;
   sender_id?: number | null;

@@ -15,7 +15,7 @@ import {
   type ConversationWebhook,
 } from './conversationEventSchema.js';
 import { conversationFacts } from './ownership.js';
-import { isBridgeSourceId } from './sourceId.js';
+import { isBridgeMessage } from './sourceId.js';
 import {
   inboxIdOf,
   isContactSender,
@@ -91,10 +91,11 @@ function classifyMessage(payload: unknown, config: BridgeConfig): WebhookDecisio
   };
   const agentId = agentFor(config, routingFacts(message));
   const conversation = conversationFacts(message.conversation, config.conversation.botAssigneeIds);
-  if (isBridgeSourceId(message.source_id)) return { kind: 'ignore', reason: 'own message' };
+  // The marker in `content_attributes` (or, from older bridges, `source_id`) survives channels.
+  if (isBridgeMessage(message)) return { kind: 'ignore', reason: 'own message' };
   if (isHumanReply(message)) {
-    // Not dropped on the marker alone: channels overwrite `source_id`, so the actor also
-    // recognises its own messages by their Chatwoot id.
+    // A post whose marker was lost (older bridges on channels that rewrite `source_id`) comes
+    // back as a human's: the actor also recognises its own messages by their Chatwoot id.
     const signal: ConversationSignal = {
       type: 'human_message',
       messageId: message.id,

@@ -19,10 +19,16 @@ export const RELOAD_BEHAVIOUR = {
   'chatwoot.baseUrl': 'restart',
   'chatwoot.apiAccessToken': 'restart',
   'chatwoot.accountId': 'live',
+  // Handed to the Chatwoot activities when the worker starts.
+  'chatwoot.markerInSourceId': 'restart',
   'webhook.secrets': 'restart',
   'webhook.maxBodyBytes': 'restart',
   'webhook.toleranceSeconds': 'restart',
   'webhook.allowUnsigned': 'restart',
+  // Read per request (api/webhook.ts): the next webhook gets the new limits and answers.
+  'webhook.maxDepth': 'live',
+  'webhook.answerBudgetMs': 'live',
+  'webhook.retryStatus': 'live',
   // Agents and routes: new deliveries, pull-agent doors and their keys.
   agents: 'live',
   routes: 'live',
@@ -49,6 +55,7 @@ export const RELOAD_BEHAVIOUR = {
   'conversation.botAssigneeIds': 'live',
   'conversation.dedupeLimit': 'live',
   'conversation.maxWaitMs': 'live',
+  'conversation.reorderWindowMs': 'live',
   'http.port': 'restart',
   'http.host': 'restart',
   'temporal.address': 'restart',
@@ -58,6 +65,14 @@ export const RELOAD_BEHAVIOUR = {
   'metrics.workerPort': 'restart',
   'metrics.temporalSdkPort': 'restart',
   'metrics.host': 'restart',
+  // Catch-up: the activities read these per run (a rotated token applies to the next run)...
+  'catchUp.apiAccessToken': 'live',
+  'catchUp.maxAgeMs': 'live',
+  'catchUp.firstRunLookbackMs': 'live',
+  // ...the schedules are made when a worker starts (workers/catchUpSchedules.ts), so setting or
+  // removing the token turns catch-up on or off only then, and these take a restart.
+  'catchUp.accountIds': 'restart',
+  'catchUp.intervalMs': 'restart',
 } as const satisfies Record<string, 'live' | 'restart'>;
 
 const RESTART_ONLY = Object.entries(RELOAD_BEHAVIOUR)

@@ -352,11 +352,12 @@ export const bridgeConfigSchema = z
          */
         accountId: z.number().int().positive().optional(),
         /**
-         * Also put the bridge's marker in `source_id`. Chatwoot does not send a message that has
-         * a `source_id` to Twilio, WhatsApp, Facebook, Instagram, TikTok, Telegram, Line, SMS or
-         * email customers: set false when any routed inbox is such a channel. Unset: true.
+         * Also put the bridge's marker in `source_id` (it is always in `content_attributes`).
+         * Chatwoot does not send a message that has a `source_id` to Twilio, WhatsApp, Facebook,
+         * Instagram, TikTok, Telegram, Line, SMS or email customers: set true only when every
+         * routed inbox is an API or website inbox and something reads the marker there.
          */
-        markerInSourceId: z.boolean().optional(),
+        markerInSourceId: z.boolean().default(false),
       })
       .loose(),
     webhook: webhookSchema.default(webhookSchema.parse({})),

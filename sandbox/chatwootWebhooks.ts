@@ -47,6 +47,8 @@ export interface MessageOptions extends OwnershipOptions {
   private?: boolean;
   sender?: SenderKind | null;
   sourceId?: string | null;
+  /** The message's `content_attributes` (where the bridge keeps its marker); default `{}`. */
+  contentAttributes?: Record<string, unknown>;
   attachments?: Array<{ id: number; file_type: string; data_url: string }>;
   status?: ConversationStatus;
   /** The conversation's labels (what routes with `labels` look at). */
@@ -357,6 +359,7 @@ export function messageCreatedPayload(options: MessageOptions = {}): Record<stri
   const isPrivate = options.private ?? false;
   const sender = options.sender === undefined ? 'contact' : options.sender;
   const sourceId = options.sourceId ?? null;
+  const contentAttributes = options.contentAttributes ?? {};
   const attachments = options.attachments?.map((a) => attachmentData(a, id, ids));
   const createdAt = new Date();
 
@@ -374,7 +377,7 @@ export function messageCreatedPayload(options: MessageOptions = {}): Record<stri
     status: 'sent',
     source_id: sourceId,
     content_type: 'text',
-    content_attributes: {},
+    content_attributes: contentAttributes,
     sender_type: sender ? SENDER_TYPES[sender] : null,
     sender_id: senderId(sender, ids),
     external_source_ids: {},
@@ -395,7 +398,7 @@ export function messageCreatedPayload(options: MessageOptions = {}): Record<stri
   return {
     account: account(ids),
     additional_attributes: {},
-    content_attributes: {},
+    content_attributes: contentAttributes,
     content_type: 'text',
     content,
     conversation: conversationWebhookData(

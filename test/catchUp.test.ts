@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { BOT_ERROR_ACTIVITY, planConversation, worthReading } from '../activities/catchUpPlan.js';
 import type { ChatwootListedConversation, ChatwootListedMessage } from '../chatwoot/client.js';
-import { isBridgeSourceId } from '../chatwoot/sourceId.js';
+import { isBridgeMessage } from '../chatwoot/sourceId.js';
 import { LiveConfig } from '../config/live.js';
 import { parseConfig } from '../config/load.js';
 import { catchUpAccountIds } from '../config/schema.js';
@@ -146,7 +146,7 @@ async function missedMessage(
 function botReplies(conversationId: number): StoredMessage[] {
   return stack.chatwoot
     .messages(stack.accountId, conversationId)
-    .filter((m) => m.message_type === 'outgoing' && !m.private && isBridgeSourceId(m.source_id));
+    .filter((m) => m.message_type === 'outgoing' && !m.private && isBridgeMessage(m));
 }
 
 describe('catch-up', () => {
@@ -267,7 +267,7 @@ describe('catch-up', () => {
     expect(report.handedToTeamConversations).toBeGreaterThanOrEqual(1);
     const notes = stack.chatwoot
       .messages(stack.accountId, conversationId)
-      .filter((m) => m.private && isBridgeSourceId(m.source_id));
+      .filter((m) => m.private && isBridgeMessage(m));
     expect(notes).toHaveLength(1);
     expect(notes[0]?.content).toContain('missed 1 customer message(s)');
     expect(notes[0]?.content).toContain('anyone?');
@@ -279,7 +279,7 @@ describe('catch-up', () => {
     expect(
       stack.chatwoot
         .messages(stack.accountId, conversationId)
-        .filter((m) => m.private && isBridgeSourceId(m.source_id)),
+        .filter((m) => m.private && isBridgeMessage(m)),
     ).toHaveLength(1);
   });
 

@@ -11,8 +11,8 @@ describe('posting on a channel that overwrites source_id (user token)', () => {
   beforeAll(async () => {
     stack = await startStack({
       agents: { echo: 'echo', multi: 'multi?count=3&delayMs=20' },
+      // The default configuration: its posts must reach the customer on such a channel.
       routes: { 7: 'echo', 8: 'multi' },
-      chatwoot: { markerInSourceId: false },
     });
     stack.chatwoot.useChannel('twilio_sms');
     stack.chatwoot.setTokenOwner('user');

@@ -48,7 +48,11 @@ function writeTemp(name: string, text: string): string {
 describe('parseConfig', () => {
   it('parses the documented example and fills every default', () => {
     const config = parseConfig(example());
-    expect(config.chatwoot).toEqual({ baseUrl: 'http://localhost:3000', apiAccessToken: 'x' });
+    expect(config.chatwoot).toEqual({
+      baseUrl: 'http://localhost:3000',
+      apiAccessToken: 'x',
+      markerInSourceId: false,
+    });
     expect(config.webhook).toEqual({
       secrets: ['s'],
       maxBodyBytes: 1_048_576,
@@ -136,6 +140,7 @@ describe('parseConfig', () => {
     expect(config.chatwoot).toEqual({
       baseUrl: 'https://chat.example.com',
       apiAccessToken: 'from-env',
+      markerInSourceId: false,
     });
     expect(config.webhook.secrets).toEqual(['new', 'old']);
     expect(config.http.port).toBe(9090);
@@ -158,7 +163,11 @@ describe('parseConfig', () => {
       CHATWOOT_BASE_URL: 'http://chatwoot:3000',
       CHATWOOT_API_TOKEN: 'token',
     });
-    expect(config.chatwoot).toEqual({ baseUrl: 'http://chatwoot:3000', apiAccessToken: 'token' });
+    expect(config.chatwoot).toEqual({
+      baseUrl: 'http://chatwoot:3000',
+      apiAccessToken: 'token',
+      markerInSourceId: false,
+    });
   });
 
   it('does not modify the object it was given', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { bridgeSourceId, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
 import { searchAttributes } from '../workflows/searchAttributes.js';
 import { deliveryStateQuery } from '../workflows/shared.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -31,7 +31,8 @@ describe('message delivery (real Temporal, real sockets, fake Chatwoot)', () => 
     expect(messages[0]).toMatchObject({
       message_type: 'outgoing',
       private: false,
-      source_id: bridgeSourceId(workflowId, 0),
+      source_id: null,
+      content_attributes: { [MARKER_ATTRIBUTE]: bridgeSourceId(workflowId, 0) },
     });
     expect(stack.chatwoot.typing(stack.accountId, 101)).toEqual(['on', 'off']);
     expect(stack.chatwoot.violations).toEqual([]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classify, type WebhookDecision } from '../chatwoot/events.js';
 import { bridgeConfigSchema } from '../config/schema.js';
-import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { bridgeSourceId, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
 import {
   AGENT_BOT_ID,
   CAPTAIN_ID,
@@ -94,6 +94,26 @@ describe('classify: message_created', () => {
         messageType: 'outgoing',
         sender: 'agent_bot',
         sourceId: bridgeSourceId('message:1:42:1000', 0),
+      },
+      'ignore: own message',
+    ],
+    // The marker's default place: `source_id` would keep Chatwoot from sending the reply.
+    [
+      "the bridge's own message, marked in content_attributes, source_id the channel's",
+      {
+        messageType: 'outgoing',
+        sender: 'user',
+        sourceId: 'SM0123456789abcdef',
+        contentAttributes: { [MARKER_ATTRIBUTE]: bridgeSourceId('message:1:42:1000', 0) },
+      },
+      'ignore: own message',
+    ],
+    [
+      "the bridge's own message, marked in content_attributes only",
+      {
+        messageType: 'outgoing',
+        sender: 'agent_bot',
+        contentAttributes: { [MARKER_ATTRIBUTE]: bridgeSourceId('message:1:42:1000', 0) },
       },
       'ignore: own message',
     ],

@@ -15,6 +15,21 @@ function shuffled<T>(items: T[], seed: number): T[] {
   return out;
 }
 
+/**
+ * Sends like Chatwoot's agent-bot job (`AgentBots::WebhookJob`): 500 and 429 are retried, up to
+ * three attempts, the same message each time. The job waits 3 s between attempts; here 500 ms.
+ * Under this test's burst the webhook may answer 500 (`webhook.answerBudgetMs`) by design.
+ */
+async function sendLikeAgentBot(send: () => Promise<{ response: { statusCode: number } }>) {
+  let status = 0;
+  for (let attempt = 1; attempt <= 3; attempt += 1) {
+    status = (await send()).response.statusCode;
+    if (status !== 500 && status !== 429) break;
+    if (attempt < 3) await sleep(500);
+  }
+  return status;
+}
+
 const contents = (stack: Stack, conversationId: number) =>
   stack.chatwoot.messages(stack.accountId, conversationId).map((message) => message.content);
 
@@ -40,12 +55,10 @@ describe('turns go to the agent in the order Chatwoot created the messages', () 
         await Promise.all(
           order.map(async (messageId, slot) => {
             await sleep(slot * 10);
-            const { response } = await stack.sendMessage({
-              conversationId,
-              messageId,
-              content: `m${messageId - ids[0]!}`,
-            });
-            expect(response.statusCode).toBe(200);
+            const status = await sendLikeAgentBot(() =>
+              stack.sendMessage({ conversationId, messageId, content: `m${messageId - ids[0]!}` }),
+            );
+            expect(status).toBe(200);
           }),
         );
       }),
@@ -99,7 +112,9 @@ describe('turns go to the agent in the order Chatwoot created the messages', () 
     await send(8);
     await send(7);
     await send(3);
+    // Patient: on a loaded machine a post may wait out the late-commit grace before its retry.
     await stack.chatwoot.waitFor(() => contents(stack, conversationId).length === 4, {
+      timeoutMs: 45_000,
       description: 'four replies',
     });
     expect(contents(stack, conversationId)).toEqual([
@@ -108,5 +123,5 @@ describe('turns go to the agent in the order Chatwoot created the messages', () 
       'echo: m7',
       'echo: m8',
     ]);
-  }, 30_000);
+  }, 60_000);
 });

@@ -10,7 +10,7 @@ import { createProactiveActivities } from '../activities/proactive.js';
 import { buildApp } from '../api/app.js';
 import { ChatwootClient } from '../chatwoot/client.js';
 import { ConfigError, parseConfig } from '../config/load.js';
-import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { bridgeSourceId, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
 import { FakeChatwoot } from '../sandbox/fakeChatwoot.js';
 import type { ProactiveReport } from '../workflows/proactiveTypes.js';
 import { searchAttributes } from '../workflows/searchAttributes.js';
@@ -74,7 +74,8 @@ describe('proactive messages (real Temporal, fake Chatwoot)', () => {
       content: 'Your order has shipped',
       message_type: 'outgoing',
       private: false,
-      source_id: bridgeSourceId(workflowId, 0),
+      source_id: null,
+      content_attributes: { [MARKER_ATTRIBUTE]: bridgeSourceId(workflowId, 0) },
     });
     expect(report.chatwootMessageId).toBe(messages[0]!.id);
 

@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../api/app.js';
-import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { bridgeSourceId, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
 import { agentInboxWorkflow } from '../workflows/agentInbox.js';
 import {
   agentInboxWorkflowId,
@@ -74,7 +74,8 @@ describe('pull agents (real Temporal, real HTTP app, fake Chatwoot)', () => {
     expect(stack.chatwoot.messages(stack.accountId, 501)).toEqual([
       expect.objectContaining({
         content: 'It is on its way.',
-        source_id: bridgeSourceId(workflowId, 0),
+        source_id: null,
+        content_attributes: { [MARKER_ATTRIBUTE]: bridgeSourceId(workflowId, 0) },
       }),
     ]);
     expect(stack.chatwoot.typing(stack.accountId, 501)).toEqual(['on', 'off']);

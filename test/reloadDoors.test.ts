@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signWebhook } from '../sandbox/chatwootWebhooks.js';
 import { pullAgent } from './helpers/pullAgent.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { startStack, WEBHOOK_SECRET, type Stack } from './helpers/stack.js';
 
 const OPERATOR_KEY = 'operator-key-for-reload-0123456789';
 const API_KEY = 'proactive-key-before-reload-0123';
@@ -97,6 +98,28 @@ describe('reload reaches pull agents and API keys', () => {
     expect((await pullAgent(stack.app, 'newbie', NEW_AGENT_KEY).poll({ wait: 0 })).status).toBe(
       404,
     );
+  });
+
+  it("the webhook's depth limit is read per request: a reload applies to the next webhook", async () => {
+    // Twelve levels of nesting: within the default limit (32), past a reloaded one of 8.
+    let nested: Record<string, unknown> = { leaf: true };
+    for (let level = 0; level < 11; level += 1) nested = { nested };
+    const body = JSON.stringify({ event: 'conversation_updated', nested });
+    const post = () =>
+      stack.app.inject({
+        method: 'POST',
+        url: '/webhook/chatwoot',
+        headers: { 'content-type': 'application/json', ...signWebhook(body, WEBHOOK_SECRET) },
+        payload: body,
+      });
+    expect((await post()).json<{ message?: string }>().message ?? '').not.toMatch(/maxDepth/);
+    const { restartRequired } = await reloadWith((config) => {
+      (config.webhook as Record<string, unknown>).maxDepth = 8;
+    });
+    expect(restartRequired).toEqual([]);
+    const refused = await post();
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json<{ message: string }>().message).toMatch(/webhook\.maxDepth/);
   });
 
   it('names every restart-only key that changed, by its full path', async () => {

@@ -1,5 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import {
+  bridgeMarkerOf,
+  bridgeSourceId,
+  isBridgeMessage,
+  type MarkedMessage,
+} from '../chatwoot/sourceId.js';
 import { deliveryStateQuery } from '../workflows/shared.js';
 import { eventually } from './helpers/eventually.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -84,7 +89,7 @@ describe('delivery under faults', () => {
     expect(report.replies).toEqual([
       expect.objectContaining({ index: 0, status: 'posted', alreadyPosted: true }),
     ]);
-    expect(stack.chatwoot.messages(stack.accountId, 303).map((m) => m.source_id)).toEqual([
+    expect(stack.chatwoot.messages(stack.accountId, 303).map(bridgeMarkerOf)).toEqual([
       bridgeSourceId(workflowId, 0),
     ]);
   });
@@ -104,8 +109,8 @@ describe('delivery under faults', () => {
       match: { method: 'GET', pathIncludes: path },
     });
     const busy: Array<Promise<Response>> = [];
-    const onMessage = (message: { conversation_id: number; source_id: string | null }) => {
-      if (message.conversation_id !== 309 || message.source_id === null) return;
+    const onMessage = (message: { conversation_id: number } & MarkedMessage) => {
+      if (message.conversation_id !== 309 || !isBridgeMessage(message)) return;
       stack.chatwoot.off('message', onMessage);
       for (let n = 1; n <= 25; n += 1) {
         busy.push(
@@ -128,7 +133,7 @@ describe('delivery under faults', () => {
     expect(report.replies).toEqual([
       expect.objectContaining({ status: 'posted', alreadyPosted: true }),
     ]);
-    const mine = stack.chatwoot.messages(stack.accountId, 309).filter((m) => m.source_id !== null);
+    const mine = stack.chatwoot.messages(stack.accountId, 309).filter(isBridgeMessage);
     expect(mine.map((m) => m.content)).toEqual(['echo: busy']);
     expect(stack.chatwoot.messages(stack.accountId, 309)).toHaveLength(26);
   });

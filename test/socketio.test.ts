@@ -1,10 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { aiwmEndpoints } from '../agents/aiwm.js';
 import { aiwmTokens } from '../agents/aiwmToken.js';
-import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { bridgeSourceId, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
 import { ConfigError, parseConfig } from '../config/load.js';
 import { socketioAgentSchema } from '../config/schema.js';
 import { startMockAiwm, type MockAiwm } from '../sandbox/mockAiwm.js';
+import { untilDeliveryAttempt } from './helpers/deliveryState.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { workerProcesses } from './helpers/workerProcess.js';
 import { agentTaskQueue } from '../workflows/shared.js';
@@ -121,7 +122,12 @@ describe('Socket.IO (AIWM) agents through the durable delivery', () => {
     expect(report.attempts).toEqual([{ attempt: 1, outcome: 'completed', detail: 'idle_timeout' }]);
     const messages = stack.chatwoot.messages(stack.accountId, 501);
     expect(messages.map((m) => m.content)).toEqual(['echo: Where is my order?']);
-    expect(messages[0]).toMatchObject({ private: false, source_id: bridgeSourceId(workflowId, 0) });
+    // The marker in content_attributes, none in source_id: Chatwoot's channels send the reply.
+    expect(messages[0]).toMatchObject({
+      private: false,
+      source_id: null,
+      content_attributes: { [MARKER_ATTRIBUTE]: bridgeSourceId(workflowId, 0) },
+    });
     expect(aiwm.received.filter((m) => m.agentId === 'echo')).toEqual([
       expect.objectContaining({
         role: 'user',
@@ -176,7 +182,9 @@ describe('Socket.IO (AIWM) agents through the durable delivery', () => {
   it('AIWM unreachable, back inside the retry window: delivered', async () => {
     await aiwm.setAvailable(false);
     const { json } = await stack.sendMessage({ conversationId: 504, content: 'anyone there?' });
-    setTimeout(() => void aiwm.setAvailable(true), 700);
+    // Back only once the first attempt has failed, however late it started.
+    await untilDeliveryAttempt(stack.temporal, json.workflowId as string, 2);
+    await aiwm.setAvailable(true);
     const report = await stack.result(json.workflowId as string);
     expect(report.outcome).toBe('delivered');
     expect(report.attempts.length).toBeGreaterThan(1);
@@ -248,7 +256,7 @@ describe('Socket.IO (AIWM) agents through the durable delivery', () => {
     const report = await stack.result(workflowId);
     expect(report.outcome).toBe('delivered');
     const messages = stack.chatwoot.messages(stack.accountId, 508);
-    expect(messages.map((m) => [m.private, m.source_id])).toEqual([
+    expect(messages.map((m) => [m.private, m.content_attributes[MARKER_ATTRIBUTE]])).toEqual([
       [false, bridgeSourceId(workflowId, 0)],
       [true, bridgeSourceId(workflowId, '0-note')],
     ]);

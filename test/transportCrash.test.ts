@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bridgeMarkerOf } from '../chatwoot/sourceId.js';
 import { pullAgent } from './helpers/pullAgent.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { workerProcesses } from './helpers/workerProcess.js';
@@ -81,7 +82,7 @@ describe('worker crash while a pull agent answers', () => {
     expect(report.outcome).toBe('delivered');
     const messages = stack.chatwoot.messages(stack.accountId, 702);
     expect(messages.map((m) => m.content)).toEqual(['part 1', 'part 2', 'part 3']);
-    expect(new Set(messages.map((m) => m.source_id)).size).toBe(3);
+    expect(new Set(messages.map(bridgeMarkerOf)).size).toBe(3);
     expect(stack.chatwoot.typing(stack.accountId, 702).at(-1)).toBe('off');
   }, 90_000);
 });

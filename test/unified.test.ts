@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bridgeSourceId } from '../chatwoot/sourceId.js';
+import { bridgeSourceId, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
+import { untilDeliveryAttempt } from './helpers/deliveryState.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 describe('unified WebSocket agents (real Temporal, real sockets, fake Chatwoot)', () => {
@@ -56,7 +57,8 @@ describe('unified WebSocket agents (real Temporal, real sockets, fake Chatwoot)'
     expect(stack.chatwoot.messages(stack.accountId, 601)).toEqual([
       expect.objectContaining({
         content: 'echo: Where is it?',
-        source_id: bridgeSourceId(workflowId, 0),
+        source_id: null,
+        content_attributes: { [MARKER_ATTRIBUTE]: bridgeSourceId(workflowId, 0) },
       }),
     ]);
     expect(stack.agentServer.unifiedRequests.at(-1)).toMatchObject({
@@ -119,7 +121,9 @@ describe('unified WebSocket agents (real Temporal, real sockets, fake Chatwoot)'
   it('agent unreachable, back inside the window: delivered', async () => {
     await stack.agentServer.setAvailable(false);
     const { json } = await stack.sendMessage({ conversationId: 607, content: 'anyone?' });
-    setTimeout(() => void stack.agentServer.setAvailable(true), 700);
+    // Back only once the first attempt has failed, however late it started.
+    await untilDeliveryAttempt(stack.temporal, json.workflowId as string, 2);
+    await stack.agentServer.setAvailable(true);
     const report = await stack.result(json.workflowId as string);
     expect(report.outcome).toBe('delivered');
     expect(report.attempts[0]).toMatchObject({

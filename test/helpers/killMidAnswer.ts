@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { bridgeMarkerOf } from '../../chatwoot/sourceId.js';
 import type { DeliveryReport } from '../../workflows/shared.js';
 import type { Stack } from './stack.js';
 import type { workerProcesses } from './workerProcess.js';
@@ -32,7 +33,7 @@ export async function killMidAnswer(
     'reply 3/4: crash',
     'reply 4/4: crash',
   ]);
-  expect(new Set(posted().map((m) => m.source_id)).size).toBe(4);
+  expect(new Set(posted().map(bridgeMarkerOf)).size).toBe(4);
   expect(report.attempts.length).toBeGreaterThanOrEqual(2);
   return report;
 }
