@@ -50,6 +50,11 @@ export const RELOAD_BEHAVIOUR = {
   // The worker's Chatwoot client is built with its timeout.
   'delivery.chatwootRequestTimeoutMs': 'restart',
   'delivery.fallbackMessage': 'live',
+  // Copied into each delivery's policy when the webhook hands it over.
+  'delivery.agentQueueScheduleToStartMs': 'live',
+  'delivery.offerScheduleToCloseMs': 'live',
+  // Given to the SDK's workers when they are created.
+  'worker.shutdownGraceMs': 'restart',
   // Actor settings reach conversations whose actor starts after the reload.
   'conversation.resumeAfterIdleMs': 'live',
   'conversation.botAssigneeIds': 'live',

@@ -28,11 +28,6 @@ describe('fuzz run (npm run fuzz, 300 cases)', () => {
   }, 300_000);
 
   it('answers no request with a 5xx', () => {
-    // Empty and deeply nested webhook bodies are bounded by the webhook branch (issue 11); once
-    // merged, this filter goes and every kind must be free of 5xx.
-    const pendingOnWebhookBranch = new Set(['emptyBody', 'deeplyNested']);
-    expect(report.serverErrors.filter((error) => !pendingOnWebhookBranch.has(error.kind))).toEqual(
-      [],
-    );
+    expect(report.serverErrors).toEqual([]);
   });
 });
