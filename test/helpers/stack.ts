@@ -58,6 +58,8 @@ export interface StackOptions {
   configFile?: string;
   /** Extra `chatwoot` settings (e.g. `markerInSourceId`). */
   chatwoot?: Record<string, unknown>;
+  /** Another Temporal server than the suite's (default: the suite's dev server). */
+  temporalAddress?: string;
   /** `temporal.encryption`: the payload codec's keys (unset: plain payloads). */
   encryption?: Record<string, unknown>;
 }
@@ -87,7 +89,7 @@ export async function startStack(options: StackOptions = {}) {
   const routes = options.routes ?? {
     7: [...Object.keys(agents), ...explicitAgents.map((agent) => agent.id)][0] as string,
   };
-  const address = inject('temporalAddress');
+  const address = options.temporalAddress ?? inject('temporalAddress');
   const accountId = 1_000 + Math.floor(Math.random() * 1_000_000);
   const config = parseConfig({
     chatwoot: { baseUrl: chatwoot.url, apiAccessToken: API_TOKEN, accountId, ...options.chatwoot },
