@@ -7,6 +7,7 @@ import { ApiMetrics, METRICS_CONTENT_TYPE, renderMetrics } from '../observabilit
 import type { MessageDeliveryInput } from '../workflows/shared.js';
 import { apiLoggerOptions, type ApiLoggerSetting } from '../observability/logging.js';
 import { agentOpsRoutes } from './agentOps.js';
+import { codecRoutes } from './codec.js';
 import { temporalConversationGateway, type ConversationGateway } from './conversations.js';
 import { messageRoutes } from './messages.js';
 import { pullAgentRoutes } from './pullAgents.js';
@@ -90,6 +91,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register(agentOpsRoutes, { live, ...(temporal ? { temporal } : {}) });
   // Proactive messages need Temporal itself (the benchmark's baseline has none).
   if (temporal) void app.register(messageRoutes, { live, temporal });
+  // The Temporal UI's codec server (temporal.encryption): it needs the keys, not Temporal.
+  void app.register(codecRoutes, { live, prefix: '/codec' });
 
   return app;
 }

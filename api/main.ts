@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { LiveConfig, reloadOnHangup } from '../config/live.js';
 import { configOrExit, loadConfig, requireWebhookSecrets } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
+import { bridgeDataConverter } from '../codec/dataConverter.js';
 import { ApiMetrics } from '../observability/metrics.js';
 import { buildApp, type AppDeps } from './app.js';
 
@@ -14,7 +15,11 @@ export async function startApi(
   options: Pick<AppDeps, 'extraMetrics'> = {},
 ) {
   const connection = Connection.lazy({ address });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const temporal = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: bridgeDataConverter(config),
+  });
   // The process's CPU and memory series come with the API's registry (one per process).
   const metrics = new ApiMetrics({ processMetrics: true });
   const app = buildApp({ config, temporal, live, metrics, ...options });

@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { bridgeDataConverter } from '../codec/dataConverter.js';
 import { TemporalUnavailableError } from '../api/deliveries.js';
 import {
   prepareProactiveMessage,
@@ -82,7 +83,11 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter: bridgeDataConverter(config),
+    });
     const { workflowId, duplicate } = await sendProactiveMessage(client, request, options);
     console.log(workflowId);
     if (duplicate) console.error('already sent with this idempotency key: nothing new started');

@@ -39,6 +39,10 @@ export const RELOAD_BEHAVIOUR = {
   'api.failedAuthLimit.windowMs': 'live',
   'api.statusSampleSize': 'live',
   'api.statusLookbackMs': 'live',
+  // The codec endpoint's doors are read per request; its codec (the keys) is built at start-up.
+  'api.codec.keys': 'live',
+  'api.codec.allowWithoutKey': 'live',
+  'api.codec.corsOrigins': 'live',
   // Delivery policies are fixed when a delivery starts: a reload reaches deliveries started after it.
   'delivery.agentRetryWindowMs': 'live',
   'delivery.agentRetryInitialIntervalMs': 'live',
@@ -67,6 +71,8 @@ export const RELOAD_BEHAVIOUR = {
   'temporal.namespace': 'restart',
   'temporal.taskQueue': 'restart',
   'temporal.startTimeoutMs': 'restart',
+  'temporal.encryption.keys': 'restart',
+  'temporal.encryption.currentKeyId': 'restart',
   'metrics.workerPort': 'restart',
   'metrics.temporalSdkPort': 'restart',
   'metrics.host': 'restart',

@@ -127,7 +127,34 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: Env): Record<strin
   if (env.TEMPORAL_ADDRESS) section(raw, 'temporal').address = env.TEMPORAL_ADDRESS;
   if (env.TEMPORAL_NAMESPACE) section(raw, 'temporal').namespace = env.TEMPORAL_NAMESPACE;
   if (env.TEMPORAL_TASK_QUEUE) section(raw, 'temporal').taskQueue = env.TEMPORAL_TASK_QUEUE;
+  if (env.BRIDGE_ENCRYPTION_KEYS) {
+    section(raw, 'temporal').encryption = encryptionFromEnv(env.BRIDGE_ENCRYPTION_KEYS);
+  }
   return raw;
+}
+
+/**
+ * `BRIDGE_ENCRYPTION_KEYS=id:base64key[,id:base64key...]`, the current key first: the
+ * environment's way to give `temporal.encryption` (it replaces the file's).
+ */
+function encryptionFromEnv(value: string): Record<string, unknown> {
+  const keys = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const colon = item.indexOf(':');
+      if (colon <= 0) {
+        throw new ConfigError(
+          'BRIDGE_ENCRYPTION_KEYS: write each key as id:base64key, comma-separated, the current key first',
+        );
+      }
+      return { id: item.slice(0, colon), key: item.slice(colon + 1) };
+    });
+  if (keys.length === 0) {
+    throw new ConfigError('BRIDGE_ENCRYPTION_KEYS is set but holds no key; unset it or give one');
+  }
+  return { keys, currentKeyId: keys[0]?.id };
 }
 
 /** A comma-separated list of keys from the environment; set but empty is a mistake. */

@@ -166,6 +166,98 @@ export const routeSchema = z
   })
   .loose();
 
+/** A base64 text of exactly 32 bytes (an AES-256 key), e.g. from `openssl rand -base64 32`. */
+const isAes256KeyText = (value: string) =>
+  /^[A-Za-z0-9+/]+={0,2}$/.test(value.trim()) && Buffer.from(value, 'base64').length === 32;
+
+/** One payload encryption key: given inline (base64) or in a file holding the base64 text. */
+export const encryptionKeySchema = z
+  .object({
+    /** Written into every payload it encrypts (`encryption-key-id`); never reuse an id for another key. */
+    id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-"'),
+    key: z
+      .string()
+      .refine(isAes256KeyText, 'must be 32 bytes in base64 (openssl rand -base64 32)')
+      .optional(),
+    keyFile: z.string().min(1, 'give the path of a file holding the base64 key').optional(),
+  })
+  .loose()
+  .superRefine((entry, ctx) => {
+    if ((entry.key === undefined) === (entry.keyFile === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['key'],
+        message: `key "${entry.id}": give exactly one of key (base64) or keyFile`,
+      });
+    }
+  });
+
+/**
+ * Customer data in Temporal: every payload the bridge writes is AES-256-GCM encrypted (see
+ * codec/aesGcm.ts). Unset: payloads are plain JSON (the embedded dev server's default).
+ */
+export const encryptionSchema = z
+  .object({
+    /** Every key that may still be needed to read a history; new payloads use `currentKeyId`. */
+    keys: z
+      .array(encryptionKeySchema)
+      .min(1, 'list at least one key, or remove temporal.encryption'),
+    /** The key new payloads are encrypted with (default: the only key). */
+    currentKeyId: z.string().optional(),
+  })
+  .loose()
+  .superRefine((encryption, ctx) => {
+    const ids = encryption.keys.map((entry) => entry.id);
+    ids.forEach((id, index) => {
+      if (ids.indexOf(id) !== index) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['keys', index, 'id'],
+          message: `key id "${id}" is listed twice: give every key its own id`,
+        });
+      }
+    });
+    if (encryption.currentKeyId === undefined && ids.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['currentKeyId'],
+        message: `several keys: set currentKeyId to the one new payloads use (one of ${ids.join(', ')})`,
+      });
+    }
+    if (encryption.currentKeyId !== undefined && !ids.includes(encryption.currentKeyId)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['currentKeyId'],
+        message: `no key with id "${encryption.currentKeyId}" (known: ${ids.join(', ')})`,
+      });
+    }
+  });
+
+/** The codec endpoint the Temporal UI and CLI decode payloads through (api/codec.ts). */
+export const codecEndpointSchema = z
+  .object({
+    /** Bearer keys for `POST /codec/encode|decode`; none: the endpoint answers 403. */
+    keys: z.array(z.string().min(16, 'use at least 16 characters')).default([]),
+    /**
+     * No keys: answer without one. Only where something else guards the endpoint (a private
+     * network, an authenticating proxy): the Temporal UI sends no bearer key of its own, only
+     * the signed-in user's access token when told to pass it.
+     */
+    allowWithoutKey: z.boolean().default(false),
+    /** Browser origins allowed to call it (the Temporal UI's, e.g. `http://localhost:8233`). */
+    corsOrigins: z
+      .array(
+        z
+          .url({ protocol: /^https?$/ })
+          .refine(
+            (url) => new URL(url).origin === url,
+            'give an origin only: scheme, host and port, no path or trailing slash',
+          ),
+      )
+      .default([]),
+  })
+  .loose();
+
 /** Operator endpoints (`/agents/status`, `/api/v1/agents/...`). */
 export const operatorApiSchema = z
   .object({
@@ -186,6 +278,8 @@ export const operatorApiSchema = z
       })
       .loose()
       .default({ max: 20, windowMs: 60_000 }),
+    /** The Temporal UI's codec endpoint (`/codec/encode`, `/codec/decode`). */
+    codec: codecEndpointSchema.default(codecEndpointSchema.parse({})),
     /** `/agents/status` looks at this many recent deliveries per agent... */
     statusSampleSize: z.number().int().positive().max(200).default(20),
     /** ...finished within this look-back. */
@@ -381,6 +475,8 @@ export const bridgeConfigSchema = z
         taskQueue: z.string().default('chatwoot-bridge'),
         /** Longest one Temporal call may take to accept work (webhooks: capped by webhook.answerBudgetMs). */
         startTimeoutMs: z.number().int().positive().default(3_000),
+        /** Encrypt every payload (production default; unset: plain, as on the embedded dev server). */
+        encryption: encryptionSchema.optional(),
       })
       .loose()
       .default({ namespace: 'default', taskQueue: 'chatwoot-bridge', startTimeoutMs: 3_000 }),
@@ -456,6 +552,7 @@ export type ConversationConfig = z.infer<typeof conversationSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
 export type CatchUpConfig = z.infer<typeof catchUpSchema>;
 export type WorkerConfig = z.infer<typeof workerSchema>;
+export type EncryptionConfig = z.infer<typeof encryptionSchema>;
 
 /** The accounts catch-up runs for: `catchUp.accountIds`, else `chatwoot.accountId`, else none. */
 export function catchUpAccountIds(config: BridgeConfig): number[] {

@@ -65,6 +65,8 @@ export function configuredSecrets(config: BridgeConfig): string[] {
     ...config.api.keys,
     ...config.api.operatorKeys,
     ...config.api.metricsKeys,
+    ...config.api.codec.keys,
+    ...(config.temporal.encryption?.keys.map((entry) => entry.key) ?? []),
     urlPassword(config.chatwoot.baseUrl),
     ...fromAgents,
   ].filter((secret): secret is string => typeof secret === 'string' && secret.length > 0);

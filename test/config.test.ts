@@ -379,6 +379,7 @@ describe('operator API settings', () => {
       failedAuthLimit: { max: 20, windowMs: 60_000 },
       statusSampleSize: 20,
       statusLookbackMs: 86_400_000,
+      codec: { keys: [], allowWithoutKey: false, corsOrigins: [] },
     });
   });
 

@@ -49,6 +49,8 @@ export interface DevServerOptions {
   searchAttributes?: Record<string, SearchAttributeTypeName>;
   /** Passed as `--dynamic-config-value key=<JSON value>`. */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** The web UI decodes payloads through this codec server (`--ui-codec-endpoint`). */
+  uiCodecEndpoint?: string;
   /** Default 'warn'. */
   logLevel?: string;
   /** Receives the server's output lines. Default: discard. */
@@ -83,6 +85,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const args = ['server', 'start-dev', '--ip', host, '--port', String(port)];
   args.push(...(uiPort === undefined ? ['--headless'] : ['--ui-port', String(uiPort)]));
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
+  if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   args.push('--namespace', namespace, '--log-level', options.logLevel ?? 'warn');
   for (const [name, type] of Object.entries(options.searchAttributes ?? {})) {
     args.push('--search-attribute', `${name}=${type}`);

@@ -8,6 +8,7 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { bridgeDataConverter } from '../codec/dataConverter.js';
 import { LiveConfig, reloadOnHangup } from '../config/live.js';
 import { configOrExit, loadConfig, requireWebhookSecrets } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
@@ -57,11 +58,14 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
  */
 export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<BridgeWorker> {
   const { config, address } = options;
+  // Every payload this process writes or reads goes through the codec (temporal.encryption).
+  const dataConverter = bridgeDataConverter(config);
   const nativeConnection = await NativeConnection.connect({ address });
   const clientConnection = await Connection.connect({ address });
   const temporal = new Client({
     connection: clientConnection,
     namespace: config.temporal.namespace,
+    dataConverter,
   });
   const bundlePath = options.workflowBundlePath ?? (process.env.WORKFLOW_BUNDLE_PATH || undefined);
   // Never run workflow code other than the installed sources: a stale bundle stops the start.
@@ -88,7 +92,11 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
       },
     },
   };
-  const common = { connection: nativeConnection, namespace: config.temporal.namespace };
+  const common = {
+    connection: nativeConnection,
+    namespace: config.temporal.namespace,
+    dataConverter,
+  };
   // On SIGTERM both stop polling and let what is in flight finish (an agent still answering)
   // within the grace time; what is still running then is cancelled and resumed elsewhere.
   const shared: Partial<WorkerOptions> = {

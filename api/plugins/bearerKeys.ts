@@ -6,7 +6,7 @@ import type { BridgeConfig } from '../../config/schema.js';
 import { HttpError } from './errorShape.js';
 
 /** The doors a bearer key opens; each reads its keys from the configuration in force. */
-export type KeyDoor = 'operator' | 'proactive' | 'pull' | 'metrics';
+export type KeyDoor = 'operator' | 'proactive' | 'pull' | 'metrics' | 'codec';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -41,6 +41,17 @@ function doorKeys(door: KeyDoor, config: BridgeConfig, request: FastifyRequest):
       return config.api.metricsKeys.length
         ? { keys: config.api.metricsKeys, realm: 'chatwoot-bridge metrics' }
         : { open: true };
+    case 'codec':
+      if (config.api.codec.keys.length) {
+        return { keys: config.api.codec.keys, realm: 'chatwoot-bridge codec' };
+      }
+      return config.api.codec.allowWithoutKey
+        ? { open: true }
+        : new HttpError(
+            403,
+            'codec_endpoint_disabled',
+            'no codec keys configured: set api.codec.keys (or api.codec.allowWithoutKey behind your own access control)',
+          );
     case 'pull': {
       const agentId = (request.params as { agentId?: string }).agentId;
       const agent = config.agents.find(

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { buildApp } from '../../api/app.js';
+import { bridgeDataConverter } from '../../codec/dataConverter.js';
 import { awaitWorkflow } from '../../client/awaitWorkflow.js';
 import { LiveConfig } from '../../config/live.js';
 import { loadConfig, parseConfig } from '../../config/load.js';
@@ -57,6 +58,10 @@ export interface StackOptions {
   configFile?: string;
   /** Extra `chatwoot` settings (e.g. `markerInSourceId`). */
   chatwoot?: Record<string, unknown>;
+  /** Another Temporal server than the suite's (default: the suite's dev server). */
+  temporalAddress?: string;
+  /** `temporal.encryption`: the payload codec's keys (unset: plain payloads). */
+  encryption?: Record<string, unknown>;
 }
 
 /** Fast, real-time friendly defaults: retries in milliseconds instead of seconds. */
@@ -84,7 +89,7 @@ export async function startStack(options: StackOptions = {}) {
   const routes = options.routes ?? {
     7: [...Object.keys(agents), ...explicitAgents.map((agent) => agent.id)][0] as string,
   };
-  const address = inject('temporalAddress');
+  const address = options.temporalAddress ?? inject('temporalAddress');
   const accountId = 1_000 + Math.floor(Math.random() * 1_000_000);
   const config = parseConfig({
     chatwoot: { baseUrl: chatwoot.url, apiAccessToken: API_TOKEN, accountId, ...options.chatwoot },
@@ -121,13 +126,21 @@ export async function startStack(options: StackOptions = {}) {
       })),
     ...(options.api ? { api: options.api } : {}),
     delivery: { ...fastDelivery, ...options.delivery },
-    temporal: { address, taskQueue: `test-${randomUUID()}` },
+    temporal: {
+      address,
+      taskQueue: `test-${randomUUID()}`,
+      ...(options.encryption ? { encryption: options.encryption } : {}),
+    },
     // Worker processes started from this config (crash test) must not fight over fixed ports.
     metrics: { workerPort: 0, temporalSdkPort: 0 },
   });
 
   const connection = await Connection.connect({ address });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const temporal = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: bridgeDataConverter(config),
+  });
   const configFile = options.configFile;
   const live = configFile
     ? new LiveConfig(config, () => loadConfig({ BRIDGE_CONFIG: configFile }))
