@@ -70,6 +70,11 @@ const PATCHES = {
   takeoverFacts: 'conversation-takeover-facts',
   /** The bridge's own messages (by Chatwoot id) are never taken for a human's. */
   ownMessages: 'conversation-own-messages',
+  /**
+   * Messages held while paused are not remembered as seen: when the bot resumes, catch-up hands
+   * them over again and they are answered (Chatwoot opened it only because the bot failed).
+   */
+  heldNotSeen: 'conversation-held-not-seen',
 } as const;
 
 /**
@@ -87,6 +92,7 @@ export async function conversationWorkflow(
   const orderByCreation = patched(PATCHES.orderByCreation);
   const takeoverFacts = patched(PATCHES.takeoverFacts);
   const ownMessages = patched(PATCHES.ownMessages);
+  const heldNotSeen = patched(PATCHES.heldNotSeen);
   const carried = input.carried && migrateCarried(input.carried);
   const ordering = orderByCreation
     ? {
@@ -425,6 +431,15 @@ export async function conversationWorkflow(
     while (seen.length > settings.dedupeLimit) seenSet.delete(seen.shift() as number);
   }
 
+  /** Held messages were never answered: a later hand-over of the same id must count. */
+  function forgetHeld(): void {
+    const held = conversation.context.heldMessageIds.filter((id) => seenSet.has(id));
+    if (held.length === 0) return;
+    for (const id of held) seenSet.delete(id);
+    const kept = seen.filter((id) => seenSet.has(id));
+    seen.splice(0, seen.length, ...kept);
+  }
+
   function nextDueAt(): number | undefined {
     const due = [conversation.context.dueAt, session.context.dueAt].filter(
       (at): at is number => at !== undefined,
@@ -492,6 +507,7 @@ export async function conversationWorkflow(
     while (inbox.length > 0 && conversation.status !== 'done') {
       handle(inbox.shift() as ConversationSignal);
     }
+    if (heldNotSeen && isPaused()) forgetHeld();
     const now = Date.now();
     if (conversation.context.dueAt !== undefined && now >= conversation.context.dueAt) {
       stepConversation({ type: 'TICK', at: now });
