@@ -195,54 +195,66 @@ describe('catch-up', () => {
     expect(stack.chatwoot.violations).toEqual([]);
   });
 
-  it('answers, once and in creation order, what a paused actor held when Chatwoot opened the conversation on the bot failure', async () => {
-    const conversationId = 211;
-    stack.chatwoot.seedConversation(stack.accountId, conversationId, { inboxId: INBOX });
-    const actor = stack.temporal.workflow.getHandle(
-      conversationWorkflowId(stack.accountId, conversationId),
-    );
-    const first = stack.chatwoot.addCustomerMessage(stack.accountId, conversationId, 'hi');
-    await stack.sendMessage({ conversationId, messageId: first.id, content: 'hi' });
-    await expect.poll(() => botReplies(conversationId).length, { timeout: 20_000 }).toBe(1);
+  it.each([
+    ['heard', 211],
+    ['lost in the outage too', 212],
+  ] as const)(
+    'answers, once and in creation order, what the actor held when Chatwoot opened the conversation on the bot failure (status webhook %s)',
+    async (statusWebhook, conversationId) => {
+      stack.chatwoot.seedConversation(stack.accountId, conversationId, { inboxId: INBOX });
+      const actor = stack.temporal.workflow.getHandle(
+        conversationWorkflowId(stack.accountId, conversationId),
+      );
+      const first = stack.chatwoot.addCustomerMessage(stack.accountId, conversationId, 'hi');
+      await stack.sendMessage({
+        conversationId,
+        messageId: first.id,
+        content: 'hi',
+        status: 'pending',
+      });
+      await expect.poll(() => botReplies(conversationId).length, { timeout: 20_000 }).toBe(1);
 
-    // The bridge was down for this one: Chatwoot gave up, opened the conversation and says so
-    // through the webhook once the bridge is back (previous status pending: the actor pauses).
-    const refused = await missedMessage(conversationId, 'my parcel?');
-    await stack.sendEvent('conversation_status_changed', {
-      conversationId,
-      status: 'open',
-      previousStatus: 'pending',
-    });
-    // The customer writes again; this webhook arrives, and the paused actor holds it.
-    const held = stack.chatwoot.addCustomerMessage(stack.accountId, conversationId, 'hello?');
-    await stack.sendMessage({
-      conversationId,
-      messageId: held.id,
-      content: 'hello?',
-      status: 'open',
-    });
-    await expect
-      .poll(async () => (await actor.query(conversationStateQuery)).heldMessageIds, {
-        timeout: 20_000,
-      })
-      .toContain(held.id);
+      // The bridge was down for this one: Chatwoot gave up, opened the conversation and says so
+      // through the webhook once the bridge is back (previous status pending: the actor pauses).
+      const refused = await missedMessage(conversationId, 'my parcel?');
+      if (statusWebhook === 'heard') {
+        await stack.sendEvent('conversation_status_changed', {
+          conversationId,
+          status: 'open',
+          previousStatus: 'pending',
+        });
+      }
+      // The customer writes again; this webhook arrives, and the paused actor holds it.
+      const held = stack.chatwoot.addCustomerMessage(stack.accountId, conversationId, 'hello?');
+      await stack.sendMessage({
+        conversationId,
+        messageId: held.id,
+        content: 'hello?',
+        status: 'open',
+      });
+      await expect
+        .poll(async () => (await actor.query(conversationStateQuery)).heldMessageIds, {
+          timeout: 20_000,
+        })
+        .toContain(held.id);
 
-    const report = await runCatchUp();
-    expect(report, JSON.stringify(report)).toMatchObject({ caughtUpMessages: 2 });
-    expect(stack.chatwoot.status(stack.accountId, conversationId)).toBe('pending');
-    // Chatwoot's webhook for the status the catch-up set, through the real route.
-    await stack.sendEvent('conversation_status_changed', {
-      conversationId,
-      status: 'pending',
-      previousStatus: 'open',
-    });
-    await expect
-      .poll(() => botReplies(conversationId).map((m) => m.content), { timeout: 20_000 })
-      .toEqual(['echo: hi', `echo: ${refused.content}`, 'echo: hello?']);
-    await runCatchUp();
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(botReplies(conversationId)).toHaveLength(3);
-  });
+      const report = await runCatchUp();
+      expect(report, JSON.stringify(report)).toMatchObject({ caughtUpMessages: 2 });
+      expect(stack.chatwoot.status(stack.accountId, conversationId)).toBe('pending');
+      // Chatwoot's webhook for the status the catch-up set, through the real route.
+      await stack.sendEvent('conversation_status_changed', {
+        conversationId,
+        status: 'pending',
+        previousStatus: 'open',
+      });
+      await expect
+        .poll(() => botReplies(conversationId).map((m) => m.content), { timeout: 20_000 })
+        .toEqual(['echo: hi', `echo: ${refused.content}`, 'echo: hello?']);
+      await runCatchUp();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(botReplies(conversationId)).toHaveLength(3);
+    },
+  );
 
   it('does not answer again a message the webhook already delivered', async () => {
     const conversationId = 202;

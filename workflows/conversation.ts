@@ -75,6 +75,11 @@ const PATCHES = {
    * them over again and they are answered (Chatwoot opened it only because the bot failed).
    */
   heldNotSeen: 'conversation-held-not-seen',
+  /**
+   * A customer message says `open` where the actor last heard `pending`: the status webhook
+   * (Chatwoot opening it on the bot's failure) was lost. Paused as that webhook would have.
+   */
+  missedOpen: 'conversation-missed-open',
 } as const;
 
 /**
@@ -93,6 +98,9 @@ export async function conversationWorkflow(
   const takeoverFacts = patched(PATCHES.takeoverFacts);
   const ownMessages = patched(PATCHES.ownMessages);
   const heldNotSeen = patched(PATCHES.heldNotSeen);
+  const missedOpen = patched(PATCHES.missedOpen);
+  /** Chatwoot's status as last heard (payloads and status webhooks); unknown after a new run. */
+  let lastStatus: string | undefined;
   const carried = input.carried && migrateCarried(input.carried);
   const ordering = orderByCreation
     ? {
@@ -307,6 +315,20 @@ export async function conversationWorkflow(
         }
         remember(messageId);
         counters.messagesReceived += 1;
+        if (
+          missedOpen &&
+          lastStatus === 'pending' &&
+          event.conversation?.status === 'open' &&
+          event.conversation.owner !== 'bot' &&
+          !isPaused()
+        ) {
+          stepConversation({
+            type: 'HUMAN_ACTIVE',
+            reason: 'conversation open (its status change was not heard)',
+            at: now,
+          });
+        }
+        if (missedOpen && event.conversation?.status) lastStatus = event.conversation.status;
         if (takeoverFacts && humanOwns(event.conversation) && !isPaused()) {
           // The webhook missed the takeover (or came before it): the payload says who owns it.
           stepConversation({
@@ -357,6 +379,7 @@ export async function conversationWorkflow(
         });
         return;
       case 'status_changed':
+        if (missedOpen) lastStatus = event.status;
         if (event.status === 'pending') {
           stepConversation({ type: 'BOT_RESUMED', reason: 'conversation back in pending' });
         } else if (event.status === 'resolved') {
