@@ -22,6 +22,7 @@ import { messageWorkflowId } from '../workflows/shared.js';
 import {
   CATCH_UP_NOTE_PART,
   handoffNote,
+  deliveryCandidates,
   needsOlderPage,
   ownerOf,
   planConversation,
@@ -97,26 +98,34 @@ export function createCatchUpActivities({ temporal, current, chatwoot, metrics }
           leftAlone += 1;
           continue;
         }
-        const messages = await newestMessages(client, input.accountId, conversation);
+        const nowMs = Date.now();
+        const { maxAgeMs } = config.catchUp;
+        const messages = await newestMessages(
+          client,
+          input.accountId,
+          conversation,
+          nowMs - maxAgeMs,
+        );
+        // Each candidate checked on its own: replies lag, so position says nothing.
+        const delivered = await deliveredIds(
+          temporal,
+          input.accountId,
+          conversation.id,
+          deliveryCandidates(messages, nowMs, maxAgeMs),
+        );
         const decision = planConversation({
           conversation,
           messages,
           botAssigneeIds: config.conversation.botAssigneeIds,
-          nowMs: Date.now(),
-          maxAgeMs: config.catchUp.maxAgeMs,
+          nowMs,
+          maxAgeMs,
+          delivered,
         });
         if (decision.action === 'leave') {
           leftAlone += 1;
           continue;
         }
-        const pendingMessages =
-          decision.action === 'back_to_pending'
-            ? []
-            : await withoutDelivery(temporal, input.accountId, conversation.id, decision.messages);
-        if (decision.action !== 'back_to_pending' && pendingMessages.length === 0) {
-          leftAlone += 1; // already being answered
-          continue;
-        }
+        const pendingMessages = decision.action === 'back_to_pending' ? [] : decision.messages;
         missed.push({
           conversationId: conversation.id,
           inboxId: conversation.inbox_id,
@@ -169,6 +178,19 @@ export function createCatchUpActivities({ temporal, current, chatwoot, metrics }
         conversationId: conversation.conversationId,
         inboxId: conversation.inboxId,
       };
+      // Pending again (it was, or the catch-up just set it): an actor that paused when Chatwoot
+      // opened it on the bot's failure resumes, as on Chatwoot's own status webhook, which may
+      // come late or be lost in the same outage.
+      await gateway.notify(
+        target,
+        {
+          type: 'status_changed',
+          status: 'pending',
+          ...(conversation.reopened ? { previousStatus: 'open' } : {}),
+          conversation: { status: 'pending', owner: conversation.owner },
+        },
+        { start: true },
+      );
       for (const message of conversation.messages) {
         await gateway.sendCustomerMessage(target, {
           type: 'customer_message',
@@ -293,6 +315,7 @@ async function newestMessages(
   client: ChatwootClient,
   accountId: number,
   conversation: ChatwootListedConversation,
+  recentSinceMs: number,
 ): Promise<ChatwootListedMessage[]> {
   let messages: ChatwootListedMessage[] = [];
   let before: number | undefined;
@@ -301,28 +324,31 @@ async function newestMessages(
       client.listConversationMessages(accountId, conversation.id, before),
     );
     messages = [...older, ...messages];
-    if (!needsOlderPage(conversation.status, messages, older.length)) break;
+    if (!needsOlderPage(conversation.status, messages, older.length, recentSinceMs)) break;
     before = older[0]?.id;
   }
   return messages;
 }
 
-/** Messages whose delivery workflow does not exist yet (the actor may still be answering one). */
-async function withoutDelivery(
+/**
+ * Ids of the messages whose delivery workflow exists. A message merged into a newer one's turn
+ * has none of its own: it is handed over again, and the actor drops the id it has seen.
+ */
+async function deliveredIds(
   temporal: Client,
   accountId: number,
   conversationId: number,
   messages: ChatwootListedMessage[],
-): Promise<ChatwootListedMessage[]> {
-  const result: ChatwootListedMessage[] = [];
+): Promise<Set<number>> {
+  const result = new Set<number>();
   for (const message of messages) {
     try {
       await temporal.workflow
         .getHandle(messageWorkflowId(accountId, conversationId, message.id))
         .describe();
+      result.add(message.id);
     } catch (error) {
       if (!(error instanceof WorkflowNotFoundError)) throw error;
-      result.push(message);
     }
   }
   return result;

@@ -36,6 +36,8 @@ export interface PlanInput {
   botAssigneeIds: readonly number[];
   nowMs: number;
   maxAgeMs: number;
+  /** Ids among `deliveryCandidates` whose delivery workflow exists (the bot has them). */
+  delivered: ReadonlySet<number>;
 }
 
 /** Who owns the conversation, on payloads from before and after Chatwoot 4.16. */
@@ -73,10 +75,33 @@ function isCustomerMessage(message: ChatwootListedMessage): boolean {
   return Boolean(message.content?.trim()) || (message.attachments?.length ?? 0) > 0;
 }
 
-/** Customer messages after the last public reply, oldest first. */
-export function unansweredMessages(messages: ChatwootListedMessage[]): ChatwootListedMessage[] {
+/**
+ * Customer messages the bot may have missed, oldest first: every one after the last public
+ * reply, and, because a reply to an older message can land after newer ones, every recent one
+ * (within `maxAgeMs`) before it too. Not those a human has replied after: they are his.
+ */
+export function deliveryCandidates(
+  messages: ChatwootListedMessage[],
+  nowMs: number,
+  maxAgeMs: number,
+): ChatwootListedMessage[] {
   const lastReply = messages.findLastIndex(isPublicReply);
-  return messages.slice(lastReply + 1).filter(isCustomerMessage);
+  const lastHumanReply = messages.findLastIndex(
+    (message) => isPublicReply(message) && !isBotMessage(message),
+  );
+  return messages.filter(
+    (message, index) =>
+      index > lastHumanReply &&
+      isCustomerMessage(message) &&
+      (index > lastReply || nowMs - message.created_at * 1000 <= maxAgeMs),
+  );
+}
+
+/** Candidates without a delivery: whether they come before or after the last reply. */
+function unansweredMessages(input: PlanInput): ChatwootListedMessage[] {
+  return deliveryCandidates(input.messages, input.nowMs, input.maxAgeMs).filter(
+    (message) => !input.delivered.has(message.id),
+  );
 }
 
 export function planConversation(input: PlanInput): CatchUpDecision {
@@ -85,7 +110,7 @@ export function planConversation(input: PlanInput): CatchUpDecision {
   if (owner === 'human') return { action: 'leave', reason: 'assigned to a human' };
 
   if (conversation.status === 'pending') {
-    return missed(input, unansweredMessages(messages), false);
+    return missed(input, unansweredMessages(input), false);
   }
   if (conversation.status !== 'open') {
     return { action: 'leave', reason: `${conversation.status} conversation` };
@@ -106,7 +131,7 @@ export function planConversation(input: PlanInput): CatchUpDecision {
   if (since.some((message) => message.private && isBridgeMessage(message))) {
     return { action: 'leave', reason: 'already handed to the team' };
   }
-  const unanswered = unansweredMessages(messages);
+  const unanswered = unansweredMessages(input);
   if (unanswered.length > 0) return missed(input, unanswered, true);
   if (since.some((message) => isPublicReply(message) && isBotMessage(message))) {
     return { action: 'back_to_pending' };
@@ -146,14 +171,19 @@ export function worthReading(
   );
 }
 
-/** Whether the newest page may end before the last reply (or the failure activity): read on. */
+/**
+ * Whether the newest page may end before the last reply (or the failure activity), or before
+ * messages recent enough to be missed ones behind a late reply: read on.
+ */
 export function needsOlderPage(
   status: string,
   messages: ChatwootListedMessage[],
   pageLength: number,
+  recentSinceMs: number,
 ): boolean {
   if (pageLength < 20) return false;
   if (!messages.some(isPublicReply)) return true;
+  if ((messages[0]?.created_at ?? 0) * 1000 >= recentSinceMs) return true;
   return (
     status === 'open' &&
     !messages.some((m) => m.message_type === ACTIVITY && m.content === BOT_ERROR_ACTIVITY)

@@ -10,6 +10,7 @@ import { catchUpAccountIds } from '../config/schema.js';
 import type { StoredMessage } from '../sandbox/fakeChatwoot.js';
 import { createBridgeWorker, type BridgeWorker } from '../workers/worker.js';
 import { catchUpScheduleId, type CatchUpReport } from '../workflows/catchUpShared.js';
+import { conversationStateQuery, conversationWorkflowId } from '../workflows/shared.js';
 import { eventually } from './helpers/eventually.js';
 import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
 import { sendLikeAgentBot } from './helpers/agentBotSender.js';
@@ -194,6 +195,67 @@ describe('catch-up', () => {
     expect(stack.chatwoot.violations).toEqual([]);
   });
 
+  it.each([
+    ['heard', 211],
+    ['lost in the outage too', 212],
+  ] as const)(
+    'answers, once and in creation order, what the actor held when Chatwoot opened the conversation on the bot failure (status webhook %s)',
+    async (statusWebhook, conversationId) => {
+      stack.chatwoot.seedConversation(stack.accountId, conversationId, { inboxId: INBOX });
+      const actor = stack.temporal.workflow.getHandle(
+        conversationWorkflowId(stack.accountId, conversationId),
+      );
+      const first = stack.chatwoot.addCustomerMessage(stack.accountId, conversationId, 'hi');
+      await stack.sendMessage({
+        conversationId,
+        messageId: first.id,
+        content: 'hi',
+        status: 'pending',
+      });
+      await expect.poll(() => botReplies(conversationId).length, { timeout: 20_000 }).toBe(1);
+
+      // The bridge was down for this one: Chatwoot gave up, opened the conversation and says so
+      // through the webhook once the bridge is back (previous status pending: the actor pauses).
+      const refused = await missedMessage(conversationId, 'my parcel?');
+      if (statusWebhook === 'heard') {
+        await stack.sendEvent('conversation_status_changed', {
+          conversationId,
+          status: 'open',
+          previousStatus: 'pending',
+        });
+      }
+      // The customer writes again; this webhook arrives, and the paused actor holds it.
+      const held = stack.chatwoot.addCustomerMessage(stack.accountId, conversationId, 'hello?');
+      await stack.sendMessage({
+        conversationId,
+        messageId: held.id,
+        content: 'hello?',
+        status: 'open',
+      });
+      await expect
+        .poll(async () => (await actor.query(conversationStateQuery)).heldMessageIds, {
+          timeout: 20_000,
+        })
+        .toContain(held.id);
+
+      const report = await runCatchUp();
+      expect(report, JSON.stringify(report)).toMatchObject({ caughtUpMessages: 2 });
+      expect(stack.chatwoot.status(stack.accountId, conversationId)).toBe('pending');
+      // Chatwoot's webhook for the status the catch-up set, through the real route.
+      await stack.sendEvent('conversation_status_changed', {
+        conversationId,
+        status: 'pending',
+        previousStatus: 'open',
+      });
+      await expect
+        .poll(() => botReplies(conversationId).map((m) => m.content), { timeout: 20_000 })
+        .toEqual(['echo: hi', `echo: ${refused.content}`, 'echo: hello?']);
+      await runCatchUp();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(botReplies(conversationId)).toHaveLength(3);
+    },
+  );
+
   it('does not answer again a message the webhook already delivered', async () => {
     const conversationId = 202;
     stack.chatwoot.seedConversation(stack.accountId, conversationId, { inboxId: INBOX });
@@ -361,14 +423,75 @@ describe('catch-up decisions', () => {
     source_id: 'chatwoot-bridge:message:1:1:1#0',
     sender_type: 'AgentBot',
   };
-  const plan = (c: ChatwootListedConversation, messages: ChatwootListedMessage[]) =>
+  const plan = (
+    c: ChatwootListedConversation,
+    messages: ChatwootListedMessage[],
+    delivered: readonly number[] = [],
+  ) =>
     planConversation({
       conversation: c,
       messages,
       botAssigneeIds: [42],
       nowMs: now,
       maxAgeMs: 60_000,
+      delivered: new Set(delivered),
     });
+  const replyTo = (id: number, to: number): ChatwootListedMessage => ({
+    ...botReply,
+    id,
+    source_id: `chatwoot-bridge:message:1:1:${to}#0`,
+    created_at: at(2),
+  });
+  const human = (id: number): ChatwootListedMessage => ({
+    id,
+    content: 'on it',
+    message_type: 1,
+    created_at: at(3),
+    sender_type: 'User',
+  });
+
+  // Replies lag: the reply to an older message lands after newer ones the bot never saw.
+  it.each([
+    [
+      'pending, a late reply to an older message after refused ones',
+      conversation('pending'),
+      [incoming(1, 30), incoming(3, 20), incoming(4, 10), replyTo(5, 1)],
+      [1],
+      [3, 4],
+    ],
+    [
+      'pending, every message before the late reply delivered',
+      conversation('pending'),
+      [incoming(1, 30), incoming(3, 20), replyTo(5, 1)],
+      [1, 3],
+      [],
+    ],
+    [
+      'open by the failure, the bot answered an older message after it',
+      conversation('open'),
+      [incoming(1, 30), incoming(3, 20), activity(4, BOT_ERROR_ACTIVITY), replyTo(5, 1)],
+      [1],
+      [3],
+    ],
+    [
+      'pending, messages a human answered are his',
+      conversation('pending'),
+      [incoming(1, 30), incoming(3, 20), human(4), incoming(6, 1)],
+      [],
+      [6],
+    ],
+    [
+      'pending, answered long ago: not a missed message',
+      conversation('pending'),
+      [incoming(1, 3_600), replyTo(5, 3)],
+      [],
+      [],
+    ],
+  ] as const)('%s', (_name, c, messages, delivered, missedIds) => {
+    const decision = plan(c, [...messages], delivered);
+    const ids = decision.action === 'answer' ? decision.messages.map((m) => m.id) : [];
+    expect(ids).toEqual(missedIds);
+  });
 
   it.each([
     [

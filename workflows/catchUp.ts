@@ -12,7 +12,9 @@ const planner = proxyActivities<BridgeActivities>({
   // Lists pages of conversations and their messages: long, but it heartbeats every page.
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
+  // A short retry: the schedule skips its runs while this one waits, and the next run reads
+  // the same window again anyway (a Chatwoot 429 or 5xx storm must not hold catch-up back).
+  retry: { initialInterval: '1 second', maximumInterval: '4 seconds', maximumAttempts: 4 },
 });
 const handOver = proxyActivities<BridgeActivities>({
   startToCloseTimeout: '1 minute',

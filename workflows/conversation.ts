@@ -70,6 +70,16 @@ const PATCHES = {
   takeoverFacts: 'conversation-takeover-facts',
   /** The bridge's own messages (by Chatwoot id) are never taken for a human's. */
   ownMessages: 'conversation-own-messages',
+  /**
+   * Messages held while paused are not remembered as seen: when the bot resumes, catch-up hands
+   * them over again and they are answered (Chatwoot opened it only because the bot failed).
+   */
+  heldNotSeen: 'conversation-held-not-seen',
+  /**
+   * A customer message says `open` where the actor last heard `pending`: the status webhook
+   * (Chatwoot opening it on the bot's failure) was lost. Paused as that webhook would have.
+   */
+  missedOpen: 'conversation-missed-open',
 } as const;
 
 /**
@@ -87,6 +97,10 @@ export async function conversationWorkflow(
   const orderByCreation = patched(PATCHES.orderByCreation);
   const takeoverFacts = patched(PATCHES.takeoverFacts);
   const ownMessages = patched(PATCHES.ownMessages);
+  const heldNotSeen = patched(PATCHES.heldNotSeen);
+  const missedOpen = patched(PATCHES.missedOpen);
+  /** Chatwoot's status as last heard (payloads and status webhooks); unknown after a new run. */
+  let lastStatus: string | undefined;
   const carried = input.carried && migrateCarried(input.carried);
   const ordering = orderByCreation
     ? {
@@ -301,6 +315,20 @@ export async function conversationWorkflow(
         }
         remember(messageId);
         counters.messagesReceived += 1;
+        if (
+          missedOpen &&
+          lastStatus === 'pending' &&
+          event.conversation?.status === 'open' &&
+          event.conversation.owner !== 'bot' &&
+          !isPaused()
+        ) {
+          stepConversation({
+            type: 'HUMAN_ACTIVE',
+            reason: 'conversation open (its status change was not heard)',
+            at: now,
+          });
+        }
+        if (missedOpen && event.conversation?.status) lastStatus = event.conversation.status;
         if (takeoverFacts && humanOwns(event.conversation) && !isPaused()) {
           // The webhook missed the takeover (or came before it): the payload says who owns it.
           stepConversation({
@@ -351,6 +379,7 @@ export async function conversationWorkflow(
         });
         return;
       case 'status_changed':
+        if (missedOpen) lastStatus = event.status;
         if (event.status === 'pending') {
           stepConversation({ type: 'BOT_RESUMED', reason: 'conversation back in pending' });
         } else if (event.status === 'resolved') {
@@ -425,6 +454,15 @@ export async function conversationWorkflow(
     while (seen.length > settings.dedupeLimit) seenSet.delete(seen.shift() as number);
   }
 
+  /** Held messages were never answered: a later hand-over of the same id must count. */
+  function forgetHeld(): void {
+    const held = conversation.context.heldMessageIds.filter((id) => seenSet.has(id));
+    if (held.length === 0) return;
+    for (const id of held) seenSet.delete(id);
+    const kept = seen.filter((id) => seenSet.has(id));
+    seen.splice(0, seen.length, ...kept);
+  }
+
   function nextDueAt(): number | undefined {
     const due = [conversation.context.dueAt, session.context.dueAt].filter(
       (at): at is number => at !== undefined,
@@ -492,6 +530,7 @@ export async function conversationWorkflow(
     while (inbox.length > 0 && conversation.status !== 'done') {
       handle(inbox.shift() as ConversationSignal);
     }
+    if (heldNotSeen && isPaused()) forgetHeld();
     const now = Date.now();
     if (conversation.context.dueAt !== undefined && now >= conversation.context.dueAt) {
       stepConversation({ type: 'TICK', at: now });
