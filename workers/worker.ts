@@ -1,12 +1,6 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
-import {
-  NativeConnection,
-  Runtime,
-  Worker,
-  type InjectedSinks,
-  type WorkerOptions,
-} from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { Runtime, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { LiveConfig, reloadOnHangup } from '../config/live.js';
 import { configOrExit, loadConfig, requireWebhookSecrets } from '../config/load.js';
@@ -17,12 +11,21 @@ import { installWorkerRuntime } from '../observability/runtime.js';
 import { agentTaskQueue } from '../workflows/shared.js';
 import type { BridgeSinks } from '../workflows/sinks.js';
 import { ensureCatchUpSchedules, type StartupLogger } from './catchUpSchedules.js';
-import { ensureSearchAttributes } from './devServer.js';
+import {
+  connectClient,
+  connectWorker,
+  plainConnection,
+  resolveTemporalConnection,
+  type TemporalConnectionSettings,
+} from '../temporal/connection.js';
+import { exitUnlessNamespaceReady } from '../temporal/namespace.js';
 import { startMetricsServer } from './metricsServer.js';
 
 export interface BridgeWorkerOptions {
   config: BridgeConfig;
   address: string;
+  /** How to reach Temporal (TLS, API key); default: plain TCP to `address`. */
+  connection?: TemporalConnectionSettings;
   /** A prebuilt workflow bundle (tests build one once per run); default: bundle from source. */
   workflowBundlePath?: string;
   workerOptions?: Partial<WorkerOptions>;
@@ -53,8 +56,9 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
  */
 export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<BridgeWorker> {
   const { config, address } = options;
-  const nativeConnection = await NativeConnection.connect({ address });
-  const clientConnection = await Connection.connect({ address });
+  const settings = options.connection ?? plainConnection(address, config.temporal.namespace);
+  const nativeConnection = await connectWorker(settings);
+  const clientConnection = await connectClient(settings);
   const temporal = new Client({
     connection: clientConnection,
     namespace: config.temporal.namespace,
@@ -146,13 +150,18 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     secretsFrom: () => live.current(),
   });
   installWorkerRuntime(config, logger);
-  const address = config.temporal.address ?? 'localhost:7233';
-  const connection = await Connection.connect({ address });
-  await ensureSearchAttributes(connection, config.temporal.namespace);
-  await connection.close();
+  const connection = resolveTemporalConnection(config);
+  // Read only: the namespace and its search attributes come from `npm run setup`.
+  await exitUnlessNamespaceReady(connection);
   reloadOnHangup(live, 'worker');
   const metrics = new WorkerMetrics({ processMetrics: true });
-  const bridgeWorker = await createBridgeWorker({ config, address, live, metrics });
+  const bridgeWorker = await createBridgeWorker({
+    config: { ...config, temporal: { ...config.temporal, namespace: connection.namespace } },
+    address: connection.address,
+    connection,
+    live,
+    metrics,
+  });
   const { host, workerPort } = config.metrics;
   const metricsServer = workerPort
     ? await startMetricsServer({
