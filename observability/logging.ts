@@ -66,6 +66,8 @@ export function configuredSecrets(config: BridgeConfig): string[] {
     ...config.api.operatorKeys,
     ...config.api.metricsKeys,
     urlPassword(config.chatwoot.baseUrl),
+    config.temporal.apiKey,
+    config.temporal.tls?.clientKeyData,
     ...fromAgents,
   ].filter((secret): secret is string => typeof secret === 'string' && secret.length > 0);
 }
