@@ -15,7 +15,7 @@ beforeAll(async () => {
   upstream = http2.connect(`http://${inject('temporalAddress')}`);
   proxy = http2.createServer();
   proxy.on('stream', (stream, headers) => {
-    seen.push(headers.authorization as string | undefined);
+    seen.push(headers.authorization);
     const forwarded = Object.fromEntries(
       Object.entries(headers).filter(
         ([name]) => !name.startsWith(':') || name === ':path' || name === ':method',
@@ -30,7 +30,7 @@ beforeAll(async () => {
     });
     call.on('trailers', (trailers) =>
       stream.once('wantTrailers', () => {
-        if (open()) stream.sendTrailers(trailers);
+        if (open()) stream.sendTrailers(trailers as http2.OutgoingHttpHeaders);
       }),
     );
     call.on('data', (chunk: Buffer) => {
