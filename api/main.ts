@@ -1,23 +1,35 @@
 import { pathToFileURL } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { LiveConfig, reloadOnHangup } from '../config/live.js';
 import { configOrExit, loadConfig, requireWebhookSecrets } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { bridgeDataConverter } from '../codec/dataConverter.js';
 import { ApiMetrics } from '../observability/metrics.js';
+import {
+  lazyClient,
+  plainConnection,
+  resolveTemporalConnection,
+  type TemporalConnectionSettings,
+} from '../temporal/connection.js';
+import { checkNamespaceInBackground } from '../temporal/namespace.js';
 import { buildApp, type AppDeps } from './app.js';
 
 /** Runs the HTTP API against a Temporal cluster. Connects lazily so it starts even while Temporal is down. */
 export async function startApi(
   config: BridgeConfig,
-  address: string,
+  /** An address (plain TCP) or the settings of temporal/connection.ts. */
+  temporalAt: string | TemporalConnectionSettings,
   live: LiveConfig = new LiveConfig(config),
   options: Pick<AppDeps, 'extraMetrics'> = {},
 ) {
-  const connection = Connection.lazy({ address });
+  const settings =
+    typeof temporalAt === 'string'
+      ? plainConnection(temporalAt, config.temporal.namespace)
+      : temporalAt;
+  const connection = lazyClient(settings);
   const temporal = new Client({
     connection,
-    namespace: config.temporal.namespace,
+    namespace: settings.namespace,
     dataConverter: bridgeDataConverter(config),
   });
   // The process's CPU and memory series come with the API's registry (one per process).
@@ -41,7 +53,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   });
   const live = new LiveConfig(config);
   reloadOnHangup(live, 'api');
-  const api = await startApi(config, config.temporal.address ?? 'localhost:7233', live);
+  const connection = resolveTemporalConnection(config);
+  checkNamespaceInBackground(connection);
+  const api = await startApi(config, connection, live);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => void api.close().then(() => process.exit(0)));
   }

@@ -1,10 +1,11 @@
 /**
  * `chatwoot-bridge send …`: sends a proactive message through the bridge's Temporal workers,
  * the same way `POST /api/v1/messages` does. Prints the workflow id on stdout.
+ * `chatwoot-bridge setup`: creates the namespace and search attributes (admin, once).
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { bridgeDataConverter } from '../codec/dataConverter.js';
 import { TemporalUnavailableError } from '../api/deliveries.js';
 import {
@@ -16,9 +17,22 @@ import {
 } from '../client/proactive.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
+import {
+  connectClient,
+  describeConnection,
+  resolveTemporalConnection,
+  TemporalConnectionError,
+} from '../temporal/connection.js';
+import { setUpNamespace } from '../temporal/namespace.js';
 import type { ProactiveReport } from '../workflows/proactiveTypes.js';
 
 const USAGE = `Usage:
+  chatwoot-bridge setup
+  \`npm run setup\`: creates the Temporal namespace (if missing, keeping closed workflows
+  temporal.retentionDays) and the bridge's search attributes. Needs admin access to a
+  self-hosted cluster; run it once per namespace (again after an upgrade: it adds only what
+  is missing). On Temporal Cloud use tcld or the Cloud UI instead (see the README).
+
   chatwoot-bridge send --text TEXT --conversation ID [options]
   chatwoot-bridge send --text TEXT --inbox ID (--contact-email E | --contact-phone P | --contact-identifier I) [--contact-name N] [options]
 
@@ -30,8 +44,9 @@ Options:
   --agent ID             the agent on whose behalf it is sent (searchable as AgentId)
   --wait                 wait until it is posted and print the result as JSON
 
-The configuration comes from BRIDGE_CONFIG (default config/example.json); TEMPORAL_ADDRESS,
-TEMPORAL_NAMESPACE and TEMPORAL_TASK_QUEUE override it. Exit codes: 0 sent, 1 failed, 2 usage.`;
+The configuration comes from BRIDGE_CONFIG (default config/example.json); Temporal's own
+variables (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
+TEMPORAL_PROFILE of temporal.toml) and TEMPORAL_TASK_QUEUE override it. Exit codes: 0 sent, 1 failed, 2 usage.`;
 
 /** Request fields as the flags that set them, for error messages. */
 const FLAGS: Record<string, string> = {
@@ -59,6 +74,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command === undefined ? 2 : 0;
   }
+  if (command === 'setup') {
+    if (rest.length > 0) throw new UsageError(`setup takes no arguments (got ${rest.join(' ')})`);
+    return setup(readConfig());
+  }
   if (command !== 'send') throw new UsageError(`unknown command "${command}"`);
   const { values } = parseSendArgs(rest);
   if (values.help) {
@@ -74,18 +93,20 @@ async function main(argv: string[]): Promise<number> {
   };
   // Bad flags are reported before any connection is attempted.
   prepareProactiveMessage(request, options);
-  const address = config.temporal.address ?? 'localhost:7233';
+  const settings = resolveTemporalConnection(config);
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address, connectTimeout: 5_000 });
+    connection = await connectClient(settings, { connectTimeoutMs: 5_000 });
   } catch (error) {
-    console.error(`cannot reach Temporal at ${address}: ${errorMessage(error)}`);
+    console.error(
+      `cannot reach Temporal at ${describeConnection(settings)}: ${errorMessage(error)}`,
+    );
     return 1;
   }
   try {
     const client = new Client({
       connection,
-      namespace: config.temporal.namespace,
+      namespace: settings.namespace,
       dataConverter: bridgeDataConverter(config),
     });
     const { workflowId, duplicate } = await sendProactiveMessage(client, request, options);
@@ -95,6 +116,39 @@ async function main(argv: string[]): Promise<number> {
     const report = (await client.workflow.getHandle(workflowId).result()) as ProactiveReport;
     console.log(JSON.stringify(report));
     return report.outcome === 'delivered' ? 0 : 1;
+  } finally {
+    await connection.close();
+  }
+}
+
+async function setup(config: BridgeConfig): Promise<number> {
+  const settings = resolveTemporalConnection(config);
+  let connection: Connection;
+  try {
+    connection = await connectClient(settings, { connectTimeoutMs: 5_000 });
+  } catch (error) {
+    console.error(
+      `cannot reach Temporal at ${describeConnection(settings)}: ${errorMessage(error)}`,
+    );
+    return 1;
+  }
+  try {
+    const report = await setUpNamespace(connection, settings.namespace, {
+      retentionDays: config.temporal.retentionDays,
+    });
+    console.log(
+      `${report.namespaceCreated ? 'created' : 'found'} namespace "${settings.namespace}"` +
+        (report.namespaceCreated ? ` (retention ${config.temporal.retentionDays} days)` : '') +
+        `; search attributes ${report.searchAttributesAdded.length > 0 ? `added: ${report.searchAttributesAdded.join(', ')}` : 'all present'}`,
+    );
+    return 0;
+  } catch (error) {
+    console.error(
+      `setup of namespace "${settings.namespace}" at ${describeConnection(settings)} failed: ` +
+        `${errorMessage(error)}\n(It needs admin access to a self-hosted cluster; on Temporal ` +
+        'Cloud add the search attributes with tcld or the Cloud UI, see the README.)',
+    );
+    return 1;
   } finally {
     await connection.close();
   }
@@ -178,7 +232,11 @@ try {
     const flag = FLAGS[error.field];
     console.error(`${flag ? `${flag} (${error.field})` : error.field}: ${error.detail}`);
     process.exitCode = 2;
-  } else if (error instanceof ConfigError || error instanceof TemporalUnavailableError) {
+  } else if (
+    error instanceof ConfigError ||
+    error instanceof TemporalUnavailableError ||
+    error instanceof TemporalConnectionError
+  ) {
     console.error(error.message);
     process.exitCode = 1;
   } else {

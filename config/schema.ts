@@ -13,6 +13,42 @@ export const debounceSchema = z
   })
   .loose();
 
+/** TLS to the Temporal frontend, as in Temporal's `temporal.toml` (paths or PEM text). */
+export const temporalTlsSchema = z
+  .object({
+    /** false: plain TCP even with an API key (a local proxy). */
+    enabled: z.boolean().default(true),
+    /** The name in the server's certificate, when it differs from the address's host. */
+    serverName: z.string().min(1).optional(),
+    serverCaCertPath: z.string().min(1).optional(),
+    serverCaCertData: z.string().min(1).optional(),
+    clientCertPath: z.string().min(1).optional(),
+    clientCertData: z.string().min(1).optional(),
+    clientKeyPath: z.string().min(1).optional(),
+    clientKeyData: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((tls, ctx) => {
+    for (const name of ['serverCaCert', 'clientCert', 'clientKey'] as const) {
+      if (tls[`${name}Path`] && tls[`${name}Data`]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [`${name}Data`],
+          message: `set ${name}Path or ${name}Data, not both`,
+        });
+      }
+    }
+    const cert = Boolean(tls.clientCertPath || tls.clientCertData);
+    const key = Boolean(tls.clientKeyPath || tls.clientKeyData);
+    if (cert !== key) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [cert ? 'clientKeyPath' : 'clientCertPath'],
+        message: 'mTLS needs both a client certificate and its key (clientCert… and clientKey…)',
+      });
+    }
+  });
+
 /** Settings every agent has, whatever its transport. */
 export const agentCommonSchema = z
   .object({
@@ -477,9 +513,23 @@ export const bridgeConfigSchema = z
         startTimeoutMs: z.number().int().positive().default(3_000),
         /** Encrypt every payload (production default; unset: plain, as on the embedded dev server). */
         encryption: encryptionSchema.optional(),
+        /** A profile of Temporal's `temporal.toml` (default: TEMPORAL_PROFILE, else "default"). */
+        profile: z.string().min(1).optional(),
+        /** That file (default: TEMPORAL_CONFIG_FILE, else Temporal's own location). */
+        configFile: z.string().min(1).optional(),
+        /** Temporal Cloud API key (or TEMPORAL_API_KEY); turns TLS on. Never logged. */
+        apiKey: z.string().min(1, 'set an API key, or remove temporal.apiKey').optional(),
+        tls: temporalTlsSchema.optional(),
+        /** `chatwoot-bridge setup`: how long closed workflows stay in a namespace it creates. */
+        retentionDays: z.number().int().min(1).max(3650).default(7),
       })
       .loose()
-      .default({ namespace: 'default', taskQueue: 'chatwoot-bridge', startTimeoutMs: 3_000 }),
+      .default({
+        namespace: 'default',
+        taskQueue: 'chatwoot-bridge',
+        startTimeoutMs: 3_000,
+        retentionDays: 7,
+      }),
     /** Prometheus endpoints of worker processes (the API serves its own on `/metrics`). */
     metrics: z
       .object({

@@ -68,6 +68,8 @@ export function configuredSecrets(config: BridgeConfig): string[] {
     ...config.api.codec.keys,
     ...(config.temporal.encryption?.keys.map((entry) => entry.key) ?? []),
     urlPassword(config.chatwoot.baseUrl),
+    config.temporal.apiKey,
+    config.temporal.tls?.clientKeyData,
     ...fromAgents,
   ].filter((secret): secret is string => typeof secret === 'string' && secret.length > 0);
 }

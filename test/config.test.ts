@@ -84,6 +84,7 @@ describe('parseConfig', () => {
     expect(config.http).toEqual({ port: 8_000, host: '0.0.0.0' });
     expect(config.temporal).toEqual({
       namespace: 'default',
+      retentionDays: 7,
       taskQueue: 'chatwoot-bridge',
       startTimeoutMs: 3_000,
     });

@@ -1,5 +1,4 @@
 import { fileURLToPath } from 'node:url';
-import { Connection } from '@temporalio/client';
 import { startApi } from '../api/main.js';
 import { LiveConfig, reloadOnHangup } from '../config/live.js';
 import { ConfigError, loadConfig } from '../config/load.js';
@@ -9,10 +8,15 @@ import { installWorkerRuntime } from '../observability/runtime.js';
 import {
   BRIDGE_SEARCH_ATTRIBUTES,
   LOW_LATENCY_DYNAMIC_CONFIG,
-  ensureSearchAttributes,
   startDevServer,
   type DevServer,
 } from './devServer.js';
+import {
+  plainConnection,
+  resolveTemporalConnection,
+  type TemporalConnectionSettings,
+} from '../temporal/connection.js';
+import { exitUnlessNamespaceReady } from '../temporal/namespace.js';
 import { createBridgeWorker } from './worker.js';
 
 /**
@@ -54,8 +58,8 @@ if (config.webhook.secrets.length === 0 && !config.webhook.allowUnsigned) {
 }
 
 let devServer: DevServer | undefined;
-let address = config.temporal.address;
-if (!address) {
+let connection: TemporalConnectionSettings;
+if (!config.temporal.address) {
   devServer = await startDevServer({
     port: Number(process.env.TEMPORAL_DEV_PORT ?? 7233),
     uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
@@ -64,13 +68,16 @@ if (!address) {
     searchAttributes: BRIDGE_SEARCH_ATTRIBUTES,
     dynamicConfig: LOW_LATENCY_DYNAMIC_CONFIG,
   });
-  address = devServer.address;
-  console.log(`Embedded Temporal dev server on ${address}; web UI: ${devServer.uiUrl ?? '(none)'}`);
+  connection = plainConnection(devServer.address, config.temporal.namespace);
+  console.log(
+    `Embedded Temporal dev server on ${devServer.address}; web UI: ${devServer.uiUrl ?? '(none)'}`,
+  );
 } else {
-  const connection = await Connection.connect({ address });
-  await ensureSearchAttributes(connection, config.temporal.namespace);
-  await connection.close();
+  // An external cluster: read only, like npm run worker (npm run setup creates what is missing).
+  connection = resolveTemporalConnection(config);
+  await exitUnlessNamespaceReady(connection);
 }
+const address = connection.address;
 
 // One holder for both halves: a reload (HTTP endpoint or SIGHUP) reaches the worker's agents too.
 const live = new LiveConfig(config, () => loadConfig(configEnv()));
@@ -79,10 +86,10 @@ installWorkerRuntime(
   createJsonLogger({ name: 'chatwoot-bridge-worker', secretsFrom: () => live.current() }),
 );
 reloadOnHangup(live, 'bridge');
-const worker = await createBridgeWorker({ config, address, live });
+const worker = await createBridgeWorker({ config, address, connection, live });
 const running = worker.run();
 // One process, one scrape: the API's /metrics also serves the worker's registry.
-const api = await startApi(config, address, live, { extraMetrics: [worker.metrics.registry] });
+const api = await startApi(config, connection, live, { extraMetrics: [worker.metrics.registry] });
 console.log(
   `Bridge ready: POST http://${config.http.host}:${config.http.port}/webhook/chatwoot → task queue "${config.temporal.taskQueue}"`,
 );

@@ -2,14 +2,14 @@
 // history shards) for the cluster test run and benchmarks: what docker-compose.yml starts,
 // without Docker. Binaries are built once with `go install` into .cache/temporal-server/.
 import { execFile, spawn } from 'node:child_process';
-import { access, constants, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Connection } from '@temporalio/client';
+import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { stringify } from 'yaml';
 import {
@@ -37,11 +37,25 @@ export interface TemporalClusterOptions {
   searchAttributes?: Record<string, SearchAttributeTypeName>;
   dynamicConfig?: Record<string, string | number | boolean>;
   log?: (line: string) => void;
+  /** Frontend TLS with these PEM files (paths); without it the frontend speaks plain TCP. */
+  tls?: ClusterTlsOptions;
+}
+
+export interface ClusterTlsOptions {
+  /** The frontend's certificate (its names must cover 127.0.0.1) and key. */
+  certFile: string;
+  keyFile: string;
+  /** The CA that signed the server's certificate (and, with mTLS, the clients'). */
+  caFile: string;
+  /** mTLS: a client's certificate from `caFile` is required; the cluster's own calls use this pair. */
+  requireClientCert?: { clientCertFile: string; clientKeyFile: string };
 }
 
 export interface TemporalCluster {
   address: string;
   namespace: string;
+  /** What a client needs to reach the frontend (TLS settings when the cluster has them). */
+  connectionOptions: ConnectionOptions;
   /** The server's Prometheus endpoint (the `action` counter Temporal Cloud bills lives here). */
   metricsUrl: string;
   /** Stops the server, keeping PostgreSQL: a restart finds its history again. */
@@ -86,9 +100,10 @@ export async function startTemporalCluster(
     await writeServerConfig(root, postgres, ports, options);
     let server = spawnServer(binaries.server, root, log);
     const address = `127.0.0.1:${ports.frontend}`;
-    await waitForFrontend(address, server.exited);
-    await registerNamespace(address, namespace);
-    const connection = await Connection.connect({ address });
+    const connectionOptions: ConnectionOptions = { address, tls: await clientTls(options.tls) };
+    await waitForFrontend(connectionOptions, server.exited);
+    await registerNamespace(connectionOptions, namespace);
+    const connection = await Connection.connect(connectionOptions);
     try {
       await ensureSearchAttributes(
         connection,
@@ -104,11 +119,12 @@ export async function startTemporalCluster(
     return {
       address,
       namespace,
+      connectionOptions,
       metricsUrl: `http://127.0.0.1:${ports.metrics}/metrics`,
       async restart() {
         await stopServer();
         server = spawnServer(binaries.server, root, log);
-        await waitForFrontend(address, server.exited);
+        await waitForFrontend(connectionOptions, server.exited);
       },
       async stop() {
         await stopServer();
@@ -226,6 +242,7 @@ async function writeServerConfig(
       datastores: { default: store('temporal', 20), visibility: store('temporal_visibility', 10) },
     },
     global: {
+      ...(options.tls ? { tls: frontendTls(options.tls) } : {}),
       membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' },
       metrics: {
         prometheus: {
@@ -336,12 +353,56 @@ function readableLogLine(line: string): string {
   }
 }
 
-async function waitForFrontend(address: string, exited: Promise<never>): Promise<void> {
+/** The server's `global.tls` section: TLS on the frontend only (internode stays plain). */
+function frontendTls(tls: ClusterTlsOptions) {
+  const client = { serverName: '127.0.0.1', rootCaFiles: [tls.caFile] };
+  const mutual = tls.requireClientCert;
+  return {
+    frontend: {
+      server: {
+        certFile: tls.certFile,
+        keyFile: tls.keyFile,
+        requireClientAuth: Boolean(mutual),
+        ...(mutual ? { clientCaFiles: [tls.caFile] } : {}),
+      },
+      client,
+    },
+    // The system worker calls the frontend too: with mTLS it needs a client certificate.
+    ...(mutual
+      ? {
+          systemWorker: {
+            certFile: mutual.clientCertFile,
+            keyFile: mutual.clientKeyFile,
+            client,
+          },
+        }
+      : {}),
+  };
+}
+
+async function clientTls(tls: ClusterTlsOptions | undefined): Promise<ConnectionOptions['tls']> {
+  if (!tls) return undefined;
+  const mutual = tls.requireClientCert;
+  return {
+    serverRootCACertificate: await readFile(tls.caFile),
+    ...(mutual
+      ? {
+          clientCertPair: {
+            crt: await readFile(mutual.clientCertFile),
+            key: await readFile(mutual.clientKeyFile),
+          },
+        }
+      : {}),
+  };
+}
+
+async function waitForFrontend(options: ConnectionOptions, exited: Promise<never>): Promise<void> {
+  const address = options.address;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastError: unknown;
   while (Date.now() < deadline) {
     try {
-      await Promise.race([exited, probe(address)]);
+      await Promise.race([exited, probe(options)]);
       return;
     } catch (error) {
       lastError = error;
@@ -352,8 +413,8 @@ async function waitForFrontend(address: string, exited: Promise<never>): Promise
   throw new Error(`Temporal server at ${address} not ready: ${String(lastError)}`);
 }
 
-async function probe(address: string): Promise<void> {
-  const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+async function probe(options: ConnectionOptions): Promise<void> {
+  const connection = await Connection.connect({ ...options, connectTimeout: 1_000 });
   try {
     await connection.workflowService.getSystemInfo({});
     // The frontend answers before history owns its shards; a namespace call proves both.
@@ -364,8 +425,8 @@ async function probe(address: string): Promise<void> {
 }
 
 /** The real server creates no namespace; the bridge's setup would, so the test cluster does. */
-async function registerNamespace(address: string, namespace: string): Promise<void> {
-  const connection = await Connection.connect({ address });
+async function registerNamespace(options: ConnectionOptions, namespace: string): Promise<void> {
+  const connection = await Connection.connect(options);
   try {
     try {
       await connection.workflowService.registerNamespace({

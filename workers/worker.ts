@@ -1,12 +1,6 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
-import {
-  NativeConnection,
-  Runtime,
-  Worker,
-  type InjectedSinks,
-  type WorkerOptions,
-} from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { Runtime, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { bridgeDataConverter } from '../codec/dataConverter.js';
 import { LiveConfig, reloadOnHangup } from '../config/live.js';
@@ -19,12 +13,21 @@ import { agentTaskQueue } from '../workflows/shared.js';
 import type { BridgeSinks } from '../workflows/sinks.js';
 import { StaleBundleError, verifyWorkflowBundle } from './bundle.js';
 import { ensureCatchUpSchedules, type StartupLogger } from './catchUpSchedules.js';
-import { ensureSearchAttributes } from './devServer.js';
+import {
+  connectClient,
+  connectWorker,
+  plainConnection,
+  resolveTemporalConnection,
+  type TemporalConnectionSettings,
+} from '../temporal/connection.js';
+import { exitUnlessNamespaceReady } from '../temporal/namespace.js';
 import { startMetricsServer } from './metricsServer.js';
 
 export interface BridgeWorkerOptions {
   config: BridgeConfig;
   address: string;
+  /** How to reach Temporal (TLS, API key); default: plain TCP to `address`. */
+  connection?: TemporalConnectionSettings;
   /**
    * A workflow bundle built by `npm run build` (or workers/bundle.ts's buildWorkflowBundle), checked
    * against the installed sources; default: WORKFLOW_BUNDLE_PATH, else bundle from source at start.
@@ -60,8 +63,9 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
   const { config, address } = options;
   // Every payload this process writes or reads goes through the codec (temporal.encryption).
   const dataConverter = bridgeDataConverter(config);
-  const nativeConnection = await NativeConnection.connect({ address });
-  const clientConnection = await Connection.connect({ address });
+  const settings = options.connection ?? plainConnection(address, config.temporal.namespace);
+  const nativeConnection = await connectWorker(settings);
+  const clientConnection = await connectClient(settings);
   const temporal = new Client({
     connection: clientConnection,
     namespace: config.temporal.namespace,
@@ -167,19 +171,22 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     secretsFrom: () => live.current(),
   });
   installWorkerRuntime(config, logger);
-  const address = config.temporal.address ?? 'localhost:7233';
-  const connection = await Connection.connect({ address });
-  await ensureSearchAttributes(connection, config.temporal.namespace);
-  await connection.close();
+  const connection = resolveTemporalConnection(config);
+  // Read only: the namespace and its search attributes come from `npm run setup`.
+  await exitUnlessNamespaceReady(connection);
   reloadOnHangup(live, 'worker');
   const metrics = new WorkerMetrics({ processMetrics: true });
-  const bridgeWorker = await createBridgeWorker({ config, address, live, metrics }).catch(
-    (error: unknown) => {
-      if (!(error instanceof StaleBundleError)) throw error;
-      logger.error(error.message);
-      process.exit(1);
-    },
-  );
+  const bridgeWorker = await createBridgeWorker({
+    config: { ...config, temporal: { ...config.temporal, namespace: connection.namespace } },
+    address: connection.address,
+    connection,
+    live,
+    metrics,
+  }).catch((error: unknown) => {
+    if (!(error instanceof StaleBundleError)) throw error;
+    logger.error(error.message);
+    process.exit(1);
+  });
   const { host, workerPort } = config.metrics;
   const metricsServer = workerPort
     ? await startMetricsServer({
