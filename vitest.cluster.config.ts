@@ -10,7 +10,11 @@ import base from './vitest.config.js';
 const TALKS_TO_TEMPORAL = /\binject\(\s*'temporalAddress'|\bstartStack\(/;
 const suites = readdirSync('test')
   .filter((file) => file.endsWith('.test.ts') && !file.includes('.browser.'))
-  .filter((file) => TALKS_TO_TEMPORAL.test(readFileSync(`test/${file}`, 'utf8')))
+  .filter(
+    (file) =>
+      file.endsWith('.cluster.test.ts') ||
+      TALKS_TO_TEMPORAL.test(readFileSync(`test/${file}`, 'utf8')),
+  )
   .map((file) => `test/${file}`);
 
 // Assigned, not merged: mergeConfig would append these to the base suite's lists.
@@ -18,6 +22,7 @@ const config: ViteUserConfig = mergeConfig(base, defineConfig({}));
 config.test = {
   ...config.test,
   include: suites,
+  exclude: ['**/node_modules/**'],
   reporters: process.env.CI
     ? ['default', ['json', { outputFile: '.cache/vitest-cluster-results.json' }]]
     : ['default'],

@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Suites that start their own Temporal cluster (PostgreSQL, TLS) run in `npm run test:cluster`.
+    exclude: ['**/node_modules/**', 'test/**/*.cluster.test.ts'],
     // One real Temporal dev server for the whole run, plus a workflow bundle built once.
     globalSetup: ['test/globalSetup.ts'],
     testTimeout: 60_000,
