@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bridgeMarkerOf } from '../chatwoot/sourceId.js';
 import { parseConfig } from '../config/load.js';
 import { eventually } from './helpers/eventually.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -37,26 +38,29 @@ describe('graceful worker shutdown', () => {
     sets.push(workers);
     const children = await Promise.all([workers.startReady(), workers.startReady()]);
     const posted = () => stack.chatwoot.messages(stack.accountId, conversationId);
-    const { json } = await stack.sendMessage({ conversationId, content: 'deploy' });
-    const workflowId = json.workflowId as string;
-    await stack.chatwoot.waitFor(() => posted().length >= 1, {
-      timeoutMs: 30_000,
-      description: 'first reply posted before SIGTERM',
-    });
-    const exchanging = await exchangeWorker(workflowId, children);
-    exchanging.kill('SIGTERM');
-    const [exitCode] = (await once(exchanging, 'exit')) as [number | null];
-    const report = await stack.result(workflowId);
-    expect(posted().map((message) => message.content)).toEqual([
-      'reply 1/3: deploy',
-      'reply 2/3: deploy',
-      'reply 3/3: deploy',
-    ]);
-    expect(new Set(posted().map((message) => message.source_id)).size).toBe(3);
-    expect(stack.chatwoot.typing(stack.accountId, conversationId).at(-1)).toBe('off');
-    // The next case starts its own pair on the same task queue.
-    workers.killAll();
-    return { report, exitCode };
+    try {
+      const { json } = await stack.sendMessage({ conversationId, content: 'deploy' });
+      const workflowId = json.workflowId as string;
+      await stack.chatwoot.waitFor(() => posted().length >= 1, {
+        timeoutMs: 30_000,
+        description: 'first reply posted before SIGTERM',
+      });
+      const exchanging = await exchangeWorker(workflowId, children);
+      exchanging.kill('SIGTERM');
+      const [exitCode] = (await once(exchanging, 'exit')) as [number | null];
+      const report = await stack.result(workflowId);
+      expect(posted().map((message) => message.content)).toEqual([
+        'reply 1/3: deploy',
+        'reply 2/3: deploy',
+        'reply 3/3: deploy',
+      ]);
+      expect(new Set(posted().map((message) => bridgeMarkerOf(message))).size).toBe(3);
+      expect(stack.chatwoot.typing(stack.accountId, conversationId).at(-1)).toBe('off');
+      return { report, exitCode };
+    } finally {
+      // The next case starts its own pair on the same task queue.
+      workers.killAll();
+    }
   }
 
   /** The worker process whose agent worker runs the delivery's exchange (identity `pid@host`). */

@@ -109,6 +109,7 @@ export class ChatwootSide {
         private: message.private,
         sender: incoming ? 'contact' : 'agent_bot',
         sourceId: message.source_id,
+        contentAttributes: message.content_attributes,
         status: this.statusOf(message.conversation_id),
       }),
     );
