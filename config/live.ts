@@ -199,7 +199,12 @@ function setValueAt(root: object, path: readonly string[], value: unknown): void
   let parent = root as Record<string, unknown>;
   for (const key of path.slice(0, -1)) {
     const child = parent[key];
-    if (typeof child !== 'object' || child === null) parent[key] = {};
+    if (typeof child !== 'object' || child === null) {
+      // Nothing to remove under a section that is not there; never invent an empty one (an
+      // empty `temporal.encryption` would make the next reload invalid).
+      if (value === undefined) return;
+      parent[key] = {};
+    }
     parent = parent[key] as Record<string, unknown>;
   }
   const last = path.at(-1) as string;

@@ -28,6 +28,15 @@ describe('LiveConfig', () => {
     expect(live.agents.get('never')).toBeUndefined();
   });
 
+  it('adds no empty section for a restart-only key that was never set (the next reload stays valid)', () => {
+    const live = new LiveConfig(parseConfig(base));
+    live.replace(parseConfig(base));
+    expect(live.current().temporal.encryption).toBeUndefined();
+    expect(live.current().temporal).not.toHaveProperty('tls');
+    // What a reload writes back out must parse again (test/reloadDoors.test.ts reloads twice).
+    expect(() => parseConfig(JSON.parse(JSON.stringify(live.current())))).not.toThrow();
+  });
+
   it('keeps the configuration in force when the new one is invalid', () => {
     const first = parseConfig(base);
     const live = new LiveConfig(first, () => parseConfig({ ...base, agents: [] }));

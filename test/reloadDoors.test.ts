@@ -44,7 +44,7 @@ describe('reload reaches pull agents and API keys', () => {
       url: '/api/v1/agents/reload',
       headers: { authorization: `Bearer ${OPERATOR_KEY}` },
     });
-    expect(response.statusCode).toBe(200);
+    expect(response.statusCode, response.body).toBe(200);
     return response.json<{ restartRequired: string[] }>();
   }
 
