@@ -412,7 +412,13 @@ describe('conversation actor: continue-as-new (threshold lowered in test/globalS
       previousStatus: 'open',
     });
     await eventually(async () => (await actorState(stack, 902)).state === 'idle');
-    const after = await stack.sendMessage({ conversationId: 902, inboxId: 8, content: 'back' });
+    // Rendered after the status change, the payload says pending (as Chatwoot's would).
+    const after = await stack.sendMessage({
+      conversationId: 902,
+      inboxId: 8,
+      content: 'back',
+      status: 'pending',
+    });
     await stack.result(after.json.workflowId as string);
     expect(contents(stack, 902)).toEqual(['echo: hello', 'echo: back']);
   }, 60_000);
