@@ -190,7 +190,12 @@ describe('conversation actor: humans, handoff, resolve, greeting, wait', () => {
       previousStatus: 'open',
     });
     await eventually(async () => (await actorState(stack, 801)).state === 'idle');
-    const three = await stack.sendMessage({ conversationId: 801, content: 'three' });
+    // Rendered after the hand-back, the payload says pending (as Chatwoot's would).
+    const three = await stack.sendMessage({
+      conversationId: 801,
+      content: 'three',
+      status: 'pending',
+    });
     await stack.result(three.json.workflowId as string);
     expect(contents(stack, 801)).toEqual(['echo: one', 'echo: three']);
   }, 30_000);
