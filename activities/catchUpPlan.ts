@@ -162,7 +162,8 @@ export function worthReading(
   if (ownerOf(conversation, botAssigneeIds) === 'human') return false;
   const last = conversation.messages?.at(-1);
   if (!last) return conversation.status === 'pending';
-  if (conversation.status === 'pending') return !isPublicReply(last);
+  // A bot reply on top may answer a newer message than one whose webhook Chatwoot gave up on.
+  if (conversation.status === 'pending') return !isPublicReply(last) || isBotMessage(last);
   if (conversation.status !== 'open') return false;
   return (
     (last.message_type === ACTIVITY && last.content === BOT_ERROR_ACTIVITY) ||

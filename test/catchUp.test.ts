@@ -319,6 +319,25 @@ describe('catch-up', () => {
       .toEqual(['echo: hi bot']);
   });
 
+  it('answers a message Chatwoot gave up on even when the bot has answered a newer one since', async () => {
+    const conversationId = 213;
+    stack.chatwoot.seedConversation(stack.accountId, conversationId, { inboxId: INBOX });
+    // Kept pending on bot failure: the refused message leaves no activity behind.
+    const refused = stack.chatwoot.addCustomerMessage(stack.accountId, conversationId, 'first');
+    stack.chatwoot.failWebhook(stack.accountId, refused.id, { keepPendingOnBotFailure: true });
+    // The bridge is back: the next message's webhook arrives and the bot answers it, so the
+    // conversation's newest message is a bot reply.
+    const later = stack.chatwoot.addCustomerMessage(stack.accountId, conversationId, 'second');
+    await stack.sendMessage({ conversationId, messageId: later.id, content: 'second' });
+    await expect.poll(() => botReplies(conversationId).length, { timeout: 20_000 }).toBe(1);
+
+    const report = await runCatchUp();
+    expect(report, JSON.stringify(report)).toMatchObject({ caughtUpMessages: 1 });
+    await expect
+      .poll(() => botReplies(conversationId).map((m) => m.content).sort(), { timeout: 20_000 })
+      .toEqual(['echo: first', 'echo: second']);
+  });
+
   it('hands a message older than maxAgeMs to the team instead of answering it late', async () => {
     const conversationId = 208;
     stack.chatwoot.seedConversation(stack.accountId, conversationId, { inboxId: INBOX });
@@ -585,7 +604,15 @@ describe('catch-up decisions', () => {
 
   it.each([
     ['pending, the customer wrote last', 'pending', {}, incoming(3), true],
-    ['pending, answered last', 'pending', {}, botReply, false],
+    // A reply to a newer message may sit above an older one whose webhook Chatwoot gave up on.
+    ['pending, the bot answered last', 'pending', {}, botReply, true],
+    [
+      'pending, a human answered last',
+      'pending',
+      {},
+      { ...botReply, source_id: null, sender_type: 'User' },
+      false,
+    ],
     ['pending, no message listed', 'pending', {}, undefined, true],
     ['open, the failure activity last', 'open', {}, activity(4, BOT_ERROR_ACTIVITY), true],
     ['open, the bot answered last', 'open', {}, botReply, true],
