@@ -15,7 +15,10 @@ import { assign, or, setup } from 'xstate';
  * Order: with `orderByCreation`, the queue is kept in the order Chatwoot created the messages
  * (message id, then creation time), whatever order they arrived in, and a message reaching an
  * idle queue waits `reorderWindowMs` (state `reordering`) so one overtaken in flight still goes
- * first. Without it (actors recorded before the change), arrival order, as before.
+ * first. With `reorderSliding`, each arrival restarts that wait (up to `REORDER_MAX_WINDOWS`
+ * windows after the first): on a loaded host a burst's webhooks reach the actor spread out, gaps
+ * short, the whole spread longer than one window. Without `orderByCreation` (actors recorded
+ * before the change), arrival order, as before.
  */
 
 export interface DebounceSettings {
@@ -57,12 +60,15 @@ export interface ConversationContext {
   orderByCreation?: boolean;
   /** How long a message reaching an idle queue waits for older ones overtaken in flight. */
   reorderWindowMs?: number;
+  /** The wait restarts at each arrival (set by the workflow, behind a patch). */
+  reorderSliding?: boolean;
 }
 
 export interface ConversationInput {
   resumeAfterIdleMs?: number;
   orderByCreation?: boolean;
   reorderWindowMs?: number;
+  reorderSliding?: boolean;
 }
 
 export type TurnOutcome = 'delivered' | 'handed_off' | 'failed' | 'cancelled' | 'duplicate';
@@ -87,11 +93,20 @@ function ordered(context: ConversationContext, queue: QueuedMessage[]): QueuedMe
   return context.orderByCreation ? [...queue].sort(byCreation) : queue;
 }
 
-/** The reorder window ends this long after the first of the waiting messages arrived. */
+/** A sliding reorder wait never holds the first waiting message longer than this many windows. */
+export const REORDER_MAX_WINDOWS = 5;
+
+/**
+ * The reorder window ends this long after the first of the waiting messages arrived, or, sliding,
+ * after the last one (capped).
+ */
 function reorderDueAt(context: ConversationContext): number | undefined {
   if (context.queue.length === 0) return undefined;
-  const firstArrival = Math.min(...context.queue.map((message) => message.receivedAt));
-  return firstArrival + (context.reorderWindowMs ?? 0);
+  const arrivals = context.queue.map((message) => message.receivedAt);
+  const window = context.reorderWindowMs ?? 0;
+  const firstArrival = Math.min(...arrivals);
+  if (!context.reorderSliding) return firstArrival + window;
+  return Math.min(Math.max(...arrivals) + window, firstArrival + window * REORDER_MAX_WINDOWS);
 }
 
 function debounceOf(queue: QueuedMessage[]): DebounceSettings | undefined {
@@ -240,6 +255,7 @@ export const conversationMachine = setup({
     resumeAfterIdleMs: input.resumeAfterIdleMs,
     ...(input.orderByCreation ? { orderByCreation: true } : {}),
     ...(input.reorderWindowMs ? { reorderWindowMs: input.reorderWindowMs } : {}),
+    ...(input.reorderSliding ? { reorderSliding: true } : {}),
   }),
   initial: 'active',
   states: {
@@ -264,7 +280,8 @@ export const conversationMachine = setup({
           entry: 'scheduleReorder',
           always: [{ guard: 'burstWaiting', target: 'collecting' }],
           on: {
-            MESSAGE: { actions: 'enqueue' },
+            // Unchanged unless sliding: the first arrival stays the first.
+            MESSAGE: { actions: ['enqueue', 'scheduleReorder'] },
             TICK: { guard: 'due', target: 'delivering', actions: ['takeTurn', 'startTurn'] },
           },
         },

@@ -334,7 +334,13 @@ describe('catch-up', () => {
     const report = await runCatchUp();
     expect(report, JSON.stringify(report)).toMatchObject({ caughtUpMessages: 1 });
     await expect
-      .poll(() => botReplies(conversationId).map((m) => m.content).sort(), { timeout: 20_000 })
+      .poll(
+        () =>
+          botReplies(conversationId)
+            .map((m) => m.content)
+            .sort(),
+        { timeout: 20_000 },
+      )
       .toEqual(['echo: first', 'echo: second']);
   });
 

@@ -234,6 +234,29 @@ describe('conversation machine: creation order', () => {
     expect(ids(next.snapshot.context.turn)).toEqual([102]);
   });
 
+  it('with a sliding window, each arrival extends the wait, up to five windows after the first', () => {
+    const sliding: ConversationInput = { ...ordered, reorderSliding: true };
+    // A burst slowed in flight: gaps under the window, the whole spread over it.
+    const burst = run(
+      [message(0, { id: 104 }), message(250, { id: 102 }), message(500, { id: 103 })],
+      undefined,
+      sliding,
+    );
+    expect(burst.state).toBe('reordering');
+    expect(burst.snapshot.context.dueAt).toBe(800);
+    const late = run([{ type: 'TICK', at: 700 }, message(700, { id: 101 })], burst.snapshot);
+    expect(late.state).toBe('reordering');
+    const first = run([{ type: 'TICK', at: 1_000 }], late.snapshot);
+    expect(ids(first.snapshot.context.turn)).toEqual([101]);
+    // A stream that never pauses still goes after five windows.
+    const stream = run(
+      Array.from({ length: 10 }, (_, i) => message(i * 200, { id: 400 - i })),
+      undefined,
+      sliding,
+    );
+    expect(stream.snapshot.context.dueAt).toBe(1_500);
+  });
+
   it('messages queued behind a running turn go in creation order, an older one next', () => {
     const running = run(
       [message(0, { id: 205 }), { type: 'TICK', at: 300 }, message(310, { id: 209 })],

@@ -80,6 +80,8 @@ const PATCHES = {
    * (Chatwoot opening it on the bot's failure) was lost. Paused as that webhook would have.
    */
   missedOpen: 'conversation-missed-open',
+  /** The reorder wait restarts at each arrival (a burst spread out by a loaded host). */
+  reorderSliding: 'conversation-reorder-sliding',
 } as const;
 
 /**
@@ -106,6 +108,7 @@ export async function conversationWorkflow(
     ? {
         orderByCreation: true,
         reorderWindowMs: settings.reorderWindowMs ?? DEFAULT_REORDER_WINDOW_MS,
+        ...(patched(PATCHES.reorderSliding) ? { reorderSliding: true } : {}),
       }
     : {};
 
