@@ -18,7 +18,7 @@ import {
   type CatchUpReport,
   type MissedConversation,
 } from '../workflows/catchUpShared.js';
-import { messageWorkflowId } from '../workflows/shared.js';
+import { deliveredIds } from '../temporal/deliveredIds.js';
 import {
   CATCH_UP_NOTE_PART,
   handoffNote,
@@ -328,30 +328,6 @@ async function newestMessages(
     before = older[0]?.id;
   }
   return messages;
-}
-
-/**
- * Ids of the messages whose delivery workflow exists. A message merged into a newer one's turn
- * has none of its own: it is handed over again, and the actor drops the id it has seen.
- */
-async function deliveredIds(
-  temporal: Client,
-  accountId: number,
-  conversationId: number,
-  messages: ChatwootListedMessage[],
-): Promise<Set<number>> {
-  const result = new Set<number>();
-  for (const message of messages) {
-    try {
-      await temporal.workflow
-        .getHandle(messageWorkflowId(accountId, conversationId, message.id))
-        .describe();
-      result.add(message.id);
-    } catch (error) {
-      if (!(error instanceof WorkflowNotFoundError)) throw error;
-    }
-  }
-  return result;
 }
 
 /**

@@ -15,6 +15,7 @@ import { checkReadiness } from './readiness.js';
 import { bearerKeysPlugin } from './plugins/bearerKeys.js';
 import { errorShapePlugin } from './plugins/errorShape.js';
 import { failedAuthLimitPlugin } from './plugins/failedAuthLimit.js';
+import { AfterOutageCheck } from './afterOutage.js';
 import { webhookRoutes } from './webhook.js';
 
 /** Hands one customer message straight to a delivery (the benchmark's no-Temporal baseline). */
@@ -84,6 +85,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       conversations,
       current: () => live.current(),
       metrics,
+      ...(temporal
+        ? {
+            afterOutage: new AfterOutageCheck({ temporal, current: () => live.current(), metrics }),
+          }
+        : {}),
     });
     done();
   });

@@ -4,6 +4,7 @@ import { verifyWebhook } from '../chatwoot/signature.js';
 import { bodyPresenceProblem, parseBody } from '../chatwoot/webhookBody.js';
 import type { BridgeConfig } from '../config/schema.js';
 import type { ApiMetrics } from '../observability/metrics.js';
+import type { AfterOutageCheck } from './afterOutage.js';
 import type { ConversationGateway } from './conversations.js';
 import { handOver, parseWait, webhookErrorHandler, type WebhookAnswer } from './webhookHandover.js';
 
@@ -14,6 +15,7 @@ interface WebhookDeps {
   current?: () => BridgeConfig;
   conversations: ConversationGateway;
   metrics: ApiMetrics;
+  afterOutage?: AfterOutageCheck;
 }
 
 /**
@@ -23,7 +25,7 @@ interface WebhookDeps {
  */
 export function webhookRoutes(
   app: FastifyInstance,
-  { config, current = () => config, conversations, metrics }: WebhookDeps,
+  { config, current = () => config, conversations, metrics, afterOutage }: WebhookDeps,
 ): void {
   // Secrets and the body limit stay as at start-up (reloads keep them, config/live.ts); the
   // depth limit, answer budget and retry status are read per request so a reload applies.
@@ -88,6 +90,7 @@ export function webhookRoutes(
           metrics,
           webhook: live.webhook,
           log,
+          ...(afterOutage ? { afterOutage } : {}),
         }),
       );
     },

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebhookDecision } from '../chatwoot/events.js';
 import type { WebhookConfig } from '../config/schema.js';
 import type { ApiMetrics } from '../observability/metrics.js';
+import type { AfterOutageCheck } from './afterOutage.js';
 import type { CallLimits, ConversationGateway } from './conversations.js';
 import { RejectedPayloadError, TemporalUnavailableError } from './deliveries.js';
 
@@ -15,6 +16,8 @@ export interface HandoverDeps {
   metrics: ApiMetrics;
   webhook: Pick<WebhookConfig, 'answerBudgetMs' | 'retryStatus'>;
   log: FastifyBaseLogger;
+  /** After an outage, older missed messages of the conversation go first (off without Temporal). */
+  afterOutage?: AfterOutageCheck;
 }
 
 /** Time kept back from the budget for Temporal's answer to travel and ours to be written. */
@@ -35,7 +38,7 @@ class AnswerBudgetExceeded extends Error {
 export async function handOver(
   decision: WebhookDecision,
   { receivedAt, waitMs }: { receivedAt: number; waitMs: number | undefined },
-  { conversations, metrics, webhook, log }: HandoverDeps,
+  { conversations, metrics, webhook, log, afterOutage }: HandoverDeps,
 ): Promise<WebhookAnswer> {
   if (decision.kind === 'invalid') {
     return {
@@ -65,11 +68,13 @@ export async function handOver(
   const targetLog = log.child(decision.target);
   try {
     return await Promise.race([
-      deliver(decision, waitMs, limits, conversations, metrics, targetLog),
+      deliver(decision, waitMs, limits, { conversations, metrics, afterOutage }, targetLog),
       outOfTime,
     ]);
   } catch (error) {
-    return failure(error, webhook, metrics, targetLog);
+    const answer = failure(error, webhook, metrics, targetLog);
+    if (answer.status === webhook.retryStatus) afterOutage?.noteRefused();
+    return answer;
   } finally {
     clearTimeout(timer);
     if (!budget.signal.aborted) budget.abort(new Error('answered'));
@@ -80,12 +85,16 @@ async function deliver(
   decision: Exclude<WebhookDecision, { kind: 'invalid' | 'ignore' }>,
   waitMs: number | undefined,
   limits: CallLimits,
-  conversations: ConversationGateway,
-  metrics: ApiMetrics,
+  {
+    conversations,
+    metrics,
+    afterOutage,
+  }: Pick<HandoverDeps, 'conversations' | 'metrics' | 'afterOutage'>,
   log: FastifyBaseLogger,
 ): Promise<WebhookAnswer> {
   if (decision.kind === 'customer_turn') {
     const { target, signal, workflowId } = decision;
+    await afterOutage?.handOlderFirst(decision, limits, conversations, log);
     const wait =
       waitMs === undefined
         ? undefined

@@ -55,6 +55,8 @@ export type WebhookDecision = { event?: string } & (
   | { kind: 'invalid'; field: string; message: string }
 );
 
+export type CustomerTurnDecision = Extract<WebhookDecision, { kind: 'customer_turn' }>;
+
 /** Conversation events the actor acts on (human takeover, resolve, greeting). */
 const CONVERSATION_EVENTS = new Set([
   'conversation_created',

@@ -94,6 +94,7 @@ export const RELOAD_BEHAVIOUR = {
   'catchUp.apiAccessToken': 'live',
   'catchUp.maxAgeMs': 'live',
   'catchUp.firstRunLookbackMs': 'live',
+  'catchUp.afterOutageMs': 'live',
   // ...the schedules are made when a worker starts (workers/catchUpSchedules.ts), so setting or
   // removing the token turns catch-up on or off only then, and these take a restart.
   'catchUp.accountIds': 'restart',

@@ -429,6 +429,12 @@ export const catchUpSchema = z
     maxAgeMs: z.number().int().positive().default(1_800_000),
     /** The very first run (no earlier run to continue from) looks back this far. */
     firstRunLookbackMs: z.number().int().positive().default(3_600_000),
+    /**
+     * For this long after the API starts or asks Chatwoot to retry, each customer message first
+     * hands over older ones of its conversation that have no delivery (Chatwoot still retrying
+     * them, or given up): answered in creation order. Chatwoot's retries span about 21 s; 0: off.
+     */
+    afterOutageMs: z.number().int().min(0).max(600_000).default(30_000),
   })
   .loose();
 

@@ -76,8 +76,18 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  private readonly handedFirst = new Counter({
+    name: `${PREFIX}webhooks_older_messages_handed_first_total`,
+    help: 'After an outage: older customer messages without a delivery, handed over before a newer one.',
+    registers: [this.registry],
+  });
+
   private readonly rejectedReasons = new LabelBudget();
   private readonly ignoredReasons = new LabelBudget();
+
+  olderMessagesHandedFirst(count: number): void {
+    this.handedFirst.inc(count);
+  }
 
   constructor(options: MetricsOptions = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });

@@ -62,6 +62,8 @@ export interface StackOptions {
   temporalAddress?: string;
   /** `temporal.encryption`: the payload codec's keys (unset: plain payloads). */
   encryption?: Record<string, unknown>;
+  /** The `catchUp` section (its token also turns on the webhook's after-outage check). */
+  catchUp?: Record<string, unknown>;
 }
 
 /** Fast, real-time friendly defaults: retries in milliseconds instead of seconds. */
@@ -125,6 +127,7 @@ export async function startStack(options: StackOptions = {}) {
         agentId,
       })),
     ...(options.api ? { api: options.api } : {}),
+    ...(options.catchUp ? { catchUp: options.catchUp } : {}),
     delivery: { ...fastDelivery, ...options.delivery },
     temporal: {
       address,
