@@ -8,6 +8,11 @@ import type { BridgeConfig } from '../config/schema.js';
 import { SANDBOX_DEFAULTS } from '../sandbox/serve.js';
 import { defaultBundlePath } from '../workers/bundle.js';
 import { BRIDGE_SEARCH_ATTRIBUTES } from '../workers/devServer.js';
+import {
+  CLUSTER_DYNAMIC_CONFIG,
+  DEFAULT_HISTORY_SHARDS,
+  TEMPORAL_SERVER_VERSION,
+} from '../workers/temporalCluster.js';
 
 // No Docker engine here: the deployment files are checked by reading them.
 
@@ -212,6 +217,29 @@ describe('docker-compose.yml (production-like)', () => {
       expect(services[name]?.build).toBeDefined();
       expect(services[name]?.image).toBe(`chatwoot-bridge:${packageJson.version}`);
     }
+  });
+
+  it('runs the Temporal server CI tests: same version, shards and dynamic config as the test cluster', () => {
+    const temporal = services.temporal as Service;
+    expect(temporal.image).toBe(`temporalio/auto-setup:${TEMPORAL_SERVER_VERSION.slice(1)}`);
+    expect(services['temporal-search-attributes']?.image).toMatch(
+      new RegExp(`^temporalio/admin-tools:${TEMPORAL_SERVER_VERSION.slice(1)}-`),
+    );
+    const env = temporal.environment ?? {};
+    expect(env.DB).toBe('postgres12');
+    expect(Number(env.NUM_HISTORY_SHARDS)).toBe(DEFAULT_HISTORY_SHARDS);
+    // auto-setup reads DYNAMIC_CONFIG_FILE_PATH relative to /etc/temporal.
+    const target = `/etc/temporal/${env.DYNAMIC_CONFIG_FILE_PATH}`;
+    const mount = (temporal.volumes ?? []).find((volume) => volumeTarget(volume) === target);
+    expect(mount, `a volume mounted at ${target}`).toBeDefined();
+    const file = parse(read((mount as string).split(':')[0] as string)) as Record<
+      string,
+      Array<{ value: unknown; constraints?: unknown }>
+    >;
+    const values = Object.fromEntries(
+      Object.entries(file).map(([key, entries]) => [key, entries[0]?.value]),
+    );
+    expect(values).toEqual(CLUSTER_DYNAMIC_CONFIG);
   });
 
   it('refuses to start without the Chatwoot secrets, naming the missing variable', () => {

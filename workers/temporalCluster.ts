@@ -238,7 +238,7 @@ async function writeServerConfig(
     persistence: {
       defaultStore: 'default',
       visibilityStore: 'visibility',
-      numHistoryShards: options.historyShards ?? 4,
+      numHistoryShards: options.historyShards ?? DEFAULT_HISTORY_SHARDS,
       datastores: { default: store('temporal', 20), visibility: store('temporal_visibility', 10) },
     },
     global: {
@@ -288,7 +288,14 @@ async function writeServerConfig(
   await writeFile(path.join(root, 'dynamicconfig.yaml'), stringify(dynamic));
 }
 
-/** What the bridge relies on, on by default in 1.29 but stated so an upgrade cannot drop it. */
+/** History shards of the test cluster and of docker-compose.yml's server (fixed for a cluster's life). */
+export const DEFAULT_HISTORY_SHARDS = 4;
+
+/**
+ * What the bridge relies on, on by default in 1.29 but stated so an upgrade cannot drop it.
+ * docker-compose.yml mounts the same values from config/temporal-dynamicconfig.yaml (a test
+ * keeps the two equal).
+ */
 export const CLUSTER_DYNAMIC_CONFIG = {
   'frontend.enableUpdateWorkflowExecution': true,
   'frontend.enableExecuteMultiOperation': true,
