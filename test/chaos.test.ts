@@ -1,7 +1,5 @@
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { basename, dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { verifyWebhook } from '../chatwoot/signature.js';
 import { planRun, type FaultOptions, type WorkloadOptions } from '../sandbox/chaos/plan.js';
@@ -11,6 +9,7 @@ import { customerText, tally, type SentMessage } from '../sandbox/chaos/tally.js
 import { AgentBotSender, BOT_ERROR_ACTIVITY } from '../sandbox/chatwootSender.js';
 import { messageCreatedPayload } from '../sandbox/chatwootWebhooks.js';
 import { FakeChatwoot, type StoredMessage } from '../sandbox/fakeChatwoot.js';
+import { keepLogsOnFailure } from './helpers/chaosLogs.js';
 import { freePort } from '../workers/devServer.js';
 
 interface Received {
@@ -318,22 +317,6 @@ describe('chaos tally', () => {
     expect(result).toMatchObject({ answered: 0, handedOff: 2, lost: 0 });
   });
 });
-
-/** A failed run's process logs go to `.cache/chaos-failed/` (CI prints the path); a passing run's are removed. */
-function keepLogsOnFailure(report: {
-  runDir?: string;
-  tally: { lost: number; duplicated: number; outOfOrder: number };
-}) {
-  if (!report.runDir) return;
-  const { lost, duplicated, outOfOrder } = report.tally;
-  if (lost + duplicated + outOfOrder > 0) {
-    const target = join('.cache', 'chaos-failed', basename(report.runDir));
-    mkdirSync(dirname(target), { recursive: true });
-    cpSync(report.runDir, target, { recursive: true });
-    console.error(`chaos run failed: its process logs are in ${target}`);
-  }
-  rmSync(report.runDir, { recursive: true, force: true });
-}
 
 describe('chaos run (CI size)', () => {
   it('40 messages in bursts over 4 conversations through worker and API processes, with a worker kill, a Temporal restart, a bridge outage, an agent outage and Chatwoot faults: none lost, doubled or out of order', async () => {
