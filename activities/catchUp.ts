@@ -191,6 +191,7 @@ export function createCatchUpActivities({ temporal, current, chatwoot, metrics }
         },
         { start: true },
       );
+      Context.current().heartbeat('status');
       for (const message of conversation.messages) {
         await gateway.sendCustomerMessage(target, {
           type: 'customer_message',
@@ -206,6 +207,7 @@ export function createCatchUpActivities({ temporal, current, chatwoot, metrics }
           // Pending: Chatwoot-opened ones are set back to pending before they are handed over.
           conversation: { status: 'pending', owner: conversation.owner },
         });
+        Context.current().heartbeat(message.messageId);
       }
       metrics.catchUpMessages('answered', conversation.messages.length);
       log.info('missed messages handed to the conversation actor', {

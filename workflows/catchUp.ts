@@ -11,7 +11,9 @@ import {
 const planner = proxyActivities<BridgeActivities>({
   // Lists pages of conversations and their messages: long, but it heartbeats every page.
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
+  // Above one Chatwoot request (10 s by default): a killed worker's run is retried soon, since
+  // the schedule skips every run while this one waits.
+  heartbeatTimeout: '30 seconds',
   // A short retry: the schedule skips its runs while this one waits, and the next run reads
   // the same window again anyway (a Chatwoot 429 or 5xx storm must not hold catch-up back).
   retry: { initialInterval: '1 second', maximumInterval: '4 seconds', maximumAttempts: 4 },
@@ -19,6 +21,12 @@ const planner = proxyActivities<BridgeActivities>({
 const handOver = proxyActivities<BridgeActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+/** Signals only, each heartbeated: a killed worker's attempt is retried in seconds, not a minute. */
+const toActors = proxyActivities<BridgeActivities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 10 },
 });
 
 /**
@@ -103,7 +111,7 @@ async function catchUpConversation(
           [{ ...ref, status: 'pending' }],
         );
       }
-      await handOver.handMissedMessages.executeWithOptions(
+      await toActors.handMissedMessages.executeWithOptions(
         {
           summary: `hand ${conversation.messages.length} missed message(s) of conversation ${conversationId} to ${conversation.agentId}`,
         },

@@ -9,10 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { parseConfig } from '../../config/load.js';
 import { freePort } from '../../workers/devServer.js';
-import { workflowsPath } from '../../workers/worker.js';
+import { buildWorkflowBundle } from '../../workers/bundle.js';
 import { FakeChatwoot } from '../fakeChatwoot.js';
 import { startMockAgent, type MockAgentServer } from '../mockAgents.js';
 import { ChatwootSide } from './chatwootSide.js';
@@ -139,9 +138,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let bundlePath = options.workflowBundlePath;
     if (!bundlePath) {
       log('bundling the workflows');
-      const bundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+      // With its manifest: workers refuse a bundle whose sources they cannot check.
       bundlePath = join(runDir, 'workflows.js');
-      writeFileSync(bundlePath, bundle.code);
+      await buildWorkflowBundle(bundlePath);
     }
 
     const apiPort = await freePort();
@@ -471,5 +470,4 @@ function bridgeConfig(input: BridgeConfigInput): Record<string, unknown> {
   return raw;
 }
 
-const noop = () => {};
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+
