@@ -5,7 +5,7 @@ import { configOrExit, loadConfig, requireWebhookSecrets } from '../config/load.
 import type { BridgeConfig } from '../config/schema.js';
 import { bridgeDataConverter } from '../codec/dataConverter.js';
 import { ApiMetrics } from '../observability/metrics.js';
-import { startTracing, type Tracing } from '../observability/tracing.js';
+import { tracingOrExit, type Tracing } from '../observability/tracing.js';
 import {
   lazyClient,
   plainConnection,
@@ -58,7 +58,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   reloadOnHangup(live, 'api');
   const connection = resolveTemporalConnection(config);
   checkNamespaceInBackground(connection);
-  const tracing = startTracing();
+  const tracing = tracingOrExit();
   const api = await startApi(config, connection, live, { tracing });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(

@@ -14,6 +14,7 @@ import {
   type OpenTelemetrySinks,
 } from '@temporalio/interceptors-opentelemetry';
 import type { InjectedSinks, WorkerInterceptors } from '@temporalio/worker';
+import type { WorkflowInfo } from '@temporalio/workflow';
 
 type Env = Record<string, string | undefined>;
 
@@ -87,6 +88,46 @@ export function startTracing(env: Env = process.env): Tracing | undefined {
   });
 }
 
+/**
+ * The SDK's workflow span sink, given only the run's ids: it would copy the whole workflow info
+ * onto every span (its memo decoded, search attributes as objects OpenTelemetry does not take).
+ */
+function workflowSpanSink(
+  spanProcessor: SpanProcessor,
+  resource: Resource,
+): InjectedSinks<OpenTelemetrySinks>['exporter'] {
+  const sink = makeWorkflowExporter(spanProcessor, resource);
+  return {
+    export: {
+      ...sink.export,
+      fn: (info: WorkflowInfo, spans) => {
+        const ids = {
+          workflowId: info.workflowId,
+          runId: info.runId,
+          workflowType: info.workflowType,
+          taskQueue: info.taskQueue,
+          namespace: info.namespace,
+          attempt: info.attempt,
+          ...(info.parent ? { parentWorkflowId: info.parent.workflowId } : {}),
+        };
+        // The SDK's sink hands the spans to the processor synchronously.
+        return sink.export.fn(ids as unknown as WorkflowInfo, spans);
+      },
+    },
+  };
+}
+
+/** startTracing for a process's entry point: a bad OTEL_* setting stops it with its message. */
+export function tracingOrExit(env: Env = process.env): Tracing | undefined {
+  try {
+    return startTracing(env);
+  } catch (error) {
+    if (!(error instanceof TracingConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
+
 /** A tracer provider (registered globally: its context manager carries the request's span). */
 export function createTracing(options: {
   serviceName: string;
@@ -109,7 +150,7 @@ export function createTracing(options: {
         }),
       ],
     },
-    workflowSinks: { exporter: makeWorkflowExporter(options.spanProcessor, resource) },
+    workflowSinks: { exporter: workflowSpanSink(options.spanProcessor, resource) },
     shutdown: () => provider.shutdown(),
   };
 }

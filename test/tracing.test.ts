@@ -1,8 +1,15 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTracing, tracingSettings, type Tracing } from '../observability/tracing.js';
+import {
+  createTracing,
+  startTracing,
+  tracingSettings,
+  type Tracing,
+} from '../observability/tracing.js';
 import { API_TOKEN, startStack, WEBHOOK_SECRET, type Stack } from './helpers/stack.js';
 
 describe('tracing settings from the OTEL_* variables', () => {
@@ -43,6 +50,51 @@ describe('tracing settings from the OTEL_* variables', () => {
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: '' }, { enabled: false }],
   ])('%j → %j', (env, expected) => {
     expect(tracingSettings(env)).toMatchObject(expected);
+  });
+
+  it('off: no tracing at all (no provider, no interceptors)', () => {
+    expect(startTracing({})).toBeUndefined();
+    expect(
+      startTracing({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
+        OTEL_SDK_DISABLED: 'true',
+      }),
+    ).toBeUndefined();
+  });
+
+  it('on: spans reach the OTLP endpoint over HTTP, with OTEL_EXPORTER_OTLP_HEADERS', async () => {
+    const received: Array<{ url?: string; authorization?: string; bytes: number }> = [];
+    const collector = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        received.push({
+          url: request.url,
+          authorization: request.headers.authorization,
+          bytes: Buffer.concat(chunks).length,
+        });
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const { port } = collector.address() as AddressInfo;
+    const previous = process.env.OTEL_EXPORTER_OTLP_HEADERS;
+    // The exporter reads its headers from the environment itself, as every OTLP exporter does.
+    process.env.OTEL_EXPORTER_OTLP_HEADERS = 'authorization=Bearer collector-key';
+    try {
+      const tracing = startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+      expect(tracing).toBeDefined();
+      tracing!.tracer.startSpan('probe').end();
+      await tracing!.shutdown();
+      expect(received).toEqual([
+        { url: '/v1/traces', authorization: 'Bearer collector-key', bytes: expect.any(Number) },
+      ]);
+      expect(received[0]!.bytes).toBeGreaterThan(0);
+    } finally {
+      if (previous === undefined) delete process.env.OTEL_EXPORTER_OTLP_HEADERS;
+      else process.env.OTEL_EXPORTER_OTLP_HEADERS = previous;
+      collector.close();
+    }
   });
 
   it('refuses an exporter it does not ship, naming the variable', () => {
@@ -130,6 +182,20 @@ describe('one customer message is one trace', () => {
     for (const span of activities) expect(span.spanContext().traceId, span.name).toBe(traceId);
     expect(webhook!.attributes['http.response.status_code']).toBe(200);
     expect(webhook!.resource.attributes['service.name']).toBe('chatwoot-bridge-test');
+
+    // Attributes are scalars, as OpenTelemetry wants them; workflow spans carry the run's ids,
+    // not the whole workflow info (its memo is decoded customer data when anything is put there).
+    for (const span of spans) {
+      for (const [key, value] of Object.entries(span.attributes)) {
+        expect(['string', 'number', 'boolean'], `${span.name} ${key}`).toContain(typeof value);
+      }
+    }
+    const [delivery] = named(inTrace, 'RunWorkflow:messageDeliveryWorkflow');
+    expect(delivery!.attributes).toMatchObject({
+      workflowId: expect.stringMatching(/^message:/),
+      workflowType: 'messageDeliveryWorkflow',
+    });
+    expect(Object.keys(delivery!.attributes)).not.toContain('memo');
 
     // No secret and no customer text in any span: names, attributes, events.
     const everything = JSON.stringify(

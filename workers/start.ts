@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { createJsonLogger } from '../observability/logging.js';
 import { installWorkerRuntime } from '../observability/runtime.js';
-import { startTracing } from '../observability/tracing.js';
+import { tracingOrExit } from '../observability/tracing.js';
 import {
   BRIDGE_SEARCH_ATTRIBUTES,
   LOW_LATENCY_DYNAMIC_CONFIG,
@@ -88,7 +88,7 @@ installWorkerRuntime(
 );
 reloadOnHangup(live, 'bridge');
 // OTEL_* variables: one trace from the webhook request through the workflows and activities.
-const tracing = startTracing();
+const tracing = tracingOrExit();
 const worker = await createBridgeWorker({ config, address, connection, live, tracing });
 const running = worker.run();
 // One process, one scrape: the API's /metrics also serves the worker's registry.

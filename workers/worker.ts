@@ -9,7 +9,7 @@ import type { BridgeConfig } from '../config/schema.js';
 import { createJsonLogger } from '../observability/logging.js';
 import { WorkerMetrics } from '../observability/metrics.js';
 import { installWorkerRuntime } from '../observability/runtime.js';
-import { startTracing, type Tracing } from '../observability/tracing.js';
+import { tracingOrExit, type Tracing } from '../observability/tracing.js';
 import { agentTaskQueue } from '../workflows/shared.js';
 import type { BridgeSinks } from '../workflows/sinks.js';
 import { StaleBundleError, verifyWorkflowBundle, workflowInterceptorModules } from './bundle.js';
@@ -189,7 +189,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   await exitUnlessNamespaceReady(connection);
   reloadOnHangup(live, 'worker');
   const metrics = new WorkerMetrics({ processMetrics: true });
-  const tracing = startTracing();
+  const tracing = tracingOrExit();
   const bridgeWorker = await createBridgeWorker({
     config: { ...config, temporal: { ...config.temporal, namespace: connection.namespace } },
     address: connection.address,
