@@ -53,7 +53,7 @@ export function tracingSettings(env: Env = process.env): TracingSettings {
       ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
       : 'OTEL_EXPORTER_OTLP_PROTOCOL';
     throw new TracingConfigError(
-      `${name}=${protocol} is not supported: the bridge exports OTLP over HTTP (http/protobuf)`,
+      `${name}=${protocol} is not supported: the bridge exports OTLP over HTTP (JSON; http/json or http/protobuf)`,
     );
   }
   return {

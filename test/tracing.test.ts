@@ -109,7 +109,7 @@ describe('tracing settings from the OTEL_* variables', () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
         OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc',
       }),
-    ).toThrow(/OTEL_EXPORTER_OTLP_TRACES_PROTOCOL.*http\/protobuf/);
+    ).toThrow(/OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc.*OTLP over HTTP/);
   });
 });
 
