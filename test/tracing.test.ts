@@ -211,13 +211,17 @@ describe('one customer message is one trace', () => {
     const { payload } = await stack.sendMessage({ conversationId: 31, content: 'second' });
     const workflowId = stack.messageWorkflowId((payload as { id: number }).id, 31);
     expect((await stack.result(workflowId)).outcome).toBe('delivered');
-    // The first delivery's spans were all exported before the reset: this one is the second's.
     const delivery = (spans: ReadableSpan[]) =>
-      spans.find((span) => span.name === 'RunWorkflow:messageDeliveryWorkflow');
+      spans.find(
+        (span) =>
+          span.name === 'RunWorkflow:messageDeliveryWorkflow' &&
+          span.attributes['workflowId'] === workflowId,
+      );
     await expect
       .poll(() => delivery(exporter.getFinishedSpans()), { timeout: 15_000 })
       .toBeDefined();
     const spans = exporter.getFinishedSpans();
+    // The only webhook since the reset: the second message's.
     const [webhook] = named(spans, 'POST /webhook/chatwoot');
     expect(delivery(spans)!.spanContext().traceId).toBe(webhook!.spanContext().traceId);
   });
