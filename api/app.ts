@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { Registry } from 'prom-client';
@@ -16,6 +17,7 @@ import { bearerKeysPlugin } from './plugins/bearerKeys.js';
 import { errorShapePlugin } from './plugins/errorShape.js';
 import { failedAuthLimitPlugin } from './plugins/failedAuthLimit.js';
 import { AfterOutageCheck } from './afterOutage.js';
+import { traceRequests } from './tracingHooks.js';
 import { webhookRoutes } from './webhook.js';
 
 /** Hands one customer message straight to a delivery (the benchmark's no-Temporal baseline). */
@@ -33,6 +35,8 @@ export type AppDeps = {
   metrics?: ApiMetrics;
   /** More registries served on `/metrics` with the app's own (`npm start`: the worker's). */
   extraMetrics?: Registry[];
+  /** OpenTelemetry (observability/tracing.ts): a span per webhook request; default: none. */
+  tracer?: Tracer;
 } & (
   | { temporal: Client }
   /** Another way to accept a message (the benchmark's no-Temporal baseline). */
@@ -80,6 +84,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   void app.register((scope, _options, done) => {
     countWebhookRequests(scope, metrics);
+    if (deps.tracer) traceRequests(scope, deps.tracer);
     webhookRoutes(scope, {
       config,
       conversations,

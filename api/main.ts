@@ -5,6 +5,7 @@ import { configOrExit, loadConfig, requireWebhookSecrets } from '../config/load.
 import type { BridgeConfig } from '../config/schema.js';
 import { bridgeDataConverter } from '../codec/dataConverter.js';
 import { ApiMetrics } from '../observability/metrics.js';
+import { tracingOrExit, type Tracing } from '../observability/tracing.js';
 import {
   lazyClient,
   plainConnection,
@@ -20,8 +21,9 @@ export async function startApi(
   /** An address (plain TCP) or the settings of temporal/connection.ts. */
   temporalAt: string | TemporalConnectionSettings,
   live: LiveConfig = new LiveConfig(config),
-  options: Pick<AppDeps, 'extraMetrics'> = {},
+  options: Pick<AppDeps, 'extraMetrics'> & { tracing?: Tracing } = {},
 ) {
+  const { tracing, ...appOptions } = options;
   const settings =
     typeof temporalAt === 'string'
       ? plainConnection(temporalAt, config.temporal.namespace)
@@ -31,10 +33,11 @@ export async function startApi(
     connection,
     namespace: settings.namespace,
     dataConverter: bridgeDataConverter(config),
+    ...(tracing ? { interceptors: tracing.clientInterceptors } : {}),
   });
   // The process's CPU and memory series come with the API's registry (one per process).
   const metrics = new ApiMetrics({ processMetrics: true });
-  const app = buildApp({ config, temporal, live, metrics, ...options });
+  const app = buildApp({ config, temporal, live, metrics, tracer: tracing?.tracer, ...appOptions });
   await app.listen({ port: config.http.port, host: config.http.host });
   return {
     app,
@@ -55,8 +58,16 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   reloadOnHangup(live, 'api');
   const connection = resolveTemporalConnection(config);
   checkNamespaceInBackground(connection);
-  const api = await startApi(config, connection, live);
+  const tracing = tracingOrExit();
+  const api = await startApi(config, connection, live, { tracing });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => void api.close().then(() => process.exit(0)));
+    process.once(
+      signal,
+      () =>
+        void api.close().then(async () => {
+          await tracing?.shutdown();
+          process.exit(0);
+        }),
+    );
   }
 }

@@ -14,6 +14,14 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 const projectRoot = fileURLToPath(new URL('../', import.meta.url));
 const workflowsPath = join(projectRoot, 'workflows', 'index.ts');
 
+/**
+ * Workflow interceptors in every bundle, tracing on or off: they trace only runs a traced client
+ * started or signalled, so one bundle (the Dockerfile's) serves both.
+ */
+export const workflowInterceptorModules = [
+  join(projectRoot, 'observability', 'workflowTracing.ts'),
+];
+
 /** Where `npm run build` writes the bundle (git- and docker-ignored; the Dockerfile builds it). */
 export const defaultBundlePath = join(projectRoot, 'dist', 'workflow-bundle.js');
 
@@ -29,6 +37,7 @@ export async function buildWorkflowBundle(bundlePath = defaultBundlePath): Promi
   const files = new Set<string>();
   const { code } = await bundleWorkflowCode({
     workflowsPath,
+    workflowInterceptorModules,
     logger: quietLogger,
     webpackConfigHook: (config) => {
       config.plugins = [...(config.plugins ?? []), collectSources(files)];

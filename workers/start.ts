@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { createJsonLogger } from '../observability/logging.js';
 import { installWorkerRuntime } from '../observability/runtime.js';
+import { tracingOrExit } from '../observability/tracing.js';
 import {
   BRIDGE_SEARCH_ATTRIBUTES,
   LOW_LATENCY_DYNAMIC_CONFIG,
@@ -86,10 +87,15 @@ installWorkerRuntime(
   createJsonLogger({ name: 'chatwoot-bridge-worker', secretsFrom: () => live.current() }),
 );
 reloadOnHangup(live, 'bridge');
-const worker = await createBridgeWorker({ config, address, connection, live });
+// OTEL_* variables: one trace from the webhook request through the workflows and activities.
+const tracing = tracingOrExit();
+const worker = await createBridgeWorker({ config, address, connection, live, tracing });
 const running = worker.run();
 // One process, one scrape: the API's /metrics also serves the worker's registry.
-const api = await startApi(config, connection, live, { extraMetrics: [worker.metrics.registry] });
+const api = await startApi(config, connection, live, {
+  extraMetrics: [worker.metrics.registry],
+  tracing,
+});
 console.log(
   `Bridge ready: POST http://${config.http.host}:${config.http.port}/webhook/chatwoot → task queue "${config.temporal.taskQueue}"`,
 );
@@ -104,6 +110,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       await api.close();
       await worker.shutdown();
       await devServer?.stop();
+      await tracing?.shutdown();
       process.exit(0);
     })();
   });

@@ -9,9 +9,10 @@ import type { BridgeConfig } from '../config/schema.js';
 import { createJsonLogger } from '../observability/logging.js';
 import { WorkerMetrics } from '../observability/metrics.js';
 import { installWorkerRuntime } from '../observability/runtime.js';
+import { tracingOrExit, type Tracing } from '../observability/tracing.js';
 import { agentTaskQueue } from '../workflows/shared.js';
 import type { BridgeSinks } from '../workflows/sinks.js';
-import { StaleBundleError, verifyWorkflowBundle } from './bundle.js';
+import { StaleBundleError, verifyWorkflowBundle, workflowInterceptorModules } from './bundle.js';
 import { ensureCatchUpSchedules, type StartupLogger } from './catchUpSchedules.js';
 import {
   connectClient,
@@ -40,6 +41,8 @@ export interface BridgeWorkerOptions {
   metrics?: WorkerMetrics;
   /** Start-up messages (whether catch-up is on); default: the Temporal runtime's logger. */
   logger?: StartupLogger;
+  /** OpenTelemetry (observability/tracing.ts); default: none, nothing traced. */
+  tracing?: Tracing;
 }
 
 export interface BridgeWorker {
@@ -60,7 +63,7 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
  * giving them their own slots means a crowd of slow agents never delays a reply's post.
  */
 export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<BridgeWorker> {
-  const { config, address } = options;
+  const { config, address, tracing } = options;
   // Every payload this process writes or reads goes through the codec (temporal.encryption).
   const dataConverter = bridgeDataConverter(config);
   const settings = options.connection ?? plainConnection(address, config.temporal.namespace);
@@ -70,6 +73,7 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
     connection: clientConnection,
     namespace: config.temporal.namespace,
     dataConverter,
+    ...(tracing ? { interceptors: tracing.clientInterceptors } : {}),
   });
   const bundlePath = options.workflowBundlePath ?? (process.env.WORKFLOW_BUNDLE_PATH || undefined);
   // Never run workflow code other than the installed sources: a stale bundle stops the start.
@@ -100,6 +104,8 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
     connection: nativeConnection,
     namespace: config.temporal.namespace,
     dataConverter,
+    // Activity spans (both queues), children of the workflow's StartActivity span.
+    ...(tracing ? { interceptors: tracing.workerInterceptors } : {}),
   };
   // On SIGTERM both stop polling and let what is in flight finish (an agent still answering)
   // within the grace time; what is still running then is cancelled and resumed elsewhere.
@@ -112,9 +118,16 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
     Worker.create({
       ...common,
       taskQueue: config.temporal.taskQueue,
-      ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath }),
+      // The workflow interceptors are in every bundle (workers/bundle.ts): bundled from source
+      // the same way, so both paths run the same workflow code.
+      ...(bundlePath
+        ? { workflowBundle: { codePath: bundlePath } }
+        : {
+            workflowsPath,
+            interceptors: { ...common.interceptors, workflowModules: workflowInterceptorModules },
+          }),
       activities: activities.chatwoot,
-      sinks,
+      sinks: { ...sinks, ...tracing?.workflowSinks },
       ...shared,
     }),
     Worker.create({
@@ -176,12 +189,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   await exitUnlessNamespaceReady(connection);
   reloadOnHangup(live, 'worker');
   const metrics = new WorkerMetrics({ processMetrics: true });
+  const tracing = tracingOrExit();
   const bridgeWorker = await createBridgeWorker({
     config: { ...config, temporal: { ...config.temporal, namespace: connection.namespace } },
     address: connection.address,
     connection,
     live,
     metrics,
+    tracing,
   }).catch((error: unknown) => {
     if (!(error instanceof StaleBundleError)) throw error;
     logger.error(error.message);
@@ -203,4 +218,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   // The SDK's runtime shuts both workers down on SIGINT/SIGTERM, within worker.shutdownGraceMs.
   await bridgeWorker.run();
   await metricsServer?.close();
+  await tracing?.shutdown();
 }

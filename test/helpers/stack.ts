@@ -6,6 +6,7 @@ import { buildApp } from '../../api/app.js';
 import { bridgeDataConverter } from '../../codec/dataConverter.js';
 import { awaitWorkflow } from '../../client/awaitWorkflow.js';
 import { LiveConfig } from '../../config/live.js';
+import type { Tracing } from '../../observability/tracing.js';
 import { loadConfig, parseConfig } from '../../config/load.js';
 import type { AgentConfig, BridgeConfig } from '../../config/schema.js';
 import {
@@ -64,6 +65,8 @@ export interface StackOptions {
   encryption?: Record<string, unknown>;
   /** The `catchUp` section (its token also turns on the webhook's after-outage check). */
   catchUp?: Record<string, unknown>;
+  /** OpenTelemetry for the app's client, the webhook route and the worker (test/tracing.test.ts). */
+  tracing?: Tracing;
 }
 
 /** Fast, real-time friendly defaults: retries in milliseconds instead of seconds. */
@@ -143,12 +146,13 @@ export async function startStack(options: StackOptions = {}) {
     connection,
     namespace: config.temporal.namespace,
     dataConverter: bridgeDataConverter(config),
+    ...(options.tracing ? { interceptors: options.tracing.clientInterceptors } : {}),
   });
   const configFile = options.configFile;
   const live = configFile
     ? new LiveConfig(config, () => loadConfig({ BRIDGE_CONFIG: configFile }))
     : new LiveConfig(config);
-  const app = buildApp({ config, temporal, live, logger: false });
+  const app = buildApp({ config, temporal, live, logger: false, tracer: options.tracing?.tracer });
 
   let bridgeWorker: BridgeWorker | undefined;
   if (options.worker !== false) {
@@ -157,6 +161,7 @@ export async function startStack(options: StackOptions = {}) {
       address,
       workflowBundlePath: inject('workflowBundlePath'),
       live,
+      tracing: options.tracing,
     });
     void bridgeWorker.run();
   }
