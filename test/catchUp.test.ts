@@ -650,6 +650,7 @@ describe('catch-up configuration', () => {
       intervalMs: 60_000,
       maxAgeMs: 1_800_000,
       firstRunLookbackMs: 3_600_000,
+      afterOutageMs: 30_000,
     });
     expect(catchUpAccountIds(config)).toEqual([]);
   });
