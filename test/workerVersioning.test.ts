@@ -176,6 +176,23 @@ describe('worker versioning on a real Temporal server', () => {
       expect(versioning?.deploymentVersion).toEqual({ deploymentName, buildId });
       expect(versioning?.behavior).toBe(VersioningBehavior.VERSIONING_BEHAVIOR_PINNED);
     }
+    // What an operator lists to see what still runs on a version (README).
+    const onVersion = async () => {
+      const ids: string[] = [];
+      const query = `TemporalWorkerDeploymentVersion = "${deploymentName}:${buildId}"`;
+      for await (const execution of stack.temporal.workflow.list({ query })) {
+        ids.push(execution.workflowId);
+      }
+      return ids;
+    };
+    await expect
+      .poll(onVersion, { timeout: 20_000 })
+      .toEqual(
+        expect.arrayContaining([
+          json.workflowId as string,
+          conversationWorkflowId(stack.accountId, 801),
+        ]),
+      );
     // The CLI shows the same to an operator.
     await eventually(
       async () => {
