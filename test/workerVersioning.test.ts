@@ -92,89 +92,127 @@ describe('worker.deployment configuration', () => {
   });
 });
 
+/** A worker of `stack`'s bridge polling as one version of a Worker Deployment. */
+async function versionedWorker(
+  stack: Stack,
+  deployment: { name: string; buildId?: string; defaultVersioningBehavior: string },
+): Promise<BridgeWorker> {
+  const config = parseConfig({ ...stack.config, worker: { deployment } });
+  const worker = await createBridgeWorker({
+    config,
+    address: inject('temporalAddress'),
+    workflowBundlePath: inject('workflowBundlePath'),
+    live: new LiveConfig(config),
+  });
+  void worker.run();
+  return worker;
+}
+
+const temporalCli = async (...args: string[]) =>
+  run(await ensureTemporalCli(), [
+    ...args,
+    '--address',
+    inject('temporalAddress'),
+    '--output',
+    'json',
+  ]);
+
+/** The distinct task queues a version's workers poll. */
+async function versionQueues(stack: Stack, deploymentName: string, buildId: string) {
+  const { workerDeploymentVersionInfo } =
+    await stack.temporal.connection.workflowService.describeWorkerDeploymentVersion({
+      namespace: stack.config.temporal.namespace,
+      deploymentVersion: { deploymentName, buildId },
+    });
+  // One entry per task queue type: the main queue serves workflows and activities.
+  const names = (workerDeploymentVersionInfo?.taskQueueInfos ?? []).map(({ name }) => name);
+  return [...new Set(names)].sort();
+}
+
+/** What an operator does once the new workers poll (README "Changing workflow code safely"). */
+async function makeCurrent(stack: Stack, deploymentName: string, buildId: string) {
+  const { taskQueue } = stack.config.temporal;
+  await expect
+    .poll(() => versionQueues(stack, deploymentName, buildId).catch(() => []), { timeout: 20_000 })
+    .toEqual([taskQueue, agentTaskQueue(taskQueue)].sort());
+  await temporalCli(
+    'worker',
+    'deployment',
+    'set-current-version',
+    '--deployment-name',
+    deploymentName,
+    '--build-id',
+    buildId,
+    '--yes',
+  );
+}
+
+/** The version a workflow runs on and its behaviour there, as `describe` reports them. */
+async function versionOf(stack: Stack, workflowId: string) {
+  const described = await stack.temporal.workflow.getHandle(workflowId).describe();
+  const versioning = described.raw.workflowExecutionInfo?.versioningInfo;
+  return {
+    buildId: versioning?.deploymentVersion?.buildId,
+    deploymentName: versioning?.deploymentVersion?.deploymentName,
+    behavior: versioning?.behavior,
+  };
+}
+
+/** Sends a customer message and waits for its delivery; returns the delivery's workflow id. */
+async function converse(stack: Stack, conversationId: number, content: string) {
+  const { json } = await stack.sendMessage({ conversationId, content });
+  const workflowId = json.workflowId as string;
+  expect((await stack.result(workflowId)).outcome).toBe('delivered');
+  return workflowId;
+}
+
 /**
- * A versioned worker on the suite's real dev server: it registers its version with both task
- * queues, serves a conversation once the version is made current with the Temporal CLI, and the
- * workflows it ran carry that version and their behaviour.
+ * Versioned workers on the suite's real dev server: a version registers both task queues,
+ * serves conversations once the Temporal CLI makes it current, and what it ran carries the
+ * version and its behaviour.
  */
-describe('worker versioning on a real Temporal server', () => {
+describe('worker versioning on a real Temporal server: PINNED', () => {
   let stack: Stack;
-  let worker: BridgeWorker;
-  let cli: string;
+  const workers: BridgeWorker[] = [];
   // One deployment per run: the dev server outlives this file.
   const deploymentName = `bridge-test-${randomUUID()}`;
   let buildId: string;
 
   beforeAll(async () => {
-    cli = await ensureTemporalCli();
     stack = await startStack({ worker: false });
-    const config = parseConfig({
-      ...stack.config,
-      worker: { deployment: { name: deploymentName, defaultVersioningBehavior: 'PINNED' } },
-    });
     buildId = buildIdFromBundle(deploymentName, inject('workflowBundlePath'));
-    worker = await createBridgeWorker({
-      config,
-      address: inject('temporalAddress'),
-      workflowBundlePath: inject('workflowBundlePath'),
-      live: new LiveConfig(config),
-    });
-    void worker.run();
+    workers.push(
+      await versionedWorker(stack, { name: deploymentName, defaultVersioningBehavior: 'PINNED' }),
+    );
   });
 
   afterAll(async () => {
-    await worker?.shutdown();
+    for (const worker of workers) await worker.shutdown();
     await stack?.stop();
   });
 
-  const temporal = (...args: string[]) =>
-    run(cli, [...args, '--address', inject('temporalAddress'), '--output', 'json']);
-
   it('registers both task queues in its version and runs a conversation once it is current', async () => {
-    const { taskQueue } = stack.config.temporal;
-    const queues = async () => {
-      const { workerDeploymentVersionInfo } =
-        await stack.temporal.connection.workflowService.describeWorkerDeploymentVersion({
-          namespace: stack.config.temporal.namespace,
-          deploymentVersion: { deploymentName, buildId },
-        });
-      // One entry per task queue type: the main queue serves workflows and activities.
-      const names = (workerDeploymentVersionInfo?.taskQueueInfos ?? []).map(({ name }) => name);
-      return [...new Set(names)].sort();
-    };
-    await expect
-      .poll(() => queues().catch(() => []), { timeout: 20_000 })
-      .toEqual([taskQueue, agentTaskQueue(taskQueue)].sort());
-
-    // What an operator does after the new workers poll (README "Changing workflow code safely").
-    await temporal(
+    await makeCurrent(stack, deploymentName, buildId);
+    const { stdout } = await temporalCli(
       'worker',
       'deployment',
-      'set-current-version',
-      '--deployment-name',
+      'describe',
+      '--name',
       deploymentName,
-      '--build-id',
-      buildId,
-      '--yes',
     );
-    const { stdout } = await temporal('worker', 'deployment', 'describe', '--name', deploymentName);
     expect(JSON.stringify(JSON.parse(stdout))).toContain(buildId);
 
-    const { json } = await stack.sendMessage({ conversationId: 801, content: 'versioned hello' });
-    const report = await stack.result(json.workflowId as string);
-    expect(report.outcome).toBe('delivered');
+    const delivery = await converse(stack, 801, 'versioned hello');
     expect(stack.chatwoot.messages(stack.accountId, 801).map((m) => m.content)).toEqual([
       'echo: versioned hello',
     ]);
-
-    for (const workflowId of [
-      json.workflowId as string,
-      conversationWorkflowId(stack.accountId, 801),
-    ]) {
-      const described = await stack.temporal.workflow.getHandle(workflowId).describe();
-      const versioning = described.raw.workflowExecutionInfo?.versioningInfo;
-      expect(versioning?.deploymentVersion).toEqual({ deploymentName, buildId });
-      expect(versioning?.behavior).toBe(VersioningBehavior.VERSIONING_BEHAVIOR_PINNED);
+    const actor = conversationWorkflowId(stack.accountId, 801);
+    for (const workflowId of [delivery, actor]) {
+      expect(await versionOf(stack, workflowId)).toEqual({
+        deploymentName,
+        buildId,
+        behavior: VersioningBehavior.VERSIONING_BEHAVIOR_PINNED,
+      });
     }
     // What an operator lists to see what still runs on a version (README).
     const onVersion = async () => {
@@ -187,20 +225,77 @@ describe('worker versioning on a real Temporal server', () => {
     };
     await expect
       .poll(onVersion, { timeout: 20_000 })
-      .toEqual(
-        expect.arrayContaining([
-          json.workflowId as string,
-          conversationWorkflowId(stack.accountId, 801),
-        ]),
-      );
+      .toEqual(expect.arrayContaining([delivery, actor]));
     // The CLI shows the same to an operator.
     await eventually(
       async () => {
-        const workflowId = json.workflowId as string;
-        const shown = await temporal('workflow', 'describe', '--workflow-id', workflowId);
+        const shown = await temporalCli('workflow', 'describe', '--workflow-id', delivery);
         return shown.stdout.includes(buildId) && shown.stdout.includes(deploymentName);
       },
       { description: 'the deployment version in `temporal workflow describe`' },
     );
+  }, 60_000);
+
+  it('after a newer version is made current, a pinned actor and its deliveries stay on theirs', async () => {
+    workers.push(
+      await versionedWorker(stack, {
+        name: deploymentName,
+        buildId: 'next-build',
+        defaultVersioningBehavior: 'PINNED',
+      }),
+    );
+    await makeCurrent(stack, deploymentName, 'next-build');
+
+    const pinned = await converse(stack, 801, 'still the old code');
+    expect((await versionOf(stack, pinned)).buildId).toBe(buildId);
+    expect((await versionOf(stack, conversationWorkflowId(stack.accountId, 801))).buildId).toBe(
+      buildId,
+    );
+    // A new conversation starts on the current version.
+    await converse(stack, 802, 'new code');
+    expect((await versionOf(stack, conversationWorkflowId(stack.accountId, 802))).buildId).toBe(
+      'next-build',
+    );
+  }, 60_000);
+});
+
+describe('worker versioning on a real Temporal server: AUTO_UPGRADE', () => {
+  let stack: Stack;
+  const workers: BridgeWorker[] = [];
+  const deploymentName = `bridge-test-${randomUUID()}`;
+
+  beforeAll(async () => {
+    stack = await startStack({ worker: false });
+  });
+  afterAll(async () => {
+    for (const worker of workers) await worker.shutdown();
+    await stack?.stop();
+  });
+
+  it('a running actor moves to the version made current at its next message', async () => {
+    const deployment = (buildId: string) => ({
+      name: deploymentName,
+      buildId,
+      defaultVersioningBehavior: 'AUTO_UPGRADE',
+    });
+    workers.push(await versionedWorker(stack, deployment('first')));
+    await makeCurrent(stack, deploymentName, 'first');
+    await converse(stack, 811, 'before the deploy');
+    const actor = conversationWorkflowId(stack.accountId, 811);
+    expect(await versionOf(stack, actor)).toEqual({
+      deploymentName,
+      buildId: 'first',
+      behavior: VersioningBehavior.VERSIONING_BEHAVIOR_AUTO_UPGRADE,
+    });
+
+    workers.push(await versionedWorker(stack, deployment('second')));
+    await makeCurrent(stack, deploymentName, 'second');
+    const delivery = await converse(stack, 811, 'after the deploy');
+    expect((await versionOf(stack, delivery)).buildId).toBe('second');
+    expect((await versionOf(stack, actor)).buildId).toBe('second');
+    expect(stack.chatwoot.messages(stack.accountId, 811).map((m) => m.content)).toEqual([
+      'echo: before the deploy',
+      'echo: after the deploy',
+    ]);
   }, 60_000);
 });
