@@ -59,6 +59,10 @@ export const RELOAD_BEHAVIOUR = {
   'delivery.offerScheduleToCloseMs': 'live',
   // Given to the SDK's workers when they are created.
   'worker.shutdownGraceMs': 'restart',
+  // The worker polls as this deployment version from its start to its end.
+  'worker.deployment.name': 'restart',
+  'worker.deployment.buildId': 'restart',
+  'worker.deployment.defaultVersioningBehavior': 'restart',
   // Actor settings reach conversations whose actor starts after the reload.
   'conversation.resumeAfterIdleMs': 'live',
   'conversation.botAssigneeIds': 'live',

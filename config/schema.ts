@@ -357,6 +357,39 @@ export const deliverySchema = z
   })
   .loose();
 
+/**
+ * A Worker Deployment version: `name` groups the bridge's workers across deploys, `buildId` names
+ * this build. Temporal joins them as `name.buildId` and reserves `__` prefixes.
+ */
+export const deploymentSchema = z
+  .object({
+    name: z
+      .string()
+      .min(1, 'name the Worker Deployment, e.g. "chatwoot-bridge", or remove worker.deployment')
+      .max(255, 'use at most 255 characters')
+      .refine((name) => !/[.:]/.test(name), "a deployment name may not contain '.' or ':'")
+      .refine((name) => !name.startsWith('__'), "names starting with '__' are Temporal's own"),
+    /**
+     * This build's id, e.g. the image tag or commit. Unset: derived from the workflow bundle's
+     * manifest (`npm run build`), so the same workflow code always gets the same id.
+     */
+    buildId: z
+      .string()
+      .min(1, 'set a build id (e.g. the commit), or remove buildId to use the bundle hash')
+      .max(255, 'use at most 255 characters')
+      .refine((id) => !id.startsWith('__'), "build ids starting with '__' are Temporal's own")
+      .optional(),
+    /**
+     * What workflows started on this version do when a newer version becomes current:
+     * `AUTO_UPGRADE` moves them on (their changes must be behind `patched()`), `PINNED` keeps
+     * each one on the version it started on until it completes.
+     */
+    defaultVersioningBehavior: z
+      .enum(['AUTO_UPGRADE', 'PINNED'], { error: "use 'AUTO_UPGRADE' or 'PINNED'" })
+      .default('AUTO_UPGRADE'),
+  })
+  .loose();
+
 /** Worker processes (`npm run worker`, `npm start`); read at start. */
 export const workerSchema = z
   .object({
@@ -371,6 +404,12 @@ export const workerSchema = z
       .min(0)
       .max(3_600_000, 'use at most 3600000 ms (one hour)')
       .default(30_000),
+    /**
+     * Worker Versioning (README "Changing workflow code safely"): the workers poll as one version
+     * of a Temporal Worker Deployment, so a deploy can ramp new workflow code and drain the old.
+     * Unset: off, every worker takes every task.
+     */
+    deployment: deploymentSchema.optional(),
   })
   .loose();
 
@@ -608,6 +647,7 @@ export type ConversationConfig = z.infer<typeof conversationSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
 export type CatchUpConfig = z.infer<typeof catchUpSchema>;
 export type WorkerConfig = z.infer<typeof workerSchema>;
+export type DeploymentConfig = z.infer<typeof deploymentSchema>;
 export type EncryptionConfig = z.infer<typeof encryptionSchema>;
 
 /** The accounts catch-up runs for: `catchUp.accountIds`, else `chatwoot.accountId`, else none. */

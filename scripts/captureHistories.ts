@@ -1,9 +1,10 @@
 /**
  * Records real workflow histories for the replay test (test/replay.test.ts): runs a set of
  * conversation scenarios through the whole bridge (webhook app, worker, fake Chatwoot, mock
- * agents) on a fresh Temporal dev server, and writes each actor run and a few message
- * deliveries to test/replay/<label>/ as history JSON (the format `temporal workflow show
- * --output json` writes).
+ * agents) on a fresh Temporal dev server, and writes each actor run and its message deliveries
+ * to test/replay/<label>/ as history JSON (the format `temporal workflow show --output json`
+ * writes), with the other workflow types beside them: an AIWM turn lease, a pull agent's inbox,
+ * a proactive message held until its `sendAt`, and a catch-up run.
  *
  *   npx tsx scripts/captureHistories.ts <label>
  *
@@ -12,6 +13,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { historyJson } from '../test/helpers/replayHistories.js';
@@ -32,6 +34,13 @@ import {
 } from '../sandbox/chatwootWebhooks.js';
 import { FakeChatwoot } from '../sandbox/fakeChatwoot.js';
 import { startMockAgent } from '../sandbox/mockAgents.js';
+import { sendLikeAgentBot } from '../test/helpers/agentBotSender.js';
+import { pullAgent } from '../test/helpers/pullAgent.js';
+import { temporalTurnLock } from '../agents/temporalTurnLock.js';
+import type { TurnLease } from '../agents/turnLock.js';
+import { agentLeaseWorkflowId, leaseStateQuery } from '../workflows/agentLease.js';
+import { catchUpScheduleId } from '../workflows/catchUpShared.js';
+import { agentInboxWorkflowId } from '../workflows/pullShared.js';
 import {
   BRIDGE_SEARCH_ATTRIBUTES,
   LOW_LATENCY_DYNAMIC_CONFIG,
@@ -49,6 +58,9 @@ import {
 
 const SECRET = 'capture-secret';
 const TOKEN = 'capture-token';
+const USER_TOKEN = 'capture-user-token';
+const API_KEY = 'capture-api-key-0123456789';
+const PULL_KEY = 'capture-pull-key-0123456789';
 const ACCOUNT = 1;
 
 const label = process.argv[2];
@@ -75,7 +87,10 @@ const server = await startDevServer({
   // Few events per run, so one scenario records an actor that continued-as-new.
   dynamicConfig: { ...LOW_LATENCY_DYNAMIC_CONFIG, 'limit.historyCount.suggestContinueAsNew': 40 },
 });
-const chatwoot = await FakeChatwoot.start({ apiAccessToken: TOKEN });
+const chatwoot = await FakeChatwoot.start({
+  apiAccessToken: TOKEN,
+  userApiAccessToken: USER_TOKEN,
+});
 const agents = await startMockAgent();
 const agent = (id: string, path: string, extra: Record<string, unknown> = {}) => ({
   id,
@@ -105,6 +120,7 @@ const config = parseConfig({
     agent('handoff', 'handoff'),
     agent('slow', 'slow?delayMs=1500'),
     agent('multi', 'multi?count=2&delayMs=1000'),
+    { id: 'puller', transport: 'pull', apiKey: PULL_KEY, longPollMs: 5_000 },
   ],
   routes: [
     { inboxId: 7, agentId: 'held' },
@@ -114,6 +130,7 @@ const config = parseConfig({
     { inboxId: 11, agentId: 'handoff' },
     { inboxId: 12, agentId: 'slow' },
     { inboxId: 13, agentId: 'multi' },
+    { inboxId: 14, agentId: 'puller' },
   ],
   delivery: {
     agentRetryWindowMs: 4_000,
@@ -127,6 +144,9 @@ const config = parseConfig({
   },
   temporal: { address: server.address, taskQueue: `capture-${randomUUID()}` },
   metrics: { workerPort: 0, temporalSdkPort: 0 },
+  api: { keys: [API_KEY] },
+  // The start-up run finds nothing; the catch-up scenario triggers one of its own at the end.
+  catchUp: { apiAccessToken: USER_TOKEN, intervalMs: 3_600_000 },
 });
 const connection = await Connection.connect({ address: server.address });
 const temporal = new Client({ connection, namespace: config.temporal.namespace });
@@ -200,8 +220,21 @@ async function customer(
 const notify = (conversationId: number, inboxId: number, event: ConversationSignal) =>
   gateway.notify(target(conversationId, inboxId), event, { start: true });
 
+/** A workflow a scenario ran besides its conversation's actor and deliveries. */
+interface OtherWorkflow {
+  /** Names the file: `<scenario>.<kind>.run<n>.json`. */
+  kind: string;
+  workflowId: string;
+}
+interface Scenario {
+  /** Its actor and every delivery of this conversation are saved. */
+  conversationId?: number;
+  run: () => Promise<void>;
+  others?: () => Promise<OtherWorkflow[]> | OtherWorkflow[];
+}
+
 /** Each scenario ends with its actor waiting for the next event (or completed). */
-const scenarios: Record<string, { conversationId: number; run: () => Promise<void> }> = {
+const scenarios: Record<string, Scenario> = {
   'continued-as-new': {
     conversationId: 901,
     async run() {
@@ -378,18 +411,152 @@ Object.assign(scenarios, {
   },
 } satisfies typeof scenarios);
 
+// The workflow types besides actor and delivery, each through the path the bridge uses it by.
+const LEASE_KEY = 'capture@wss://aiwm.example/chat';
+const leaseWorkflowId = agentLeaseWorkflowId(config.temporal.taskQueue, LEASE_KEY);
+const leaseState = () => temporal.workflow.getHandle(leaseWorkflowId).query(leaseStateQuery);
+/** Leases as the AIWM exchange takes them (agents/temporalTurnLock.ts). */
+const acquireLease = (holderId: string, waitMs = 20_000) =>
+  temporalTurnLock({
+    client: temporal,
+    taskQueue: config.temporal.taskQueue,
+    holderId,
+    token: `${holderId}#1`,
+    warn: (message) => console.warn(message),
+  }).acquire({ key: LEASE_KEY, waitMs, leaseMs: 60_000 });
+const granted = (lease: Awaited<ReturnType<typeof acquireLease>>): TurnLease => {
+  if (typeof lease === 'string') throw new Error(`expected the lease, got ${lease}`);
+  return lease;
+};
+let proactiveWorkflowId = '';
+
+Object.assign(scenarios, {
+  lease: {
+    async run() {
+      const first = granted(await acquireLease('message:1:918:1'));
+      const second = acquireLease('message:1:918:2');
+      await until(async () => (await leaseState()).waiting.length === 1, 'a holder in line');
+      // A third asker gives up waiting in line while the first still holds it.
+      const third = await acquireLease('message:1:918:3', 300);
+      if (third !== 'timeout') throw new Error('expected the third asker to give up waiting');
+      await first.release();
+      await granted(await second).release();
+      await until(async () => (await leaseState()).holder === undefined, 'the lease free');
+    },
+    others: () => [{ kind: 'lease', workflowId: leaseWorkflowId }],
+  },
+  'pull-inbox': {
+    conversationId: 915,
+    async run() {
+      const puller = pullAgent(app, 'puller', PULL_KEY);
+      const messageId = await send({ conversationId: 915, inboxId: 14, content: 'pull me' });
+      const [turn] = await puller.pollUntilTurn();
+      if (!turn) throw new Error('no turn');
+      for (const [sequence, content] of ['one', 'two'].entries()) {
+        const answer = await puller.postUntilAnswered({
+          message_id: turn.message_id,
+          content,
+          sequence,
+          final: sequence === 1,
+        });
+        if (answer.status !== 200) throw new Error(`outbox answered ${answer.status}`);
+      }
+      await delivered(915, messageId);
+    },
+    others: () => [
+      { kind: 'inbox', workflowId: agentInboxWorkflowId('puller', config.temporal.taskQueue) },
+    ],
+  },
+  'proactive-send-at': {
+    async run() {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/api/v1/messages',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+        payload: JSON.stringify({
+          accountId: ACCOUNT,
+          conversationId: 916,
+          content: 'Reminder: your appointment',
+          sendAt: new Date(Date.now() + 2_000).toISOString(),
+        }),
+      });
+      if (response.statusCode !== 202) {
+        throw new Error(`proactive answered ${response.statusCode}: ${response.body}`);
+      }
+      proactiveWorkflowId = response.json<{ workflowId: string }>().workflowId;
+      await temporal.workflow.getHandle(proactiveWorkflowId).result();
+    },
+    others: () => [{ kind: 'proactive', workflowId: proactiveWorkflowId }],
+  },
+} satisfies typeof scenarios);
+
+/**
+ * Catch-up, after the others (it reads every conversation of the account): a customer message
+ * whose webhook Chatwoot gave up on is found by a run of the account's schedule and answered.
+ */
+const catchUp: Scenario = {
+  conversationId: 917,
+  async run() {
+    chatwoot.seedConversation(ACCOUNT, 917, { inboxId: 8 });
+    const missed = chatwoot.addCustomerMessage(ACCOUNT, 917, 'written while the bridge was down');
+    const refused = await sendLikeAgentBot(chatwoot, await closedPortUrl(), missed, {
+      secret: SECRET,
+    });
+    if (refused !== 'failed') throw new Error(`expected the webhook to fail, got ${refused}`);
+    const schedule = temporal.schedule.getHandle(catchUpScheduleId(ACCOUNT));
+    const runs = async () => (await schedule.describe()).info;
+    await until(async () => (await runs()).runningActions.length === 0, 'the start-up run');
+    const before = (await runs()).recentActions.length;
+    await schedule.trigger();
+    await until(async () => (await runs()).recentActions.length > before, 'the triggered run');
+    await until(async () => (await runs()).runningActions.length === 0, 'the triggered run to end');
+    await until(
+      () => chatwoot.messages(ACCOUNT, 917).some((m) => m.content?.startsWith('echo:')),
+      'the missed message answered',
+    );
+    await delivered(917, missed.id);
+  },
+  async others() {
+    // One workflow id per schedule run: the start-up run, then the triggered one.
+    const ids: string[] = [];
+    for await (const run of temporal.workflow.list({ query: `WorkflowType = "catchUpWorkflow"` })) {
+      ids.push(run.workflowId);
+    }
+    return ids
+      .reverse()
+      .map((workflowId, index) => ({ kind: `schedule-${index + 1}`, workflowId }));
+  },
+};
+
+/** Where the bridge's webhook was: nothing listens there any more (connection refused). */
+async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}/webhook/chatwoot`;
+}
+
+async function capture(name: string, scenario: Scenario): Promise<void> {
+  await scenario.run();
+  // Let the actor finish the workflow task of its last event.
+  await sleep(1_000);
+  if (scenario.conversationId !== undefined) {
+    await save(name, conversationWorkflowId(ACCOUNT, scenario.conversationId));
+  }
+  for (const { kind, workflowId } of (await scenario.others?.()) ?? []) {
+    await saveRuns(name, kind, workflowId);
+  }
+  console.log(`captured ${name}`);
+}
+
 mkdirSync(outDir, { recursive: true });
 let failed = false;
 try {
   const results = await Promise.allSettled(
-    Object.entries(scenarios).map(async ([name, scenario]) => {
-      await scenario.run();
-      // Let the actor finish the workflow task of its last event.
-      await sleep(1_000);
-      await save(name, conversationWorkflowId(ACCOUNT, scenario.conversationId));
-      console.log(`captured ${name}`);
-    }),
+    Object.entries(scenarios).map(([name, scenario]) => capture(name, scenario)),
   );
+  results.push(...(await Promise.allSettled([capture('catch-up', catchUp)])));
   for (const result of results) {
     if (result.status === 'rejected') {
       failed = true;
@@ -416,17 +583,22 @@ async function save(name: string, actorId: string): Promise<void> {
     if (child.workflowId.startsWith('message:')) workflowIds.push(child.workflowId);
   }
   for (const workflowId of [...new Set(workflowIds)]) {
-    const runs: string[] = [];
-    for await (const run of temporal.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
-      runs.push(run.runId);
-    }
-    for (const [index, runId] of runs.reverse().entries()) {
-      const history = await temporal.workflow.getHandle(workflowId, runId).fetchHistory();
-      const kind = workflowId.startsWith('message:')
-        ? `delivery-${workflowId.split(':')[3]}`
-        : 'actor';
-      const file = `${outDir}${name}.${kind}.run${index + 1}.json`;
-      writeFileSync(file, historyJson(history) + '\n');
-    }
+    const kind = workflowId.startsWith('message:')
+      ? `delivery-${workflowId.split(':')[3]}`
+      : 'actor';
+    await saveRuns(name, kind, workflowId);
+  }
+}
+
+/** Writes every run of one workflow id, oldest first. */
+async function saveRuns(name: string, kind: string, workflowId: string): Promise<void> {
+  const runs: string[] = [];
+  for await (const run of temporal.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
+    runs.push(run.runId);
+  }
+  for (const [index, runId] of runs.reverse().entries()) {
+    const history = await temporal.workflow.getHandle(workflowId, runId).fetchHistory();
+    const file = `${outDir}${name}.${kind}.run${index + 1}.json`;
+    writeFileSync(file, historyJson(history) + '\n');
   }
 }

@@ -9,6 +9,7 @@ import {
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { describe, expect, inject, it } from 'vitest';
 import { workflowsPath } from '../workers/worker.js';
+import * as bridgeWorkflows from '../workflows/index.js';
 import type { BridgeSinks } from '../workflows/sinks.js';
 import { recordedHistories } from './helpers/replayHistories.js';
 
@@ -35,9 +36,43 @@ const sinks: InjectedSinks<BridgeSinks> = {
 describe('replay of recorded histories', () => {
   const histories = recordedHistories(replayDir);
 
+  // The newest capture (`v<n>/`, the highest n) was recorded with the code of its commit.
+  const newest = `v${Math.max(
+    ...histories.flatMap(({ file }) => /^v(\d+)\//.exec(file)?.[1] ?? []).map(Number),
+  )}/`;
+  const newestFiles = histories.filter(({ file }) => file.startsWith(newest));
+  const workflowType = (history: (typeof histories)[number]['history']) =>
+    history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
+
   it('has histories of every recorded scenario', () => {
     expect(histories.length).toBeGreaterThan(20);
     expect(histories.some(({ file }) => file.includes('continued-as-new.actor.run2'))).toBe(true);
+  });
+
+  it('the newest capture has a history of every workflow type the worker runs', () => {
+    const types = new Set(newestFiles.map(({ history }) => workflowType(history)));
+    expect([...types].sort()).toEqual(Object.keys(bridgeWorkflows).sort());
+  });
+
+  it('the newest capture covers the cases an upgrade must not break', () => {
+    const files = newestFiles.map(({ file }) => file.slice(newest.length));
+    const cases = [
+      'continued-as-new.actor.run2', // an actor across continue-as-new
+      'human-takeover.actor', // paused by a human, then resumed
+      'abort-on-newer.delivery',
+      'delivery-retries.delivery', // Chatwoot 500s, retried
+      'hand-off.delivery',
+      'lease.lease',
+      'pull-inbox.inbox',
+      'proactive-send-at.proactive',
+      'catch-up.schedule',
+    ];
+    expect(cases.filter((name) => !files.some((file) => file.startsWith(name)))).toEqual([]);
+    // `sendAt` is the proactive workflow's start delay.
+    const proactive = newestFiles.find(({ file }) => file.includes('.proactive.'))?.history;
+    expect(
+      proactive?.events?.[0]?.workflowExecutionStartedEventAttributes?.firstWorkflowTaskBackoff,
+    ).toBeTruthy();
   });
 
   it('every recorded history replays against the current workflow bundle', async () => {

@@ -14,6 +14,7 @@ import { agentTaskQueue } from '../workflows/shared.js';
 import type { BridgeSinks } from '../workflows/sinks.js';
 import { StaleBundleError, verifyWorkflowBundle, workflowInterceptorModules } from './bundle.js';
 import { ensureCatchUpSchedules, type StartupLogger } from './catchUpSchedules.js';
+import { DeploymentConfigError, versioningWorkerOptions } from './deploymentOptions.js';
 import {
   connectClient,
   connectWorker,
@@ -111,6 +112,8 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
   // within the grace time; what is still running then is cancelled and resumed elsewhere.
   const shared: Partial<WorkerOptions> = {
     shutdownGraceTime: config.worker.shutdownGraceMs,
+    // Both poll as one Worker Deployment version when worker.deployment is set.
+    ...versioningWorkerOptions(config.worker.deployment, bundlePath),
     ...options.workerOptions,
   };
 
@@ -198,7 +201,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     metrics,
     tracing,
   }).catch((error: unknown) => {
-    if (!(error instanceof StaleBundleError)) throw error;
+    if (!(error instanceof StaleBundleError || error instanceof DeploymentConfigError)) throw error;
     logger.error(error.message);
     process.exit(1);
   });
