@@ -469,5 +469,3 @@ function bridgeConfig(input: BridgeConfigInput): Record<string, unknown> {
   parseConfig(raw);
   return raw;
 }
-
-
