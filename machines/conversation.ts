@@ -1,4 +1,4 @@
-import { assign, or, setup } from 'xstate';
+import { and, assign, or, setup } from 'xstate';
 
 /**
  * The lifecycle of one conversation, as the conversation actor workflow sees it:
@@ -62,6 +62,11 @@ export interface ConversationContext {
   reorderWindowMs?: number;
   /** The wait restarts at each arrival (set by the workflow, behind a patch). */
   reorderSliding?: boolean;
+  /**
+   * A pause that asks for it (`letTurnFinish`: the status alone changed, no human acted) lets
+   * the running turn finish (set by the workflow, behind a patch).
+   */
+  pauseLetsTurnFinish?: boolean;
 }
 
 export interface ConversationInput {
@@ -69,6 +74,7 @@ export interface ConversationInput {
   orderByCreation?: boolean;
   reorderWindowMs?: number;
   reorderSliding?: boolean;
+  pauseLetsTurnFinish?: boolean;
 }
 
 export type TurnOutcome = 'delivered' | 'handed_off' | 'failed' | 'cancelled' | 'duplicate';
@@ -77,7 +83,8 @@ export type ConversationEvent =
   | { type: 'MESSAGE'; message: QueuedMessage }
   | { type: 'TICK'; at: number }
   | { type: 'TURN_FINISHED'; turnSeq: number; outcome: TurnOutcome; reason?: string; at: number }
-  | { type: 'HUMAN_ACTIVE'; reason: string; at: number }
+  /** `letTurnFinish`: only the status changed (Chatwoot opens it on a bot failure too). */
+  | { type: 'HUMAN_ACTIVE'; reason: string; at: number; letTurnFinish?: boolean }
   | { type: 'BOT_RESUMED'; reason: string }
   | { type: 'RESOLVED'; reason: string };
 
@@ -243,6 +250,17 @@ export const conversationMachine = setup({
     due: ({ context, event }) =>
       event.type === 'TICK' && context.dueAt !== undefined && event.at >= context.dueAt,
     abortOnNewer: ({ event }) => event.type === 'MESSAGE' && event.message.abortOnNewer,
+    letsTurnFinish: ({ context, event }) =>
+      context.pauseLetsTurnFinish === true &&
+      event.type === 'HUMAN_ACTIVE' &&
+      event.letTurnFinish === true,
+    /** Paused with the turn still running: it reports here, and a resume waits for it. */
+    turnReportsInPause: ({ context, event }) =>
+      context.pauseLetsTurnFinish === true &&
+      event.type === 'TURN_FINISHED' &&
+      event.turnSeq === context.turnSeq,
+    turnStillRunning: ({ context }) =>
+      context.pauseLetsTurnFinish === true && context.turn.length > 0,
   },
 }).createMachine({
   id: 'conversation',
@@ -256,6 +274,7 @@ export const conversationMachine = setup({
     ...(input.orderByCreation ? { orderByCreation: true } : {}),
     ...(input.reorderWindowMs ? { reorderWindowMs: input.reorderWindowMs } : {}),
     ...(input.reorderSliding ? { reorderSliding: true } : {}),
+    ...(input.pauseLetsTurnFinish ? { pauseLetsTurnFinish: true } : {}),
   }),
   initial: 'active',
   states: {
@@ -263,7 +282,10 @@ export const conversationMachine = setup({
       initial: 'idle',
       on: {
         // The bot stops at once: a running turn is cancelled (replies posted so far stay).
-        HUMAN_ACTIVE: { target: 'paused', actions: ['cancelTurn', 'pause'] },
+        HUMAN_ACTIVE: [
+          { guard: 'letsTurnFinish', target: 'paused', actions: 'pause' },
+          { target: 'paused', actions: ['cancelTurn', 'pause'] },
+        ],
         RESOLVED: { target: 'closed', actions: ['cancelTurn', 'close'] },
       },
       states: {
@@ -331,8 +353,23 @@ export const conversationMachine = setup({
       on: {
         MESSAGE: { actions: 'hold' },
         HUMAN_ACTIVE: { actions: 'touchPause' },
-        TICK: { guard: 'due', target: 'active', actions: 'resume' },
-        BOT_RESUMED: { target: 'active', actions: 'resume' },
+        TURN_FINISHED: { guard: 'turnReportsInPause', actions: 'finishTurn' },
+        TICK: [
+          {
+            guard: and(['due', 'turnStillRunning']),
+            target: '#conversation.active.delivering',
+            actions: 'resume',
+          },
+          { guard: 'due', target: 'active', actions: 'resume' },
+        ],
+        BOT_RESUMED: [
+          {
+            guard: 'turnStillRunning',
+            target: '#conversation.active.delivering',
+            actions: 'resume',
+          },
+          { target: 'active', actions: 'resume' },
+        ],
         RESOLVED: { target: 'closed', actions: 'close' },
       },
     },

@@ -69,6 +69,7 @@ describe('conversation machine: every state and transition', () => {
           finished(snapshot, 'cancelled'),
           finished(snapshot, 'delivered', snapshot.context.turnSeq - 1),
           { type: 'HUMAN_ACTIVE', reason: 'a human replied', at: 0 },
+          { type: 'HUMAN_ACTIVE', reason: 'conversation open', at: 0, letTurnFinish: true },
           { type: 'BOT_RESUMED', reason: 'back in pending' },
           { type: 'RESOLVED', reason: 'resolved' },
         ],
@@ -78,6 +79,7 @@ describe('conversation machine: every state and transition', () => {
             queue: Math.min(snapshot.context.queue.length, 3),
             debounced: snapshot.context.queue.at(-1)?.debounce !== undefined,
             aborting: snapshot.context.aborting,
+            turn: snapshot.context.turn.length > 0,
             due: snapshot.context.dueAt !== undefined,
           }),
       );
@@ -85,6 +87,7 @@ describe('conversation machine: every state and transition', () => {
     const walks = [
       walkFrom({ resumeAfterIdleMs: 50 }),
       walkFrom({ resumeAfterIdleMs: 50, orderByCreation: true, reorderWindowMs: 20 }),
+      walkFrom({ resumeAfterIdleMs: 50, pauseLetsTurnFinish: true }),
     ];
     const steps = walks.flatMap((one) => one.steps);
     const states = walks.flatMap((one) => one.states);
@@ -212,6 +215,49 @@ describe('conversation machine: behaviour', () => {
     const due = run([{ type: 'TICK', at: 100 }], restored);
     expect(due.effects).toEqual(['startTurn']);
     expect(due.state).toBe('delivering');
+  });
+});
+
+describe('conversation machine: a status-only pause lets the running turn finish', () => {
+  const input: ConversationInput = { pauseLetsTurnFinish: true };
+  const open = {
+    type: 'HUMAN_ACTIVE',
+    reason: 'conversation open',
+    at: 5,
+    letTurnFinish: true,
+  } as const;
+
+  it('pauses without cancelling; the turn reports in the pause; a resume goes back to idle', () => {
+    const running = run([message(0, { id: 1 }), message(1, { id: 2 })], undefined, input);
+    const paused = run([open], running.snapshot);
+    expect(paused.state).toBe('paused');
+    expect(paused.effects).toEqual([]);
+    // The queued message is held; the one being answered is still answered.
+    expect(paused.snapshot.context.heldMessageIds).toEqual([2]);
+    const reported = run([finished(paused.snapshot)], paused.snapshot);
+    expect(reported.snapshot.context.turn).toEqual([]);
+    expect(run([{ type: 'BOT_RESUMED', reason: 'pending' }], reported.snapshot).state).toBe('idle');
+  });
+
+  it('a resume before the turn reported waits for it instead of starting another', () => {
+    const running = run([message(0, { id: 1 })], undefined, input);
+    const resumed = run(
+      [open, { type: 'BOT_RESUMED', reason: 'pending' }, message(9, { id: 3 })],
+      running.snapshot,
+    );
+    expect(resumed.state).toBe('delivering');
+    expect(resumed.effects).toEqual([]);
+    const next = run([finished(resumed.snapshot)], resumed.snapshot);
+    expect(next.effects).toEqual(['startTurn']);
+    expect(next.snapshot.context.turn.map((m) => m.messageId)).toEqual([3]);
+  });
+
+  it('a human reply still cancels the running turn; without the setting every pause cancels', () => {
+    const running = run([message(0, { id: 1 })], undefined, input);
+    const human = { type: 'HUMAN_ACTIVE', reason: 'Ann replied', at: 5 } as const;
+    expect(run([human], running.snapshot).effects).toEqual(['cancelTurn']);
+    const old = run([message(0, { id: 1 })]);
+    expect(run([open], old.snapshot).effects).toEqual(['cancelTurn']);
   });
 });
 

@@ -236,6 +236,43 @@ describe("the bridge's own messages come back without their source_id", () => {
   }, 30_000);
 });
 
+describe('a status change alone while a turn runs', () => {
+  it.each([
+    ['heard: the status webhook (pending → open)', 'webhook'],
+    ['missed: the next customer message says open', 'payload'],
+  ] as const)(
+    'Chatwoot opening the conversation (%s) pauses the bot but lets the running answer finish',
+    async (_name, how) => {
+      const id = how === 'webhook' ? 1_411 : 1_412;
+      await customer(id, 'slow one', { inboxId: 9, facts: { status: 'pending', owner: 'none' } });
+      await stack.chatwoot.waitFor(
+        () => stack.agentServer.requests.some((r) => r.conversation_id === String(id)),
+        { description: 'agent reached' },
+      );
+      // What Chatwoot does when another webhook of this conversation fails for good.
+      const opened: ConversationFacts = { status: 'open', owner: 'none' };
+      let later: number | undefined;
+      if (how === 'webhook') {
+        await notify(id, {
+          type: 'status_changed',
+          status: 'open',
+          previousStatus: 'pending',
+          conversation: opened,
+        });
+      } else {
+        later = await customer(id, 'hello?', { inboxId: 9, facts: opened });
+      }
+      await eventually(async () => (await state(id)).state === 'paused');
+      // The answer in flight was not cancelled: the customer gets it.
+      await answered(id, 1);
+      expect(contents(id)).toEqual(['echo: slow one']);
+      later ??= await customer(id, 'hello?', { inboxId: 9, facts: opened });
+      await heldBy(id, later);
+    },
+    30_000,
+  );
+});
+
 describe('carried state across continue-as-new', () => {
   it('an actor continued by the previous code (unversioned state) restarts on this code', async () => {
     const id = 1_501;

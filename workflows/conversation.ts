@@ -82,6 +82,12 @@ const PATCHES = {
   missedOpen: 'conversation-missed-open',
   /** The reorder wait restarts at each arrival (a burst spread out by a loaded host). */
   reorderSliding: 'conversation-reorder-sliding',
+  /**
+   * A pause on a status change alone (no human replied or took it: Chatwoot opens the
+   * conversation on a bot failure too) lets the running turn finish instead of cancelling it;
+   * a cancelled turn's message was never answered and, having a delivery, never handed again.
+   */
+  pauseLetsTurnFinish: 'conversation-pause-lets-turn-finish',
 } as const;
 
 /**
@@ -111,6 +117,8 @@ export async function conversationWorkflow(
         ...(patched(PATCHES.reorderSliding) ? { reorderSliding: true } : {}),
       }
     : {};
+  const pauseLetsTurnFinish = patched(PATCHES.pauseLetsTurnFinish);
+  const pauseSettings = pauseLetsTurnFinish ? { pauseLetsTurnFinish: true } : {};
 
   let conversation: ConversationSnapshot = carried
     ? conversationMachine.resolveState({
@@ -119,11 +127,13 @@ export async function conversationWorkflow(
         context: {
           ...(carried.conversation.context as ConversationSnapshot['context']),
           ...ordering,
+          ...pauseSettings,
         },
       })
     : initialTransition(conversationMachine, {
         resumeAfterIdleMs: settings.resumeAfterIdleMs,
         ...ordering,
+        ...pauseSettings,
       })[0];
   let session: SessionSnapshot = carried
     ? sessionMachine.resolveState(
@@ -329,6 +339,7 @@ export async function conversationWorkflow(
             type: 'HUMAN_ACTIVE',
             reason: 'conversation open (its status change was not heard)',
             at: now,
+            letTurnFinish: true,
           });
         }
         if (missedOpen && event.conversation?.status) lastStatus = event.conversation.status;
@@ -398,6 +409,8 @@ export async function conversationWorkflow(
             type: 'HUMAN_ACTIVE',
             reason: `conversation ${event.status}`,
             at: now,
+            // The status alone: Chatwoot's own bot-failure handler does this too.
+            ...(event.conversation?.owner === 'human' ? {} : { letTurnFinish: true }),
           });
         }
         return;
