@@ -63,10 +63,15 @@ export interface ConversationContext {
   /** The wait restarts at each arrival (set by the workflow, behind a patch). */
   reorderSliding?: boolean;
   /**
-   * A pause that asks for it (`letTurnFinish`: the status alone changed, no human acted) lets
-   * the running turn finish (set by the workflow, behind a patch).
+   * A pause on a status change alone (`statusOnly`: no human replied or took it; Chatwoot opens
+   * a conversation itself when a bot webhook failed) lets the running turn finish and keeps the
+   * waiting messages, answered in order when the bot resumes, unless a human acts meanwhile (set
+   * by the workflow, behind a patch).
    */
-  pauseLetsTurnFinish?: boolean;
+  statusOnlyPauses?: boolean;
+  /** The current pause is a status-only one: `keptMessages` go back to the queue on resume. */
+  statusOnlyPaused?: boolean;
+  keptMessages?: QueuedMessage[];
 }
 
 export interface ConversationInput {
@@ -74,7 +79,7 @@ export interface ConversationInput {
   orderByCreation?: boolean;
   reorderWindowMs?: number;
   reorderSliding?: boolean;
-  pauseLetsTurnFinish?: boolean;
+  statusOnlyPauses?: boolean;
 }
 
 export type TurnOutcome = 'delivered' | 'handed_off' | 'failed' | 'cancelled' | 'duplicate';
@@ -83,8 +88,8 @@ export type ConversationEvent =
   | { type: 'MESSAGE'; message: QueuedMessage }
   | { type: 'TICK'; at: number }
   | { type: 'TURN_FINISHED'; turnSeq: number; outcome: TurnOutcome; reason?: string; at: number }
-  /** `letTurnFinish`: only the status changed (Chatwoot opens it on a bot failure too). */
-  | { type: 'HUMAN_ACTIVE'; reason: string; at: number; letTurnFinish?: boolean }
+  /** `statusOnly`: only the status changed (Chatwoot opens it on a bot failure too). */
+  | { type: 'HUMAN_ACTIVE'; reason: string; at: number; statusOnly?: boolean }
   | { type: 'BOT_RESUMED'; reason: string }
   | { type: 'RESOLVED'; reason: string };
 
@@ -114,6 +119,11 @@ function reorderDueAt(context: ConversationContext): number | undefined {
   const firstArrival = Math.min(...arrivals);
   if (!context.reorderSliding) return firstArrival + window;
   return Math.min(Math.max(...arrivals) + window, firstArrival + window * REORDER_MAX_WINDOWS);
+}
+
+/** Already queued, or in the running turn: a second hand-over of the same message. */
+function isWaiting(context: ConversationContext, message: QueuedMessage): boolean {
+  return [...context.queue, ...context.turn].some((m) => m.messageId === message.messageId);
 }
 
 function debounceOf(queue: QueuedMessage[]): DebounceSettings | undefined {
@@ -154,7 +164,7 @@ export const conversationMachine = setup({
     cancelTurn: () => undefined,
     enqueue: assign({
       queue: ({ context, event }) =>
-        event.type === 'MESSAGE'
+        event.type === 'MESSAGE' && !(context.statusOnlyPauses && isWaiting(context, event.message))
           ? ordered(context, [...context.queue, event.message])
           : context.queue,
     }),
@@ -186,10 +196,17 @@ export const conversationMachine = setup({
           : event.type === 'TURN_FINISHED'
             ? (event.reason ?? 'handed off to the team')
             : 'paused';
+      const keep =
+        context.statusOnlyPauses === true &&
+        event.type === 'HUMAN_ACTIVE' &&
+        event.statusOnly === true;
       return {
         pausedReason: reason,
         pausedAt: at,
-        // Pending messages were for the bot; the human now owns the conversation.
+        // Kept for the bot when only the status changed; else the human now owns them.
+        ...(context.statusOnlyPauses
+          ? { statusOnlyPaused: keep, keptMessages: keep ? [...context.queue] : [] }
+          : {}),
         heldMessageIds: [
           ...context.heldMessageIds,
           ...context.queue.map((message) => message.messageId),
@@ -200,7 +217,10 @@ export const conversationMachine = setup({
     }),
     touchPause: assign(({ context, event }) => {
       if (event.type !== 'HUMAN_ACTIVE') return {};
+      // A human acted during a status-only pause: the kept messages are his now.
+      const humanActed = context.statusOnlyPaused === true && event.statusOnly !== true;
       return {
+        ...(humanActed ? { statusOnlyPaused: false, keptMessages: [] } : {}),
         pausedAt: event.at,
         dueAt:
           context.resumeAfterIdleMs === undefined
@@ -208,18 +228,31 @@ export const conversationMachine = setup({
             : event.at + context.resumeAfterIdleMs,
       };
     }),
-    hold: assign({
-      heldMessageIds: ({ context, event }) =>
-        event.type === 'MESSAGE'
-          ? [...context.heldMessageIds, event.message.messageId].slice(-HELD_LIMIT)
-          : context.heldMessageIds,
+    hold: assign(({ context, event }) => {
+      if (event.type !== 'MESSAGE') return {};
+      const kept = context.keptMessages ?? [];
+      const keep =
+        context.statusOnlyPaused === true &&
+        !kept.some((message) => message.messageId === event.message.messageId);
+      return {
+        heldMessageIds: [...context.heldMessageIds, event.message.messageId].slice(-HELD_LIMIT),
+        ...(keep ? { keptMessages: [...kept, event.message] } : {}),
+      };
     }),
-    resume: assign({
+    resume: assign(({ context }) => ({
       pausedReason: undefined,
       pausedAt: undefined,
       dueAt: undefined,
       heldMessageIds: [],
-    }),
+      ...(context.statusOnlyPauses
+        ? {
+            // Messages kept through a status-only pause are the bot's again, in creation order.
+            queue: ordered(context, [...(context.keptMessages ?? []), ...context.queue]),
+            keptMessages: [],
+            statusOnlyPaused: false,
+          }
+        : {}),
+    })),
     close: assign({
       closedReason: ({ event }) => (event.type === 'RESOLVED' ? event.reason : 'closed'),
       queue: [],
@@ -250,17 +283,16 @@ export const conversationMachine = setup({
     due: ({ context, event }) =>
       event.type === 'TICK' && context.dueAt !== undefined && event.at >= context.dueAt,
     abortOnNewer: ({ event }) => event.type === 'MESSAGE' && event.message.abortOnNewer,
-    letsTurnFinish: ({ context, event }) =>
-      context.pauseLetsTurnFinish === true &&
+    statusOnlyPause: ({ context, event }) =>
+      context.statusOnlyPauses === true &&
       event.type === 'HUMAN_ACTIVE' &&
-      event.letTurnFinish === true,
+      event.statusOnly === true,
     /** Paused with the turn still running: it reports here, and a resume waits for it. */
     turnReportsInPause: ({ context, event }) =>
-      context.pauseLetsTurnFinish === true &&
+      context.statusOnlyPauses === true &&
       event.type === 'TURN_FINISHED' &&
       event.turnSeq === context.turnSeq,
-    turnStillRunning: ({ context }) =>
-      context.pauseLetsTurnFinish === true && context.turn.length > 0,
+    turnStillRunning: ({ context }) => context.statusOnlyPauses === true && context.turn.length > 0,
   },
 }).createMachine({
   id: 'conversation',
@@ -274,7 +306,7 @@ export const conversationMachine = setup({
     ...(input.orderByCreation ? { orderByCreation: true } : {}),
     ...(input.reorderWindowMs ? { reorderWindowMs: input.reorderWindowMs } : {}),
     ...(input.reorderSliding ? { reorderSliding: true } : {}),
-    ...(input.pauseLetsTurnFinish ? { pauseLetsTurnFinish: true } : {}),
+    ...(input.statusOnlyPauses ? { statusOnlyPauses: true } : {}),
   }),
   initial: 'active',
   states: {
@@ -283,7 +315,7 @@ export const conversationMachine = setup({
       on: {
         // The bot stops at once: a running turn is cancelled (replies posted so far stay).
         HUMAN_ACTIVE: [
-          { guard: 'letsTurnFinish', target: 'paused', actions: 'pause' },
+          { guard: 'statusOnlyPause', target: 'paused', actions: 'pause' },
           { target: 'paused', actions: ['cancelTurn', 'pause'] },
         ],
         RESOLVED: { target: 'closed', actions: ['cancelTurn', 'close'] },

@@ -69,7 +69,7 @@ describe('conversation machine: every state and transition', () => {
           finished(snapshot, 'cancelled'),
           finished(snapshot, 'delivered', snapshot.context.turnSeq - 1),
           { type: 'HUMAN_ACTIVE', reason: 'a human replied', at: 0 },
-          { type: 'HUMAN_ACTIVE', reason: 'conversation open', at: 0, letTurnFinish: true },
+          { type: 'HUMAN_ACTIVE', reason: 'conversation open', at: 0, statusOnly: true },
           { type: 'BOT_RESUMED', reason: 'back in pending' },
           { type: 'RESOLVED', reason: 'resolved' },
         ],
@@ -87,7 +87,7 @@ describe('conversation machine: every state and transition', () => {
     const walks = [
       walkFrom({ resumeAfterIdleMs: 50 }),
       walkFrom({ resumeAfterIdleMs: 50, orderByCreation: true, reorderWindowMs: 20 }),
-      walkFrom({ resumeAfterIdleMs: 50, pauseLetsTurnFinish: true }),
+      walkFrom({ resumeAfterIdleMs: 50, statusOnlyPauses: true }),
     ];
     const steps = walks.flatMap((one) => one.steps);
     const states = walks.flatMap((one) => one.states);
@@ -219,12 +219,12 @@ describe('conversation machine: behaviour', () => {
 });
 
 describe('conversation machine: a status-only pause lets the running turn finish', () => {
-  const input: ConversationInput = { pauseLetsTurnFinish: true };
+  const input: ConversationInput = { statusOnlyPauses: true };
   const open = {
     type: 'HUMAN_ACTIVE',
     reason: 'conversation open',
     at: 5,
-    letTurnFinish: true,
+    statusOnly: true,
   } as const;
 
   it('pauses without cancelling; the turn reports in the pause; a resume goes back to idle', () => {
@@ -236,7 +236,10 @@ describe('conversation machine: a status-only pause lets the running turn finish
     expect(paused.snapshot.context.heldMessageIds).toEqual([2]);
     const reported = run([finished(paused.snapshot)], paused.snapshot);
     expect(reported.snapshot.context.turn).toEqual([]);
-    expect(run([{ type: 'BOT_RESUMED', reason: 'pending' }], reported.snapshot).state).toBe('idle');
+    // The kept message is the bot's again.
+    const resumed = run([{ type: 'BOT_RESUMED', reason: 'pending' }], reported.snapshot);
+    expect(resumed.effects).toEqual(['startTurn']);
+    expect(resumed.snapshot.context.turn.map((m) => m.messageId)).toEqual([2]);
   });
 
   it('a resume before the turn reported waits for it instead of starting another', () => {
@@ -250,6 +253,30 @@ describe('conversation machine: a status-only pause lets the running turn finish
     const next = run([finished(resumed.snapshot)], resumed.snapshot);
     expect(next.effects).toEqual(['startTurn']);
     expect(next.snapshot.context.turn.map((m) => m.messageId)).toEqual([3]);
+  });
+
+  it('keeps the waiting messages and those that come meanwhile; a resume answers them in order', () => {
+    const ordered: ConversationInput = { ...input, orderByCreation: true };
+    const running = run([message(0, { id: 10 }), message(1, { id: 12 })], undefined, ordered);
+    const paused = run([open, message(6, { id: 11 }), message(7, { id: 11 })], running.snapshot);
+    expect(paused.snapshot.context.keptMessages?.map((m) => m.messageId)).toEqual([12, 11]);
+    const resumed = run(
+      [finished(paused.snapshot), { type: 'BOT_RESUMED', reason: 'pending' }],
+      paused.snapshot,
+    );
+    const waiting = (snapshot: Snapshot) =>
+      [...snapshot.context.turn, ...snapshot.context.queue].map((m) => m.messageId);
+    expect(waiting(resumed.snapshot)).toEqual([11, 12]);
+    // The same hand-over again (catch-up) is not queued twice.
+    const again = run([message(9, { id: 11 }), message(9, { id: 12 })], resumed.snapshot);
+    expect(waiting(again.snapshot)).toEqual([11, 12]);
+  });
+
+  it('a human acting during a status-only pause makes the kept messages his', () => {
+    const running = run([message(0, { id: 20 }), message(1, { id: 21 })], undefined, input);
+    const human = { type: 'HUMAN_ACTIVE', reason: 'Ann replied', at: 6 } as const;
+    const taken = run([open, human, { type: 'BOT_RESUMED', reason: 'pending' }], running.snapshot);
+    expect(taken.snapshot.context.queue).toEqual([]);
   });
 
   it('a human reply still cancels the running turn; without the setting every pause cancels', () => {

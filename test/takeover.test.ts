@@ -241,7 +241,7 @@ describe('a status change alone while a turn runs', () => {
     ['heard: the status webhook (pending → open)', 'webhook'],
     ['missed: the next customer message says open', 'payload'],
   ] as const)(
-    'Chatwoot opening the conversation (%s) pauses the bot but lets the running answer finish',
+    'Chatwoot opening the conversation (%s) pauses the bot, lets the running answer finish and keeps what comes meanwhile',
     async (_name, how) => {
       const id = how === 'webhook' ? 1_411 : 1_412;
       await customer(id, 'slow one', { inboxId: 9, facts: { status: 'pending', owner: 'none' } });
@@ -268,6 +268,15 @@ describe('a status change alone while a turn runs', () => {
       expect(contents(id)).toEqual(['echo: slow one']);
       later ??= await customer(id, 'hello?', { inboxId: 9, facts: opened });
       await heldBy(id, later);
+      // Back to pending (catch-up gives it back): the message kept meanwhile is answered.
+      await notify(id, {
+        type: 'status_changed',
+        status: 'pending',
+        previousStatus: 'open',
+        conversation: { status: 'pending', owner: 'none' },
+      });
+      await answered(id, 2);
+      expect(contents(id)).toEqual(['echo: slow one', 'echo: hello?']);
     },
     30_000,
   );

@@ -87,7 +87,7 @@ const PATCHES = {
    * conversation on a bot failure too) lets the running turn finish instead of cancelling it;
    * a cancelled turn's message was never answered and, having a delivery, never handed again.
    */
-  pauseLetsTurnFinish: 'conversation-pause-lets-turn-finish',
+  statusOnlyPauses: 'conversation-status-only-pause',
 } as const;
 
 /**
@@ -117,8 +117,8 @@ export async function conversationWorkflow(
         ...(patched(PATCHES.reorderSliding) ? { reorderSliding: true } : {}),
       }
     : {};
-  const pauseLetsTurnFinish = patched(PATCHES.pauseLetsTurnFinish);
-  const pauseSettings = pauseLetsTurnFinish ? { pauseLetsTurnFinish: true } : {};
+  const statusOnlyPauses = patched(PATCHES.statusOnlyPauses);
+  const pauseSettings = statusOnlyPauses ? { statusOnlyPauses: true } : {};
 
   let conversation: ConversationSnapshot = carried
     ? conversationMachine.resolveState({
@@ -339,7 +339,7 @@ export async function conversationWorkflow(
             type: 'HUMAN_ACTIVE',
             reason: 'conversation open (its status change was not heard)',
             at: now,
-            letTurnFinish: true,
+            statusOnly: true,
           });
         }
         if (missedOpen && event.conversation?.status) lastStatus = event.conversation.status;
@@ -410,7 +410,7 @@ export async function conversationWorkflow(
             reason: `conversation ${event.status}`,
             at: now,
             // The status alone: Chatwoot's own bot-failure handler does this too.
-            ...(event.conversation?.owner === 'human' ? {} : { letTurnFinish: true }),
+            ...(event.conversation?.owner === 'human' ? {} : { statusOnly: true }),
           });
         }
         return;
