@@ -12,6 +12,8 @@ import type { CallLimits, ConversationGateway } from './conversations.js';
 const KEEP_FOR_OWN_MESSAGE_MS = 1_500;
 /** The most a gap check may take, however much budget is left. */
 const MAX_CHECK_MS = 1_000;
+/** Message ids remembered through one window (accepted or handed over here): bounded. */
+const MAX_KNOWN = 20_000;
 
 /**
  * After an outage (the API just started, or it asked Chatwoot to retry), the next customer
@@ -26,6 +28,12 @@ const MAX_CHECK_MS = 1_000;
  */
 export class AfterOutageCheck {
   private troubleAt: number;
+  /**
+   * Messages this process already made durable during the window (their webhook, or an earlier
+   * check): not read back or handed again, so a burst costs one hand-over per missed message,
+   * not one per later webhook.
+   */
+  private readonly known = new Set<string>();
 
   constructor(
     private readonly deps: {
@@ -46,11 +54,17 @@ export class AfterOutageCheck {
   /** Whether a customer message arriving now is checked for older missed ones. */
   active(): boolean {
     const { catchUp } = this.deps.current();
-    return (
+    const open =
       catchUp.apiAccessToken !== undefined &&
       catchUp.afterOutageMs > 0 &&
-      this.now() - this.troubleAt < catchUp.afterOutageMs
-    );
+      this.now() - this.troubleAt < catchUp.afterOutageMs;
+    if (!open) this.known.clear();
+    return open;
+  }
+
+  /** The webhook made this message durable. */
+  noteAccepted(decision: CustomerTurnDecision): void {
+    if (this.known.size < MAX_KNOWN && this.active()) this.known.add(keyOf(decision, undefined));
   }
 
   /** Hands over, oldest first, the conversation's earlier customer messages with no delivery. */
@@ -73,6 +87,7 @@ export class AfterOutageCheck {
           ...limits,
           deadlineAt: checkBy,
         });
+        if (this.known.size < MAX_KNOWN) this.known.add(keyOf(decision, message.id));
       }
       if (missed.length > 0) {
         this.deps.metrics.olderMessagesHandedFirst(missed.length);
@@ -99,7 +114,9 @@ export class AfterOutageCheck {
     });
     const messages = await client.listConversationMessages(accountId, conversationId);
     const own = decision.signal.message.messageId;
-    const older = olderCandidates(messages, own, this.now(), config.catchUp.maxAgeMs);
+    const older = olderCandidates(messages, own, this.now(), config.catchUp.maxAgeMs).filter(
+      (message) => !this.known.has(keyOf(decision, message.id)),
+    );
     if (older.length === 0) return [];
     const delivered = await deliveredIds(this.deps.temporal, accountId, conversationId, older);
     return older.filter((message) => !delivered.has(message.id));
@@ -120,6 +137,11 @@ export function olderCandidates(
   return deliveryCandidates(messages, nowMs, maxAgeMs)
     .filter((message) => message.id < messageId)
     .sort((a, b) => a.id - b.id);
+}
+
+function keyOf(decision: CustomerTurnDecision, messageId: number | undefined): string {
+  const { accountId, conversationId } = decision.target;
+  return `${accountId}:${conversationId}:${messageId ?? decision.signal.message.messageId}`;
 }
 
 /** The missed message, as its own webhook would have handed it over. */

@@ -106,6 +106,7 @@ async function deliver(
       ...limits,
       ...(wait !== undefined ? { waitMs: wait } : {}),
     });
+    afterOutage?.noteAccepted(decision);
     log.info({ messageId: signal.message.messageId, status: result.status }, 'message accepted');
     metrics.webhookAccepted(signal.route.agentId);
     if (result.reply) {

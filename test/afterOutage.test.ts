@@ -53,6 +53,27 @@ describe('after an outage, older missed messages go first', () => {
     );
   });
 
+  it('hands each missed message over once, whatever number of webhooks follow it', async () => {
+    const handedFirst = async () =>
+      sampleValue(
+        parsePrometheus(await stack.app.inject('/metrics').then((r) => r.body)),
+        'chatwoot_bridge_webhooks_older_messages_handed_first_total',
+      ) ?? 0;
+    const before = await handedFirst();
+    const conversationId = 303;
+    stack.chatwoot.seedConversation(stack.accountId, conversationId, { inboxId: 1 });
+    const refused = stack.chatwoot.addCustomerMessage(stack.accountId, conversationId, 'a');
+    stack.chatwoot.failWebhook(stack.accountId, refused.id, { keepPendingOnBotFailure: true });
+    for (const content of ['b', 'c', 'd']) {
+      const message = stack.chatwoot.addCustomerMessage(stack.accountId, conversationId, content);
+      await stack.sendMessage({ conversationId, messageId: message.id, content });
+    }
+    await expect
+      .poll(() => replies(conversationId), { timeout: 20_000 })
+      .toEqual(['echo: a', 'echo: b', 'echo: c', 'echo: d']);
+    expect((await handedFirst()) - before).toBe(1);
+  });
+
   it('hands nothing again that already has its delivery', async () => {
     const conversationId = 302;
     stack.chatwoot.seedConversation(stack.accountId, conversationId, { inboxId: 1 });
