@@ -17,7 +17,7 @@ import { Client, Connection } from '@temporalio/client';
 import fc from 'fast-check';
 import { messageCreatedPayload, signWebhook } from '../sandbox/chatwootWebhooks.js';
 import { FakeChatwoot } from '../sandbox/fakeChatwoot.js';
-import { messageWorkflowId } from '../workflows/shared.js';
+import { conversationStateQuery, messageWorkflowId } from '../workflows/shared.js';
 import { startMockAgent } from '../sandbox/mockAgents.js';
 
 export interface FuzzOptions {
@@ -61,6 +61,12 @@ export interface FuzzReport {
   /** Deeply nested (but otherwise valid, routed) messages the bridge accepted with 2xx. */
   nestedAccepted: number;
   messageWorkflowsStarted: number;
+  /**
+   * Distinct customer messages the conversation actors took in (their `messagesReceived`): equal
+   * to the valid routed messages sent when none was lost or doubled, even while a backlog of
+   * turns (one at a time per conversation) has not started every delivery yet.
+   */
+  messagesInActors: number;
   /** Configured secrets found in the bridge's stdout/stderr (names only). */
   secretsInLog: string[];
   logBytes: number;
@@ -635,6 +641,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const BATCH = 1_000;
   let done = 0;
   let messageWorkflowsStarted = -1;
+  let messagesInActors = -1;
   try {
     const stopAt = options.maxMinutes ? started + options.maxMinutes * 60_000 : Infinity;
     for (let batch = 0; done < options.cases && !exited && Date.now() < stopAt; batch += 1) {
@@ -701,6 +708,14 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       const started = new Set<string>();
       for await (const execution of client.workflow.list({ query }))
         started.add(execution.workflowId);
+      messagesInActors = 0;
+      const actors = `WorkflowType = "conversationWorkflow" AND TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running"`;
+      for await (const actor of client.workflow.list({ query: actors })) {
+        const state = await client.workflow
+          .getHandle(actor.workflowId, actor.runId)
+          .query(conversationStateQuery);
+        messagesInActors += state.counters.messagesReceived;
+      }
       extraWorkflows = [...started]
         .filter((id) => !expectedWorkflows.has(id))
         .map((id) => `${id} (${builder.kindOf.get(id) ?? 'unknown'})`)
@@ -755,6 +770,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     missingWorkflows,
     nestedAccepted,
     messageWorkflowsStarted,
+    messagesInActors,
     secretsInLog: [...secretsInLog],
     logBytes,
   };

@@ -24,6 +24,7 @@ describe('fuzz run (npm run fuzz, 300 cases)', () => {
       missing: [],
     });
     expect(report.messageWorkflowsStarted).toBe(report.validRoutedMessages + report.nestedAccepted);
+    expect(report.messagesInActors).toBe(report.validRoutedMessages + report.nestedAccepted);
     console.log(JSON.stringify({ ...report, rssMiB: { ...report.rssMiB, samples: undefined } }));
   }, 300_000);
 
