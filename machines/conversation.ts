@@ -90,7 +90,8 @@ export type ConversationEvent =
   | { type: 'TURN_FINISHED'; turnSeq: number; outcome: TurnOutcome; reason?: string; at: number }
   /** `statusOnly`: only the status changed (Chatwoot opens it on a bot failure too). */
   | { type: 'HUMAN_ACTIVE'; reason: string; at: number; statusOnly?: boolean }
-  | { type: 'BOT_RESUMED'; reason: string }
+  /** `at`: kept messages wait a reorder window from then, for older ones handed over next. */
+  | { type: 'BOT_RESUMED'; reason: string; at?: number }
   | { type: 'RESOLVED'; reason: string };
 
 /** Messages kept in `heldMessageIds`: enough to explain a pause, bounded for long pauses. */
@@ -189,7 +190,7 @@ export const conversationMachine = setup({
     finishTurn: assign({ turn: [], aborting: false }),
     markAborting: assign({ aborting: true }),
     pause: assign(({ context, event }) => {
-      const at = 'at' in event ? event.at : (context.pausedAt ?? 0);
+      const at = ('at' in event ? event.at : undefined) ?? context.pausedAt ?? 0;
       const reason =
         event.type === 'HUMAN_ACTIVE'
           ? event.reason
@@ -239,15 +240,23 @@ export const conversationMachine = setup({
         ...(keep ? { keptMessages: [...kept, event.message] } : {}),
       };
     }),
-    resume: assign(({ context }) => ({
+    resume: assign(({ context, event }) => ({
       pausedReason: undefined,
       pausedAt: undefined,
       dueAt: undefined,
       heldMessageIds: [],
       ...(context.statusOnlyPauses
         ? {
-            // Messages kept through a status-only pause are the bot's again, in creation order.
-            queue: ordered(context, [...(context.keptMessages ?? []), ...context.queue]),
+            // Messages kept through a status-only pause are the bot's again, in creation order,
+            // as if they arrived now: catch-up hands the older missed ones right after.
+            queue: ordered(context, [
+              ...(context.keptMessages ?? []).map((message) =>
+                'at' in event && event.at !== undefined
+                  ? { ...message, receivedAt: event.at }
+                  : message,
+              ),
+              ...context.queue,
+            ]),
             keptMessages: [],
             statusOnlyPaused: false,
           }

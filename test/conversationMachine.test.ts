@@ -272,6 +272,19 @@ describe('conversation machine: a status-only pause lets the running turn finish
     expect(waiting(again.snapshot)).toEqual([11, 12]);
   });
 
+  it('kept messages wait a reorder window from the resume, so catch-up can hand older ones first', () => {
+    const windowed: ConversationInput = { ...input, orderByCreation: true, reorderWindowMs: 300 };
+    const idle = run([message(0, { id: 30 }), { type: 'TICK', at: 300 }], undefined, windowed);
+    const paused = run([open, finished(idle.snapshot), message(10, { id: 32 })], idle.snapshot);
+    const resumed = run(
+      [{ type: 'BOT_RESUMED', reason: 'pending', at: 5_000 }, message(5_010, { id: 31 })],
+      paused.snapshot,
+    );
+    expect(resumed.state).toBe('reordering');
+    const first = run([{ type: 'TICK', at: 5_400 }], resumed.snapshot);
+    expect(first.snapshot.context.turn.map((m) => m.messageId)).toEqual([31]);
+  });
+
   it('a human acting during a status-only pause makes the kept messages his', () => {
     const running = run([message(0, { id: 20 }), message(1, { id: 21 })], undefined, input);
     const human = { type: 'HUMAN_ACTIVE', reason: 'Ann replied', at: 6 } as const;
@@ -398,7 +411,7 @@ describe('conversation machine: creation order, any arrival order (property)', (
         const ids = snapshot.context.turn.map((m) => m.messageId);
         turns.push({ ids, waiting: [...waiting] });
         for (const id of ids) waiting.delete(id);
-        turnEndsAt = ('at' in event ? event.at : 0) + turnMs;
+        turnEndsAt = (('at' in event ? event.at : 0) ?? 0) + turnMs;
       }
     };
     for (let guard = 0; guard < 1_000; guard += 1) {

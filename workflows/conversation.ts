@@ -395,7 +395,11 @@ export async function conversationWorkflow(
       case 'status_changed':
         if (missedOpen) lastStatus = event.status;
         if (event.status === 'pending') {
-          stepConversation({ type: 'BOT_RESUMED', reason: 'conversation back in pending' });
+          stepConversation({
+            type: 'BOT_RESUMED',
+            reason: 'conversation back in pending',
+            at: now,
+          });
         } else if (event.status === 'resolved') {
           stepConversation({ type: 'RESOLVED', reason: 'conversation resolved' });
         } else if (
@@ -416,7 +420,7 @@ export async function conversationWorkflow(
         return;
       case 'assignee_changed':
         if (event.toBot || (takeoverFacts && event.conversation?.owner === 'bot')) {
-          stepConversation({ type: 'BOT_RESUMED', reason: 'assigned back to the bot' });
+          stepConversation({ type: 'BOT_RESUMED', reason: 'assigned back to the bot', at: now });
         } else if (event.assigneeId !== null) {
           const who = event.assigneeName ?? `user ${event.assigneeId}`;
           stepConversation({ type: 'HUMAN_ACTIVE', reason: `assigned to ${who}`, at: now });
