@@ -14,6 +14,9 @@ import {
   type MessageDeliveryInput,
 } from '../workflows/shared.js';
 
+/** An exchange shorter than this sends no heartbeat (the interval is shorter when the timeout is). */
+const FIRST_HEARTBEAT_AFTER_MS = 1_000;
+
 /** Well inside Temporal's 2 MB payload limit, codec overhead included. */
 const RESULT_BUDGET_BYTES = 1_048_576;
 
@@ -23,6 +26,11 @@ export interface AgentExchangeInput {
   /** Replies 0..skipReplies-1 already reached the workflow in an earlier attempt: do not resend them. */
   skipReplies: number;
   message: MessageDeliveryInput;
+  /**
+   * This activity turns Chatwoot's typing indicator on when it starts and off when it ends, so
+   * the workflow does not spend two local-activity markers on it (messageDeliveryV2Workflow).
+   */
+  manageTyping?: boolean;
 }
 
 export interface AgentExchangeDeps {
@@ -65,15 +73,20 @@ export function createAgentExchangeActivity({
       const logger = context.log;
 
       // Heartbeats carry progress; the interval keeps a silent-but-alive exchange from timing out.
+      // Each one that reaches the server is a billed action, so an exchange that ends within the
+      // first interval sends none.
       let progress: { phase: ConnectionPhase; replies: number; activity?: string } = {
         phase: 'idle',
         replies: 0,
       };
-      const beat = () => context.heartbeat(progress);
       const heartbeatEvery = Math.max(
         100,
         Math.floor((context.info.heartbeatTimeoutMs ?? 30_000) / 3),
       );
+      const firstBeatAt = Date.now() + Math.min(FIRST_HEARTBEAT_AFTER_MS, heartbeatEvery);
+      const beat = () => {
+        if (Date.now() >= firstBeatAt) context.heartbeat(progress);
+      };
       const timer = setInterval(beat, heartbeatEvery);
 
       // The agent's typing, relayed in order; awaited before returning so the workflow's own
@@ -92,6 +105,8 @@ export function createAgentExchangeActivity({
             });
           });
       };
+
+      if (input.manageTyping) relayTyping(true);
 
       const replies: AgentReply[] = [];
       let resultBytes = 0;
@@ -131,11 +146,14 @@ export function createAgentExchangeActivity({
               metrics?.agentReply(input.agentId);
               if (index < input.skipReplies) return;
               const agentReply: AgentReply = { attempt: input.attempt, index, ...reply };
-              await workflow.signal(agentReplySignal, agentReply);
+              resultBytes += jsonBytes(agentReply);
+              const fitsResult = resultBytes <= RESULT_BUDGET_BYTES;
+              // The final reply comes back with the result, a moment later, instead of costing a
+              // signal; the workflow posts by index, so a (non-conforming) later one still waits.
+              if (!(reply.final && fitsResult)) await workflow.signal(agentReplySignal, agentReply);
               // The result repeats the replies as a safety net, within Temporal's payload limit:
               // past the budget the (accepted) signals alone carry them.
-              resultBytes += jsonBytes(agentReply);
-              if (resultBytes <= RESULT_BUDGET_BYTES) replies.push(agentReply);
+              if (fitsResult) replies.push(agentReply);
             },
           },
         );
@@ -154,6 +172,7 @@ export function createAgentExchangeActivity({
         return { endReason: output.endReason, replies };
       } finally {
         clearInterval(timer);
+        if (input.manageTyping) relayTyping(false);
         await typing;
         metrics?.agentExchangeFinished(input.agentId, outcome, performance.now() - startedAt);
       }

@@ -110,8 +110,9 @@ export function createChatwootActivities(
       if (Date.now() + requestTimeoutMs > deadline) {
         giveUp('no time left in this attempt to wait for a create; the next attempt posts');
       }
+      // No heartbeat before or after a create that succeeds: each one is a billed action, and a
+      // next attempt without one waits out late commits and looks, as after `{ attempt }` alone.
       const progress: PostProgress = { attempt: info.attempt };
-      context.heartbeat(progress);
       try {
         const message = await chatwoot.createMessage(input.accountId, input.conversationId, {
           content: input.content,
@@ -121,7 +122,6 @@ export function createChatwootActivities(
           content_attributes: { [MARKER_ATTRIBUTE]: input.sourceId },
           ...(markerInSourceId ? { source_id: input.sourceId } : {}),
         });
-        context.heartbeat({ ...progress, answered: true, chatwootMessageId: message.id });
         return { chatwootMessageId: message.id, alreadyPosted: false };
       } catch (error) {
         // Chatwoot's own answer (even a 500) means this create will not commit later. No answer,

@@ -53,6 +53,8 @@ export interface DevServerOptions {
   uiCodecEndpoint?: string;
   /** Default 'warn'. */
   logLevel?: string;
+  /** Serve the server's Prometheus metrics (its `action` counter, …) on this port. */
+  metricsPort?: number;
   /** Receives the server's output lines. Default: discard. */
   log?: (line: string) => void;
 }
@@ -86,6 +88,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   args.push(...(uiPort === undefined ? ['--headless'] : ['--ui-port', String(uiPort)]));
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
   if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
+  if (options.metricsPort !== undefined) args.push('--metrics-port', String(options.metricsPort));
   args.push('--namespace', namespace, '--log-level', options.logLevel ?? 'warn');
   for (const [name, type] of Object.entries(options.searchAttributes ?? {})) {
     args.push('--search-attribute', `${name}=${type}`);

@@ -26,7 +26,7 @@ import {
 import { sessionMachine, type SessionEvent } from '../machines/session.js';
 import { chatwootOptions } from './activityOptions.js';
 import { CARRIED_STATE_VERSION, migrateCarried } from './conversationCarried.js';
-import { messageDeliveryWorkflow } from './messageDelivery.js';
+import { messageDeliveryV2Workflow, messageDeliveryWorkflow } from './messageDelivery.js';
 import { messageDeliveryStartOptions } from './searchAttributes.js';
 import { bridgeMetrics } from './sinks.js';
 import {
@@ -91,6 +91,14 @@ const PATCHES = {
 } as const;
 
 /**
+ * Every change in PATCHES in force, and deliveries run as `messageDeliveryV2Workflow`, under one
+ * marker: each `patched()` call writes a marker and Temporal's own change-version search
+ * attribute, a billed action apiece, at the start of every run. Runs recorded before it call the
+ * individual patches as they did.
+ */
+const CONSOLIDATED_PATCH = 'conversation-2026-12-consolidated';
+
+/**
  * One conversation's actor: receives every event about the conversation (signal-with-start
  * from the webhook), keeps the order, merges bursts, stops when a human takes over, and runs
  * one message-delivery child at a time, so all replies to one turn are posted before the next
@@ -102,11 +110,13 @@ export async function conversationWorkflow(
 ): Promise<ConversationView> {
   const { accountId, conversationId, settings } = input;
   const actorId = workflowInfo().workflowId;
-  const orderByCreation = patched(PATCHES.orderByCreation);
-  const takeoverFacts = patched(PATCHES.takeoverFacts);
-  const ownMessages = patched(PATCHES.ownMessages);
-  const heldNotSeen = patched(PATCHES.heldNotSeen);
-  const missedOpen = patched(PATCHES.missedOpen);
+  const consolidated = patched(CONSOLIDATED_PATCH);
+  const has = (change: string) => consolidated || patched(change);
+  const orderByCreation = has(PATCHES.orderByCreation);
+  const takeoverFacts = has(PATCHES.takeoverFacts);
+  const ownMessages = has(PATCHES.ownMessages);
+  const heldNotSeen = has(PATCHES.heldNotSeen);
+  const missedOpen = has(PATCHES.missedOpen);
   /** Chatwoot's status as last heard (payloads and status webhooks); unknown after a new run. */
   let lastStatus: string | undefined;
   const carried = input.carried && migrateCarried(input.carried);
@@ -114,10 +124,10 @@ export async function conversationWorkflow(
     ? {
         orderByCreation: true,
         reorderWindowMs: settings.reorderWindowMs ?? DEFAULT_REORDER_WINDOW_MS,
-        ...(patched(PATCHES.reorderSliding) ? { reorderSliding: true } : {}),
+        ...(has(PATCHES.reorderSliding) ? { reorderSliding: true } : {}),
       }
     : {};
-  const statusOnlyPauses = patched(PATCHES.statusOnlyPauses);
+  const statusOnlyPauses = has(PATCHES.statusOnlyPauses);
   const pauseSettings = statusOnlyPauses ? { statusOnlyPauses: true } : {};
 
   let conversation: ConversationSnapshot = carried
@@ -275,14 +285,15 @@ export async function conversationWorkflow(
       ...(turn.some((queued) => waiters.has(queued.messageId)) ? { notifyFirstReply: true } : {}),
       ...(merged.length > 1 ? { mergedMessageIds: merged.map((part) => part.messageId) } : {}),
     };
-    return executeChild(messageDeliveryWorkflow, {
+    return executeChild(consolidated ? messageDeliveryV2Workflow : messageDeliveryWorkflow, {
       workflowId: messageWorkflowId(accountId, conversationId, message.messageId),
       args: [childInput],
       // The message's id stays taken: a webhook retried after the actor ended starts nothing.
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       // A delivery never dies with its actor (e.g. an actor reset); it finishes on its own.
       parentClosePolicy: 'ABANDON',
-      ...messageDeliveryStartOptions(childInput),
+      // V2 records a status only when there is one to search for (not `received`).
+      ...messageDeliveryStartOptions(childInput, { initialStatus: !consolidated }),
     });
   }
 

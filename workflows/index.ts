@@ -1,5 +1,5 @@
 // Everything the worker bundles as workflow code.
-export { messageDeliveryWorkflow } from './messageDelivery.js';
+export { messageDeliveryWorkflow, messageDeliveryV2Workflow } from './messageDelivery.js';
 export { conversationWorkflow } from './conversation.js';
 export { proactiveMessageWorkflow } from './proactive.js';
 export { agentInboxWorkflow } from './agentInbox.js';

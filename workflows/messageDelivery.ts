@@ -41,16 +41,52 @@ import {
  * One customer message: typing on → agent exchange (retried with backoff inside the agent
  * retry window) → each reply posted as it arrives → typing off, always. When the agent stays
  * down past the window: fallback message, conversation opened, private note saying why.
+ *
+ * The first version, kept so the deliveries it recorded replay; actors start
+ * `messageDeliveryV2Workflow` now.
  */
 export async function messageDeliveryWorkflow(
   input: MessageDeliveryInput,
 ): Promise<DeliveryReport> {
+  return deliverMessage(input, { has: patched, lean: false });
+}
+
+/**
+ * The same delivery for fewer Temporal actions (each one is billed): typing is set by the
+ * exchange activity, the status is recorded only when it is not `delivered`, and no `patched()`
+ * marker is written, since every change made to the first version is in force from its start.
+ * A change to this workflow goes behind `patched()` again (two actions per message while it is
+ * in the code: a marker and Temporal's own change-version search attribute).
+ */
+export async function messageDeliveryV2Workflow(
+  input: MessageDeliveryInput,
+): Promise<DeliveryReport> {
+  return deliverMessage(input, { has: () => true, lean: true });
+}
+
+/** What tells the two versions apart. */
+interface DeliveryVersion {
+  /** Whether a change made behind `patched(id)` is in force. */
+  has(change: string): boolean;
+  /** Typing inside the exchange, status recorded only when not delivered. */
+  lean: boolean;
+}
+
+async function deliverMessage(
+  input: MessageDeliveryInput,
+  version: DeliveryVersion,
+): Promise<DeliveryReport> {
   const { policy } = input;
+  const { has, lean } = version;
   const workflowId = workflowInfo().workflowId;
   const startedAt = Date.now();
   const chatwoot = chatwootActivities(policy);
   // Posts that survive overwritten source_ids, late commits and resets; replies after a gap.
-  const robustPosting = patched(POSTING_PATCH);
+  const robustPosting = has(POSTING_PATCH);
+  // The exchange activity sets typing on and off itself (push agents, lean version).
+  const typingInExchange = lean && !policy.pull;
+  /** An exchange attempt ended without its activity's own cleanup (timeout, cancel, worker lost). */
+  let typingMayBeOn = false;
 
   let status: DeliveryStatus = 'received';
   let attempt = 0;
@@ -73,8 +109,11 @@ export async function messageDeliveryWorkflow(
         turnId: workflowId,
         limits: policy.pull,
         offer: (n, repliesReceived) =>
-          offerTurn(policy).executeWithOptions(
-            { ...offerOptions(policy), summary: `offer turn to ${input.agentId}, attempt ${n}` },
+          offerTurn(policy, has).executeWithOptions(
+            {
+              ...offerOptions(policy, has),
+              summary: `offer turn to ${input.agentId}, attempt ${n}`,
+            },
             [
               {
                 agentId: input.agentId,
@@ -97,8 +136,13 @@ export async function messageDeliveryWorkflow(
     repliesPosted: replyReports.filter((report) => report.status === 'posted').length,
   }));
 
+  let recordedStatus: DeliveryStatus | undefined;
   const setStatus = (next: DeliveryStatus) => {
     status = next;
+    // Lean: an upsert is a billed action; `exchanging` and `delivered` are left to the run's
+    // own status (running, completed), the ones an operator searches for are recorded.
+    if (lean && (next === 'exchanging' || next === 'delivered' || next === recordedStatus)) return;
+    recordedStatus = next;
     upsertSearchAttributes([{ key: searchAttributes.deliveryStatus, value: next }]);
   };
 
@@ -139,11 +183,12 @@ export async function messageDeliveryWorkflow(
       attempt += 1;
       setStatus(attempt === 1 ? 'exchanging' : 'retrying');
       try {
+        if (typingInExchange) typingMayBeOn = true;
         const result = pull
           ? await pull.attempt(attempt)
-          : await agentExchange(policy).executeWithOptions(
+          : await agentExchange(policy, has).executeWithOptions(
               {
-                ...exchangeOptions(policy),
+                ...exchangeOptions(policy, has),
                 summary: exchangeSummary(input.agentId, attempt, contiguousCount(received)),
               },
               [
@@ -152,15 +197,19 @@ export async function messageDeliveryWorkflow(
                   attempt,
                   skipReplies: contiguousCount(received),
                   message: input,
+                  ...(typingInExchange ? { manageTyping: true } : {}),
                 },
               ],
             );
+        typingMayBeOn = false;
         // Signals normally arrive first; the result is the safety net if one was lost.
         result.replies.forEach(acceptReply);
         attempts.push({ attempt, outcome: 'completed', detail: result.endReason });
         return { ok: true };
       } catch (error) {
         if (isCancellation(error)) throw error;
+        // The activity failed on its own: its cleanup (typing off) ran.
+        if (ranItsCleanup(error)) typingMayBeOn = false;
         const failure = describeFailure(error);
         attempts.push({ attempt, outcome: 'failed', detail: failure.detail });
         log.warn('agent exchange failed', {
@@ -169,7 +218,7 @@ export async function messageDeliveryWorkflow(
           retryable: failure.retryable,
         });
         if (!failure.retryable) return { ok: false, reason: failure.detail };
-        if (isWorkerLoss(error)) {
+        if (isWorkerLoss(error, has)) {
           workerLosses += 1;
           // A message that kills every worker that touches it must still end somewhere.
           if (workerLosses > MAX_WORKER_LOSSES) {
@@ -247,7 +296,7 @@ export async function messageDeliveryWorkflow(
 
   let outcome: DeliveryReport['outcome'] = 'delivered';
   let reason: string | undefined;
-  await setTypingBestEffort({ ...conversation, typingStatus: 'on' });
+  if (!typingInExchange) await setTypingBestEffort({ ...conversation, typingStatus: 'on' });
   let exchange: Promise<ExchangeOutcome> = Promise.resolve({ ok: true });
   try {
     exchange = exchangeWithRetries().finally(() => {
@@ -308,7 +357,9 @@ export async function messageDeliveryWorkflow(
     // Typing must never stay on, also after a failure or a cancellation.
     await CancellationScope.nonCancellable(async () => {
       await pull?.withdraw();
-      await setTypingBestEffort({ ...conversation, typingStatus: 'off' });
+      if (!typingInExchange || typingMayBeOn) {
+        await setTypingBestEffort({ ...conversation, typingStatus: 'off' });
+      }
       await actorNotified;
       setStatus(outcome);
       bridgeMetrics.deliveryFinished(input.agentId, outcome);
@@ -379,8 +430,10 @@ export async function messageDeliveryWorkflow(
   }
 }
 
-function exchangeOptions(policy: MessageDeliveryInput['policy']) {
-  const scheduleToStart = agentQueueScheduleToStart(policy);
+type Has = DeliveryVersion['has'];
+
+function exchangeOptions(policy: MessageDeliveryInput['policy'], has: Has) {
+  const scheduleToStart = agentQueueScheduleToStart(policy, has);
   return {
     taskQueue: agentTaskQueue(workflowInfo().taskQueue),
     startToCloseTimeout: policy.exchangeAttemptTimeoutMs,
@@ -399,8 +452,8 @@ function exchangeOptions(policy: MessageDeliveryInput['policy']) {
 }
 
 /** Putting a turn in a pull agent's inbox is one quick signal; retried briefly, then the attempt fails. */
-function offerOptions(policy: MessageDeliveryInput['policy']) {
-  const scheduleToStart = agentQueueScheduleToStart(policy);
+function offerOptions(policy: MessageDeliveryInput['policy'], has: Has) {
+  const scheduleToStart = agentQueueScheduleToStart(policy, has);
   return {
     taskQueue: agentTaskQueue(workflowInfo().taskQueue),
     startToCloseTimeout: '10 seconds',
@@ -426,8 +479,11 @@ function offerOptions(policy: MessageDeliveryInput['policy']) {
  * a bound a delivery with no agent worker waited forever, typing on. Histories recorded before
  * the bound replay without it; a start by an older API (no value in its policy) gets the default.
  */
-function agentQueueScheduleToStart(policy: MessageDeliveryInput['policy']): number | undefined {
-  if (!patched('agent-queue-bounds')) return undefined;
+function agentQueueScheduleToStart(
+  policy: MessageDeliveryInput['policy'],
+  has: Has,
+): number | undefined {
+  if (!has('agent-queue-bounds')) return undefined;
   return policy.agentQueueScheduleToStartMs ?? DEFAULT_AGENT_QUEUE_SCHEDULE_TO_START_MS;
 }
 
@@ -435,16 +491,16 @@ function agentQueueScheduleToStart(policy: MessageDeliveryInput['policy']): numb
 const DEFAULT_AGENT_QUEUE_SCHEDULE_TO_START_MS = 60_000;
 const DEFAULT_OFFER_SCHEDULE_TO_CLOSE_MS = 120_000;
 
-function offerTurn(policy: MessageDeliveryInput['policy']) {
-  return proxyActivities<BridgeActivities>(offerOptions(policy)).offerTurn;
+function offerTurn(policy: MessageDeliveryInput['policy'], has: Has) {
+  return proxyActivities<BridgeActivities>(offerOptions(policy, has)).offerTurn;
 }
 
 function chatwootActivities(policy: MessageDeliveryInput['policy']) {
   return proxyActivities<BridgeActivities>(chatwootOptions(policy));
 }
 
-function agentExchange(policy: MessageDeliveryInput['policy']) {
-  return proxyActivities<BridgeActivities>(exchangeOptions(policy)).agentExchange;
+function agentExchange(policy: MessageDeliveryInput['policy'], has: Has) {
+  return proxyActivities<BridgeActivities>(exchangeOptions(policy, has)).agentExchange;
 }
 
 /**
@@ -495,12 +551,18 @@ const ignore = () => undefined;
  * The worker stopped heartbeating (it died or lost its connection), or it shut down (a deploy)
  * before the exchange finished: the agent may be fine.
  */
-function isWorkerLoss(error: unknown): boolean {
+function isWorkerLoss(error: unknown, has: Has): boolean {
   if (!(error instanceof ActivityFailure)) return false;
   const { cause } = error;
   if (cause instanceof TimeoutFailure) return cause.timeoutType === TimeoutType.HEARTBEAT;
   // Older histories counted a shutdown as the agent's failure; they replay as they ran.
-  return isWorkerShutdown(cause) && patched('worker-shutdown-is-worker-loss');
+  return isWorkerShutdown(cause) && has('worker-shutdown-is-worker-loss');
+}
+
+/** The activity itself threw (not a timeout, a cancel or a shutdown): its `finally` ran. */
+function ranItsCleanup(error: unknown): boolean {
+  if (!(error instanceof ActivityFailure)) return false;
+  return error.cause instanceof ApplicationFailure && !isWorkerShutdown(error.cause);
 }
 
 /** Core's failure for an activity still running when its worker's shutdown grace time ended. */

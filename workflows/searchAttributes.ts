@@ -12,17 +12,20 @@ export const searchAttributes = {
 };
 
 /** The search attributes and summary a message-delivery workflow starts with. */
-export function messageDeliveryStartOptions(input: {
-  accountId: number;
-  conversationId: number;
-  inboxId: number;
-  messageId: number;
-  agentId: string;
-  content: string;
-  attachments: unknown[];
-  sender: { id?: number; name?: string | null };
-  mergedMessageIds?: number[];
-}) {
+export function messageDeliveryStartOptions(
+  input: {
+    accountId: number;
+    conversationId: number;
+    inboxId: number;
+    messageId: number;
+    agentId: string;
+    content: string;
+    attachments: unknown[];
+    sender: { id?: number; name?: string | null };
+    mergedMessageIds?: number[];
+  },
+  { initialStatus = true }: { initialStatus?: boolean } = {},
+) {
   return {
     staticSummary: summarizeMessage(input),
     staticDetails: detailMessage(input),
@@ -32,7 +35,7 @@ export function messageDeliveryStartOptions(input: {
       { key: searchAttributes.inboxId, value: String(input.inboxId) },
       { key: searchAttributes.messageId, value: String(input.messageId) },
       { key: searchAttributes.agentId, value: input.agentId },
-      { key: searchAttributes.deliveryStatus, value: 'received' },
+      ...(initialStatus ? [{ key: searchAttributes.deliveryStatus, value: 'received' }] : []),
     ],
   };
 }
