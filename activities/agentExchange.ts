@@ -14,6 +14,9 @@ import {
   type MessageDeliveryInput,
 } from '../workflows/shared.js';
 
+/** Phases in which the agent has the customer's message. */
+const AGENT_HAS_IT = new Set<ConnectionPhase>(['sending', 'awaitingReply', 'streaming']);
+
 /** An exchange shorter than this sends no heartbeat (the interval is shorter when the timeout is). */
 const FIRST_HEARTBEAT_AFTER_MS = 1_000;
 
@@ -106,7 +109,13 @@ export function createAgentExchangeActivity({
           });
       };
 
-      if (input.manageTyping) relayTyping(true);
+      // Typing on once the agent has the message (an agent that is down shows no typing).
+      let typingStarted = false;
+      const startTyping = (phase: ConnectionPhase) => {
+        if (!input.manageTyping || typingStarted || !AGENT_HAS_IT.has(phase)) return;
+        typingStarted = true;
+        relayTyping(true);
+      };
 
       const replies: AgentReply[] = [];
       let resultBytes = 0;
@@ -120,6 +129,7 @@ export function createAgentExchangeActivity({
             signal: context.cancellationSignal,
             onPhase: (phase, count, activity) => {
               progress = { phase, replies: count, ...(activity ? { activity } : {}) };
+              startTyping(phase);
               beat();
             },
             onTyping: relayTyping,
@@ -172,7 +182,7 @@ export function createAgentExchangeActivity({
         return { endReason: output.endReason, replies };
       } finally {
         clearInterval(timer);
-        if (input.manageTyping) relayTyping(false);
+        if (typingStarted) relayTyping(false);
         await typing;
         metrics?.agentExchangeFinished(input.agentId, outcome, performance.now() - startedAt);
       }

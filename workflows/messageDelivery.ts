@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   getExternalWorkflowHandle,
   isCancellation,
@@ -207,6 +208,10 @@ async function deliverMessage(
         attempts.push({ attempt, outcome: 'completed', detail: result.endReason });
         return { ok: true };
       } catch (error) {
+        // Cancelled and reported so by the activity (it waits for that): its cleanup ran.
+        if (error instanceof ActivityFailure && error.cause instanceof CancelledFailure) {
+          typingMayBeOn = false;
+        }
         if (isCancellation(error)) throw error;
         // The activity failed on its own: its cleanup (typing off) ran.
         if (ranItsCleanup(error)) typingMayBeOn = false;
