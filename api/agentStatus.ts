@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { AgentConfig, BridgeConfig } from '../config/schema.js';
-import { messageDeliveryWorkflow } from '../workflows/index.js';
+import { messageDeliveryV2Workflow, messageDeliveryWorkflow } from '../workflows/index.js';
 import type { DeliveryReport } from '../workflows/shared.js';
 
 /** One agent's health as seen from its recent deliveries. */
@@ -51,7 +51,7 @@ export interface AgentStatusReport {
 
 /**
  * Agent health derived from Temporal visibility, so it is the same whichever process asks
- * and survives restarts: the newest finished `messageDeliveryWorkflow`s of each agent on this
+ * and survives restarts: the newest finished deliveries (both workflow types) of each agent on this
  * bridge's task queue (bounded by count and look-back), their delivery reports (read from
  * the close event only), and counts of the running ones. Visibility is eventually consistent:
  * a delivery finished a moment ago may show up a moment later.
@@ -79,7 +79,7 @@ async function agentStatus(
   sampleSize: number,
 ): Promise<AgentStatus> {
   const ofAgent = [
-    `WorkflowType = ${quote(messageDeliveryWorkflow.name)}`,
+    `WorkflowType IN (${quote(messageDeliveryV2Workflow.name)}, ${quote(messageDeliveryWorkflow.name)})`,
     `TaskQueue = ${quote(config.temporal.taskQueue)}`,
     `AgentId = ${quote(agent.id)}`,
   ].join(' AND ');

@@ -29,7 +29,10 @@ export const BRIDGE_SEARCH_ATTRIBUTES = {
  */
 export const LOW_LATENCY_DYNAMIC_CONFIG = {
   'history.transferProcessorMaxPollRPS': 1000,
-} as const satisfies Record<string, number>;
+  // The dev server rereads search attributes from its database on every visibility read so that
+  // ones added at run time show at once; the bridge registers its own at start (--search-attribute).
+  'system.forceSearchAttributesCacheRefreshOnRead': false,
+} as const satisfies Record<string, number | boolean>;
 
 export interface DevServerOptions {
   /** Default: `await ensureTemporalCli()`. */
