@@ -410,6 +410,16 @@ export const workerSchema = z
      * Unset: off, every worker takes every task.
      */
     deployment: deploymentSchema.optional(),
+    /**
+     * Workflow runs kept in memory between their tasks (unset: the SDK's default, from the heap
+     * size). Each live conversation actor is one; a run evicted is replayed from its history on
+     * its next event, so this bounds memory, not how many conversations the worker serves.
+     */
+    maxCachedWorkflows: z.number().int().min(0).optional(),
+    /** Workflow tasks this process runs at once (unset: the SDK's default, 40). */
+    maxConcurrentWorkflowTasks: z.number().int().positive().optional(),
+    /** Agent exchanges this process runs at once: mostly idle sockets, many fit. */
+    maxConcurrentExchanges: z.number().int().positive().default(500),
   })
   .loose();
 

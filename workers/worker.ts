@@ -131,14 +131,19 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
           }),
       activities: activities.chatwoot,
       sinks: { ...sinks, ...tracing?.workflowSinks },
+      ...(config.worker.maxCachedWorkflows !== undefined
+        ? { maxCachedWorkflows: config.worker.maxCachedWorkflows }
+        : {}),
+      ...(config.worker.maxConcurrentWorkflowTasks !== undefined
+        ? { maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks }
+        : {}),
       ...shared,
     }),
     Worker.create({
       ...common,
       taskQueue: agentTaskQueue(config.temporal.taskQueue),
       activities: activities.agents,
-      // Mostly idle sockets waiting for an agent: many fit in one process.
-      maxConcurrentActivityTaskExecutions: 500,
+      maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentExchanges,
       ...shared,
     }),
   ]);

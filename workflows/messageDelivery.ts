@@ -55,20 +55,33 @@ export async function messageDeliveryWorkflow(
 /**
  * The same delivery for fewer Temporal actions (each one is billed): typing is set by the
  * exchange activity, the status is recorded only when it is not `delivered`, and no `patched()`
- * marker is written, since every change made to the first version is in force from its start.
- * A change to this workflow goes behind `patched()` again (two actions per message while it is
- * in the code: a marker and Temporal's own change-version search attribute).
+ * marker is written for the changes made to the first version: they are in force from its
+ * start. A later change goes behind `has()` like any patch: two actions per message while it is
+ * in the code (a marker and Temporal's own change-version search attribute).
  */
 export async function messageDeliveryV2Workflow(
   input: MessageDeliveryInput,
 ): Promise<DeliveryReport> {
-  return deliverMessage(input, { has: () => true, lean: true });
+  return deliverMessage(input, {
+    has: (change) => IN_V2_FROM_ITS_START.has(change) || patched(change),
+    lean: true,
+  });
 }
+
+/** Marker in content_attributes, late-commit grace, reset check, replies after a gap (2026-12). */
+const POSTING_PATCH = 'posting-survives-channels-late-commits-resets';
+
+/** Changes made to the first version, in force in every V2 run (it has no history without them). */
+const IN_V2_FROM_ITS_START = new Set([
+  POSTING_PATCH,
+  'agent-queue-bounds',
+  'worker-shutdown-is-worker-loss',
+]);
 
 /** What tells the two versions apart. */
 interface DeliveryVersion {
   /** Whether a change made behind `patched(id)` is in force. */
-  has(change: string): boolean;
+  has: (change: string) => boolean;
   /** Typing inside the exchange, status recorded only when not delivered. */
   lean: boolean;
 }
@@ -546,9 +559,6 @@ function contiguousCount(received: Map<number, AgentReply>): number {
 type ExchangeOutcome = { ok: true } | { ok: false; reason: string };
 
 const MAX_WORKER_LOSSES = 5;
-
-/** Marker in content_attributes, late-commit grace, reset check, replies after a gap (2026-12). */
-const POSTING_PATCH = 'posting-survives-channels-late-commits-resets';
 
 const ignore = () => undefined;
 
