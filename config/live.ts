@@ -59,6 +59,9 @@ export const RELOAD_BEHAVIOUR = {
   'delivery.offerScheduleToCloseMs': 'live',
   // Given to the SDK's workers when they are created.
   'worker.shutdownGraceMs': 'restart',
+  'worker.maxCachedWorkflows': 'restart',
+  'worker.maxConcurrentWorkflowTasks': 'restart',
+  'worker.maxConcurrentExchanges': 'restart',
   // The worker polls as this deployment version from its start to its end.
   'worker.deployment.name': 'restart',
   'worker.deployment.buildId': 'restart',

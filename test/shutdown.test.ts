@@ -34,7 +34,10 @@ describe('graceful worker shutdown', () => {
 
   /** Two worker processes with this grace time; SIGTERM to the one running the exchange. */
   async function sigtermMidAnswer(conversationId: number, shutdownGraceMs: number) {
-    const workers = workerProcesses({ ...stack.config, worker: { ...stack.config.worker, shutdownGraceMs } });
+    const workers = workerProcesses({
+      ...stack.config,
+      worker: { ...stack.config.worker, shutdownGraceMs },
+    });
     sets.push(workers);
     const children = await Promise.all([workers.startReady(), workers.startReady()]);
     const posted = () => stack.chatwoot.messages(stack.accountId, conversationId);

@@ -153,8 +153,8 @@ describe('one customer message is one trace', () => {
           'POST /webhook/chatwoot',
           'SignalWithStartWorkflow:conversationWorkflow',
           'HandleSignal:conversationEvent',
-          'StartChildWorkflow:messageDeliveryWorkflow',
-          'RunWorkflow:messageDeliveryWorkflow',
+          'StartChildWorkflow:messageDeliveryV2Workflow',
+          'RunWorkflow:messageDeliveryV2Workflow',
           'StartActivity:agentExchange',
           'RunActivity:agentExchange',
           'RunActivity:createMessage',
@@ -169,14 +169,14 @@ describe('one customer message is one trace', () => {
     const inTrace = spans.filter((span) => span.spanContext().traceId === traceId);
     for (const name of [
       'HandleSignal:conversationEvent',
-      'StartChildWorkflow:messageDeliveryWorkflow',
-      'RunWorkflow:messageDeliveryWorkflow',
+      'StartChildWorkflow:messageDeliveryV2Workflow',
+      'RunWorkflow:messageDeliveryV2Workflow',
       'RunActivity:agentExchange',
       'RunActivity:createMessage',
     ]) {
       expect(named(inTrace, name), name).not.toHaveLength(0);
     }
-    // Every activity the delivery ran is in the same trace (typing on/off, each reply's post).
+    // Every activity the delivery ran is in the same trace (the exchange, each reply's post).
     const activities = spans.filter((span) => span.name.startsWith('RunActivity:'));
     expect(activities.length).toBeGreaterThanOrEqual(3);
     for (const span of activities) expect(span.spanContext().traceId, span.name).toBe(traceId);
@@ -190,10 +190,10 @@ describe('one customer message is one trace', () => {
         expect(['string', 'number', 'boolean'], `${span.name} ${key}`).toContain(typeof value);
       }
     }
-    const [delivery] = named(inTrace, 'RunWorkflow:messageDeliveryWorkflow');
+    const [delivery] = named(inTrace, 'RunWorkflow:messageDeliveryV2Workflow');
     expect(delivery!.attributes).toMatchObject({
       workflowId: expect.stringMatching(/^message:/),
-      workflowType: 'messageDeliveryWorkflow',
+      workflowType: 'messageDeliveryV2Workflow',
     });
     expect(Object.keys(delivery!.attributes)).not.toContain('memo');
 
@@ -214,7 +214,7 @@ describe('one customer message is one trace', () => {
     const delivery = (spans: ReadableSpan[]) =>
       spans.find(
         (span) =>
-          span.name === 'RunWorkflow:messageDeliveryWorkflow' &&
+          span.name === 'RunWorkflow:messageDeliveryV2Workflow' &&
           span.attributes['workflowId'] === workflowId,
       );
     await expect
