@@ -7,8 +7,8 @@ import {
   type AgentErrorFrame,
   type AgentRequest,
   type AgentResponse,
-} from '../agents/bridgeV1.js';
-import type { UserMessage } from '../agents/unified.js';
+} from '../agents/bridgeV1/protocol.js';
+import type { UserMessage } from '../agents/unified/protocol.js';
 import { serveUnified, unifiedLedger } from './mockUnifiedAgent.js';
 
 /**

@@ -9,7 +9,7 @@ import {
   type NewMessage,
   type SendMessage,
   type TokenResponse,
-} from '../agents/aiwm.js';
+} from '../agents/aiwm/protocol.js';
 
 /**
  * A mock AIWM (seed 004) for tests and the demo: the token endpoint

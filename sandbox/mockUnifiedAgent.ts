@@ -1,6 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
-import { userMessageSchema, type UnifiedAgentFrame, type UserMessage } from '../agents/unified.js';
+import {
+  userMessageSchema,
+  type UnifiedAgentFrame,
+  type UserMessage,
+} from '../agents/unified/protocol.js';
 
 /**
  * Mock `unified` agents (seed 001), served by sandbox/mockAgents.ts under `/unified/...`:

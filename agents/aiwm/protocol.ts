@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SocketioAgentConfig } from '../config/schema.js';
+import type { SocketioAgentConfig } from '../../config/schema.js';
 
 /**
  * The AIWM agent protocol over Socket.IO (seed 004), as the bridge and the mock server

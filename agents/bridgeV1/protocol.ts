@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AgentTurn } from './transport.js';
+import type { AgentTurn } from '../types.js';
 
 /**
  * The `bridge-v1` protocol (seed 000): one WebSocket connection per customer message.
