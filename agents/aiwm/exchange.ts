@@ -28,6 +28,7 @@ import { AiwmTurn } from './turn.js';
 import type { AgentTurn, ExchangeHooks, StrayMessage } from '../types.js';
 import { InProcessTurnLock } from '../turnLock.js';
 import { replyHandOff } from '../replyHandOff.js';
+import { replyFieldsOf } from '../replyFields.js';
 import { boundDetail, frameTooLarge, isFrameTooLarge } from '../replyLimits.js';
 
 /**
@@ -175,7 +176,12 @@ function aiwmSession(
             ...(turn.attachments.length > 0
               ? { attachments: turn.attachments.flatMap((a) => (a.data_url ? [a.data_url] : [])) }
               : {}),
-            metadata: { turnId: answer.turnId },
+            // Seed 004's attachments are bare URLs: the whole of each (file_type…) goes with
+            // the bridge's own metadata, so an agent can tell a voice note from a picture.
+            metadata: {
+              turnId: answer.turnId,
+              ...(turn.attachments.length > 0 ? { attachments: turn.attachments } : {}),
+            },
           };
           requestSent = true;
           answer.sent(message.content);
@@ -389,6 +395,8 @@ function aiwmSession(
       content,
       final: message.final === true,
       metadata: {
+        // Rich content, files and actions the agent asked for (bridge extension, not in seed 004).
+        ...replyFieldsOf(message.metadata),
         aiwm: { messageId: message._id, conversationId: message.conversationId },
         ...(message.usage ? { usage: message.usage } : {}),
         ...(message.latency !== undefined ? { latencyMs: message.latency } : {}),
