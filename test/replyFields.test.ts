@@ -1,12 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pullTurn } from '../activities/pullAgents.js';
 import { aiwmTokens } from '../agents/aiwm/token.js';
+import { runAgentExchange } from '../agents/registry.js';
 import { REPLY_FIELD_KEYS } from '../agents/replyFields.js';
 import { limitReply, MAX_METADATA_BYTES, MAX_REPLY_FIELDS_BYTES } from '../agents/replyLimits.js';
+import type { AgentTurn } from '../agents/types.js';
+import { agentConfigSchema } from '../config/schema.js';
+import { startMockAgent, type MockAgentServer } from '../sandbox/mockAgents.js';
 import { richPath } from '../sandbox/mockReplyFields.js';
 import { startMockAiwm, type MockAiwm } from '../sandbox/mockAiwm.js';
 import { deliveryReplies } from './helpers/deliveryReplies.js';
 import { pullAgent, type PullAgent } from './helpers/pullAgent.js';
 import { startStack, type Stack } from './helpers/stack.js';
+import type { MessageDeliveryInput } from '../workflows/shared.js';
 
 /**
  * The reply fields of issue 13 (`content_type`, `content_attributes`, `attachments`, `actions`)
@@ -209,5 +215,108 @@ describe('reply fields survive the metadata cut (agents/replyLimits.ts)', () => 
       actions: FIELDS.actions,
       privateNote: expect.stringMatching(/attachments \([\d,]+ bytes\) was left out/),
     });
+  });
+});
+
+describe("Chatwoot's attachment fields reach every agent as they came (the exchanges)", () => {
+  /** Everything Chatwoot's push_event_data may say about a voice note. */
+  const attachment = {
+    id: 77,
+    file_type: 'audio',
+    data_url: 'https://chatwoot.example/rails/active_storage/blobs/redirect/abc/voice.ogg',
+    thumb_url: '',
+    extension: 'ogg',
+    file_size: 48_213,
+    width: null,
+    height: null,
+    transcribed_text: 'I would like to change my delivery address',
+  };
+  const turn: AgentTurn = {
+    agentId: 'a',
+    attempt: 1,
+    sessionId: 'a:1:900',
+    accountId: 1,
+    conversationId: 900,
+    inboxId: 7,
+    messageId: 9001,
+    messageIds: [9001],
+    content: '',
+    attachments: [attachment],
+    sender: { id: 5, name: 'Ana' },
+  };
+  let agents: MockAgentServer;
+  let aiwm: MockAiwm;
+  beforeAll(async () => {
+    agents = await startMockAgent();
+    aiwm = await startMockAiwm({ agents: { rich: richPath(FIELDS) } });
+  });
+  afterAll(async () => {
+    await agents?.close();
+    await aiwm?.close();
+    aiwmTokens.clear();
+  });
+
+  const timeouts = { connectTimeoutMs: 1_000, replyTimeoutMs: 3_000, totalTimeoutMs: 10_000 };
+  async function exchange(config: Record<string, unknown>) {
+    const agent = agentConfigSchema.parse({ id: 'a', ...timeouts, ...config });
+    const replies: Array<Record<string, unknown>> = [];
+    const output = await runAgentExchange(agent, turn, {
+      onReply: (reply) => void replies.push(reply.metadata),
+    });
+    expect(output.outcome).toBe('completed');
+    return replies;
+  }
+
+  it('bridge-v1 and unified: the attachment whole; the reply fields back', async () => {
+    const v1 = await exchange({ transport: 'ws', url: agents.url(richPath(FIELDS)) });
+    expect(agents.requests.at(-1)?.attachments).toEqual([attachment]);
+    const unified = await exchange({
+      transport: 'ws',
+      protocol: 'unified',
+      url: agents.url(richPath(FIELDS, 'unified/')),
+    });
+    expect(agents.unifiedRequests.at(-1)?.metadata.attachments).toEqual([attachment]);
+    for (const metadata of [...v1, ...unified]) expect(metadata).toMatchObject(FIELDS);
+  });
+
+  it('AIWM: the URL in `attachments`, the attachment whole in `metadata`; the fields back', async () => {
+    const replies = await exchange({
+      transport: 'socketio',
+      apiBase: aiwm.apiBase,
+      url: aiwm.url,
+      agentId: 'rich',
+      secret: aiwm.secret,
+      settleMs: 200,
+      releaseQuietMs: 0,
+    });
+    expect(aiwm.received.at(-1)).toMatchObject({
+      content: '(attachment)',
+      attachments: [attachment.data_url],
+      metadata: { attachments: [attachment] },
+    });
+    expect(replies).toEqual([expect.objectContaining(FIELDS)]);
+  });
+
+  it('pull: the turn in the inbox has the attachment whole', () => {
+    const { agentId, accountId, conversationId, inboxId, messageId, content, sender } = turn;
+    const offered = pullTurn('message:1:900:9001', {
+      agentId,
+      attempt: 1,
+      repliesReceived: 0,
+      message: {
+        agentId,
+        accountId,
+        conversationId,
+        inboxId,
+        messageId,
+        content,
+        sender,
+        attachments: [attachment],
+        // The turn is built from the message alone: the delivery policy plays no part.
+        policy: {} as MessageDeliveryInput['policy'],
+      },
+      workflowTaskQueue: 'q',
+    });
+    expect(offered.attachments).toEqual([attachment]);
   });
 });
