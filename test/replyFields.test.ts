@@ -43,7 +43,7 @@ const VOICE_NOTE = {
   data_url: 'https://chatwoot.example/rails/active_storage/blobs/redirect/voice.ogg',
 };
 /** What every agent gets for it: Chatwoot's fields (thumb_url is empty but for images). */
-const VOICE_NOTE_TURN = { ...VOICE_NOTE, thumb_url: '' };
+const VOICE_NOTE_TURN: unknown = expect.objectContaining({ ...VOICE_NOTE, thumb_url: '' });
 
 const PULL_KEY = 'pull-key-for-reply-fields-tests';
 
