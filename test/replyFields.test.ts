@@ -109,8 +109,8 @@ describe('reply fields and customer files through every protocol (real Temporal,
     await stack.result(workflowId);
     const request = stack.agentServer.requests.find((r) => r.conversation_id === '801');
     expect(request?.attachments).toEqual([VOICE_NOTE_TURN]);
-    const { signalled } = await deliveryReplies(stack.temporal, workflowId);
-    expect(signalled).toEqual([
+    const { received } = await deliveryReplies(stack.temporal, workflowId);
+    expect(received).toEqual([
       expect.objectContaining({ content: 'rich: Here is what I mean', metadata: withFields }),
     ]);
   });
@@ -122,8 +122,8 @@ describe('reply fields and customer files through every protocol (real Temporal,
       (r) => r.metadata.conversation_id === 802,
     );
     expect(request?.metadata.attachments).toEqual([VOICE_NOTE_TURN]);
-    const { signalled } = await deliveryReplies(stack.temporal, workflowId);
-    expect(signalled).toEqual([
+    const { received } = await deliveryReplies(stack.temporal, workflowId);
+    expect(received).toEqual([
       expect.objectContaining({ content: 'rich: Here is what I mean', metadata: withFields }),
     ]);
   });
@@ -138,8 +138,8 @@ describe('reply fields and customer files through every protocol (real Temporal,
         metadata: expect.objectContaining({ attachments: [VOICE_NOTE_TURN] }),
       }),
     ]);
-    const { signalled } = await deliveryReplies(stack.temporal, workflowId);
-    expect(signalled).toEqual([
+    const { received } = await deliveryReplies(stack.temporal, workflowId);
+    expect(received).toEqual([
       expect.objectContaining({
         content: 'rich: Here is what I mean',
         // The bridge's own keys stay beside them.
