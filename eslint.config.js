@@ -47,6 +47,23 @@ export default tseslint.config(
     },
   },
   {
+    // Each transport is listed by agents/registry.ts and never imports it back.
+    files: ['agents/*/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/registry.js', '**/registry'],
+              message: 'A transport must not import agents/registry.ts, which lists it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // `expect.objectContaining(...)` and friends are typed `any` by design.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off' },

@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { bridgeV1Request } from '../agents/bridgeV1.js';
-import { turnFromMessage } from '../agents/transport.js';
+import { bridgeV1Request } from '../agents/bridgeV1/protocol.js';
+import { turnFromMessage } from '../agents/turn.js';
 import { agentInboxWorkflow } from '../workflows/agentInbox.js';
 import { agentInboxWorkflowId, turnOfferedSignal, type PullTurn } from '../workflows/pullShared.js';
 import type { MessageDeliveryInput } from '../workflows/shared.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { AgentConfig } from '../config/schema.js';
 import type { ConnectionPhase, EndReason, FailureReason } from '../machines/connection.js';
-import { runAgentExchange } from './transport.js';
+import { runAgentExchange } from './registry.js';
 import type { TurnLock } from './turnLock.js';
 
 /** Phases only reached once the connection is open. */

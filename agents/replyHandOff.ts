@@ -1,6 +1,6 @@
 import type { ReplyPayload } from '../machines/connection.js';
 import { limitReply } from './replyLimits.js';
-import type { ExchangeHooks } from './transport.js';
+import type { ExchangeHooks } from './types.js';
 
 /**
  * Hands replies to `hooks.onReply` one at a time, in order, while the exchange goes on.

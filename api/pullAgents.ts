@@ -5,6 +5,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
+import { limitReply } from '../agents/replyLimits.js';
 import type { LiveConfig } from '../config/live.js';
 import type { PullAgentConfig } from '../config/schema.js';
 import { agentInboxWorkflow } from '../workflows/agentInbox.js';
@@ -51,6 +52,8 @@ interface OutboxBody {
   final?: boolean;
   /** Optional 0-based position of the reply in the answer; makes retried posts safe to dedupe. */
   sequence?: number;
+  /** Optional, as in the other protocols: `content_type`, `content_attributes`, `attachments`, `actions`. */
+  metadata?: Record<string, unknown>;
   error?: {
     code: string;
     message?: string;
@@ -86,6 +89,7 @@ const outboxBody = {
       content: { type: 'string', minLength: 1 },
       final: { type: 'boolean' },
       sequence: { type: 'integer', minimum: 0 },
+      metadata: { type: 'object' },
     },
   },
 } as const;
@@ -171,6 +175,7 @@ export const pullAgentRoutes: FastifyPluginCallback<PullAgentDeps> = (
             content: body.content as string,
             final: body.final ?? false,
             ...(body.sequence !== undefined ? { sequence: body.sequence } : {}),
+            ...(body.metadata ? { metadata: boundedMetadata(agent.id, body.metadata) } : {}),
           };
       const unknownTurn = () =>
         new HttpError(404, 'unknown_message', `no turn ${turnId} for agent ${agent.id}`);
@@ -232,6 +237,12 @@ async function lateDuplicate(
     if (error instanceof Error && /query/i.test(error.name)) return 'unknown';
     return 'unavailable';
   }
+}
+
+/** The metadata within the bounds every protocol's replies keep (agents/replyLimits.ts). */
+function boundedMetadata(agentId: string, metadata: Record<string, unknown>) {
+  const reply = { content: '', final: false, metadata };
+  return limitReply(reply, { agentId, maxReplyChars: Number.POSITIVE_INFINITY }, 0).metadata;
 }
 
 function closed(message: string) {

@@ -1,4 +1,5 @@
-import { runAgentExchange, turnFromMessage } from '../agents/transport.js';
+import { runAgentExchange } from '../agents/registry.js';
+import { turnFromMessage } from '../agents/turn.js';
 import { buildApp } from '../api/app.js';
 import { ChatwootClient } from '../chatwoot/client.js';
 import { bridgeSourceId, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';

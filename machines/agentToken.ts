@@ -6,7 +6,7 @@ import { assign, setup } from 'xstate';
  * ending in expired (nobody refreshed it in time) or failed (the endpoint refused or is down);
  * both start over on the next ACQUIRE.
  *
- * The machine decides; agents/aiwmToken.ts does the HTTP call through the `requestToken` action
+ * The machine decides; agents/aiwm/token.ts does the HTTP call through the `requestToken` action
  * and feeds the answer back as ISSUED, REJECTED or UNAVAILABLE. Delays come from the context,
  * so tests walk the machine on a simulated clock.
  */

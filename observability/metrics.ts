@@ -187,7 +187,7 @@ export class WorkerMetrics {
   agentExchangeFinished(agentId: string, outcome: string, durationMs: number): void {
     this.exchangeSeconds.observe({ agent: agentId, outcome }, durationMs / 1000);
   }
-  /** `reason` is one of agents/aiwmTurn.ts's few `StrayReason`s. */
+  /** `reason` is one of agents/aiwm/turn.ts's few `StrayReason`s. */
   aiwmStrayMessage(agentId: string, reason: string): void {
     this.aiwmStrays.inc({ agent: agentId, reason });
   }

@@ -7,8 +7,9 @@ import {
   type AgentErrorFrame,
   type AgentRequest,
   type AgentResponse,
-} from '../agents/bridgeV1.js';
-import type { UserMessage } from '../agents/unified.js';
+} from '../agents/bridgeV1/protocol.js';
+import type { UserMessage } from '../agents/unified/protocol.js';
+import { metadataParam } from './mockReplyFields.js';
 import { serveUnified, unifiedLedger } from './mockUnifiedAgent.js';
 
 /**
@@ -46,7 +47,8 @@ interface Exchange {
   params: URLSearchParams;
   /** Resolves after `ms`, or rejects once the socket is gone (so loops stop early). */
   wait(ms: number): Promise<void>;
-  reply(content: string, final: boolean): void;
+  /** A `response` frame; `metadata` is added to the mock's own (agent_id, confidence…). */
+  reply(content: string, final: boolean, metadata?: Record<string, unknown>): void;
   fail(code: string, message: string, retryable: boolean): void;
 }
 
@@ -111,6 +113,11 @@ function behaviours(dropped: DropLedger): Record<string, Behaviour> {
       );
     },
     garbage: (ex) => ex.ws.send('this is not json {'),
+    /**
+     * `rich: …` with the reply fields given as JSON in `metadata` (`content_type`,
+     * `content_attributes`, `attachments`, `actions`), e.g. `rich?metadata=%7B…%7D`.
+     */
+    rich: (ex) => ex.reply(`rich: ${ex.request.content}`, true, metadataParam(ex.params)),
     /** One final reply of `chars` characters (a runaway agent): `big: xxxx…`. */
     big: (ex) => ex.reply(`big: ${'x'.repeat(intParam(ex.params, 'chars', 2_500_000))}`, true),
   };
@@ -189,7 +196,7 @@ export async function startMockAgent(options: MockAgentOptions = {}): Promise<Mo
       params: url.searchParams,
       wait: (ms) => sleep(ms, undefined, { signal: gone.signal }),
       fail: (code, message, retryable) => fail(request.message_id, code, message, retryable),
-      reply: (content, final) =>
+      reply: (content, final, extra = {}) =>
         send({
           message_id: request.message_id,
           conversation_id: request.conversation_id,
@@ -200,6 +207,7 @@ export async function startMockAgent(options: MockAgentOptions = {}): Promise<Mo
             processing_time_ms: Date.now() - started,
             confidence: 0.9,
             is_final: final,
+            ...extra,
           },
         }),
     };
@@ -285,6 +293,7 @@ if (isMain) {
     'close?count=2',
     'silent',
     'garbage',
+    'rich?metadata=%7B%22content_type%22%3A%22input_select%22%7D',
     'unified/echo',
     'unified/multi?count=3',
     'unified/stream?parts=3&order=2,0,1',

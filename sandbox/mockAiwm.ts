@@ -9,7 +9,8 @@ import {
   type NewMessage,
   type SendMessage,
   type TokenResponse,
-} from '../agents/aiwm.js';
+} from '../agents/aiwm/protocol.js';
+import { metadataParam } from './mockReplyFields.js';
 
 /**
  * A mock AIWM (seed 004) for tests and the demo: the token endpoint
@@ -185,6 +186,11 @@ function behaviours(dropped: Set<string>): Record<string, Behaviour> {
       await turn.wait(intParam(turn.params, 'delayMs', 100));
       turn.reply(`echo: ${turn.message.content}`);
       turn.typing(false);
+    },
+    /** `rich: …` carrying the metadata given as JSON in `metadata` (the reply fields). */
+    rich: (turn) => {
+      turn.ack();
+      turn.reply(`rich: ${turn.message.content}`, { metadata: metadataParam(turn.params) });
     },
     /** A reasoning step, then an answer carrying tool use, usage and latency. */
     thinking: async (turn) => {
@@ -382,6 +388,10 @@ export async function startMockAiwm(options: MockAiwmOptions = {}): Promise<Mock
             createdAt: new Date().toISOString(),
             ...echo,
             ...extra,
+            // An echoed turn id stays beside the behaviour's own metadata.
+            ...(echo.metadata || extra.metadata
+              ? { metadata: { ...echo.metadata, ...extra.metadata } }
+              : {}),
           });
         },
         typing: (isTyping) => {

@@ -1,6 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
-import { userMessageSchema, type UnifiedAgentFrame, type UserMessage } from '../agents/unified.js';
+import { metadataParam } from './mockReplyFields.js';
+import {
+  userMessageSchema,
+  type UnifiedAgentFrame,
+  type UserMessage,
+} from '../agents/unified/protocol.js';
 
 /**
  * Mock `unified` agents (seed 001), served by sandbox/mockAgents.ts under `/unified/...`:
@@ -16,7 +21,7 @@ interface UnifiedExchange {
   wait(ms: number): Promise<void>;
   send(frame: UnifiedAgentFrame): void;
   /** `agent_message` frame. */
-  say(message: string): void;
+  say(message: string, metadata?: Record<string, unknown>): void;
   complete(): void;
 }
 
@@ -159,6 +164,11 @@ function behaviours(ledger: UnifiedLedger): Record<string, UnifiedBehaviour> {
       ex.ws.terminate();
     },
     garbage: (ex) => ex.ws.send('this is not json {'),
+    /** `rich: …` carrying the reply fields given as JSON in `metadata`, then `agent_complete`. */
+    rich: (ex) => {
+      ex.say(`rich: ${ex.request.message}`, metadataParam(ex.params));
+      ex.complete();
+    },
   };
 }
 
@@ -206,12 +216,13 @@ export async function serveUnified(
     params: url.searchParams,
     wait: (ms) => sleep(ms, undefined, { signal: gone.signal }),
     send,
-    say: (message) =>
+    say: (message, metadata) =>
       send({
         type: 'agent_message',
         message_id: `reply-${request.message_id}`,
         session_id: request.session_id,
         message,
+        ...(metadata ? { metadata } : {}),
       }),
     complete: () => send({ type: 'agent_complete', message_id: `reply-${request.message_id}` }),
   };

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aiwmTokens } from '../agents/aiwmToken.js';
+import { aiwmTokens } from '../agents/aiwm/token.js';
 import {
   boundDetail,
   cutText,
@@ -7,14 +7,14 @@ import {
   MAX_DETAIL_CHARS,
   MAX_METADATA_BYTES,
 } from '../agents/replyLimits.js';
-import { decodeBridgeV1 } from '../agents/wsExchange.js';
+import { decodeBridgeV1 } from '../agents/bridgeV1/exchange.js';
 import {
   MAX_STREAM_CHUNKS,
   StreamAssembler,
   StreamError,
   unifiedDialect,
-} from '../agents/unifiedExchange.js';
-import type { AgentTurn } from '../agents/transport.js';
+} from '../agents/unified/exchange.js';
+import type { AgentTurn } from '../agents/types.js';
 import { parseConfig } from '../config/load.js';
 import { startMockAiwm, type MockAiwm } from '../sandbox/mockAiwm.js';
 import { startStack, type Stack } from './helpers/stack.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leaseKey } from '../agents/socketioExchange.js';
+import { leaseKey } from '../agents/aiwm/exchange.js';
 import { temporalTurnLock } from '../agents/temporalTurnLock.js';
 import type { TurnLease } from '../agents/turnLock.js';
 import {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aiwmTokens } from '../agents/aiwmToken.js';
+import { aiwmTokens } from '../agents/aiwm/token.js';
 import { startMockAiwm, type MockAiwm } from '../sandbox/mockAiwm.js';
 import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
 import { startStack, type Stack } from './helpers/stack.js';

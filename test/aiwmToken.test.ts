@@ -7,7 +7,7 @@ import {
   AiwmTokenError,
   requestAiwmToken,
   type AiwmTokenSource,
-} from '../agents/aiwmToken.js';
+} from '../agents/aiwm/token.js';
 import { startMockAiwm, type MockAiwm } from '../sandbox/mockAiwm.js';
 
 /** The token cache against the mock AIWM's real HTTP token endpoint. */

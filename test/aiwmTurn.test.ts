@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { NewMessage } from '../agents/aiwm.js';
-import { AiwmTurn, type Correlation } from '../agents/aiwmTurn.js';
+import type { NewMessage } from '../agents/aiwm/protocol.js';
+import { AiwmTurn, type Correlation } from '../agents/aiwm/turn.js';
 
-/** Which messages an AIWM socket hears are this turn's answer (agents/aiwmTurn.ts). */
+/** Which messages an AIWM socket hears are this turn's answer (agents/aiwm/turn.ts). */
 describe('AIWM turn correlation', () => {
   const turnOf = (correlation: Correlation = 'ordering', conversationId = 'c1') =>
     new AiwmTurn({

@@ -6,13 +6,16 @@ import {
   newMessageSchema,
   presenceSchema,
   typingSchema,
-} from '../agents/aiwm.js';
-import { AiwmTurn } from '../agents/aiwmTurn.js';
-import { agentFrameSchema as bridgeV1FrameSchema } from '../agents/bridgeV1.js';
-import { agentFrameSchema as unifiedFrameSchema, IGNORED_TYPES } from '../agents/unified.js';
-import { MAX_STREAM_CHUNKS, unifiedDialect } from '../agents/unifiedExchange.js';
-import type { AgentTurn } from '../agents/transport.js';
-import { decodeBridgeV1 } from '../agents/wsExchange.js';
+} from '../agents/aiwm/protocol.js';
+import { AiwmTurn } from '../agents/aiwm/turn.js';
+import { agentFrameSchema as bridgeV1FrameSchema } from '../agents/bridgeV1/protocol.js';
+import {
+  agentFrameSchema as unifiedFrameSchema,
+  IGNORED_TYPES,
+} from '../agents/unified/protocol.js';
+import { MAX_STREAM_CHUNKS, unifiedDialect } from '../agents/unified/exchange.js';
+import type { AgentTurn } from '../agents/types.js';
+import { decodeBridgeV1 } from '../agents/bridgeV1/exchange.js';
 import type { ConnectionEvent } from '../machines/connection.js';
 
 /**

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, type RawData } from 'ws';
-import type { AgentRequest } from '../agents/bridgeV1.js';
+import type { AgentRequest } from '../agents/bridgeV1/protocol.js';
 import {
   conversationEventPayload,
   messageCreatedPayload,

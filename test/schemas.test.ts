@@ -10,7 +10,7 @@ import {
   isAgentError,
   isFinalResponse,
   type AgentFrame,
-} from '../agents/bridgeV1.js';
+} from '../agents/bridgeV1/protocol.js';
 import {
   inboxIdOf,
   isContactSender,

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { aiwmEndpoints } from '../agents/aiwm.js';
-import { aiwmTokens } from '../agents/aiwmToken.js';
+import { aiwmEndpoints } from '../agents/aiwm/protocol.js';
+import { aiwmTokens } from '../agents/aiwm/token.js';
 import { bridgeSourceId, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
 import { ConfigError, parseConfig } from '../config/load.js';
 import { socketioAgentSchema } from '../config/schema.js';
@@ -10,7 +10,7 @@ import { startStack, type Stack } from './helpers/stack.js';
 import { workerProcesses } from './helpers/workerProcess.js';
 import { agentTaskQueue } from '../workflows/shared.js';
 import { temporalTurnLock } from '../agents/temporalTurnLock.js';
-import { leaseKey } from '../agents/socketioExchange.js';
+import { leaseKey } from '../agents/aiwm/exchange.js';
 import { agentLeaseWorkflowId, leaseStateQuery } from '../workflows/agentLease.js';
 import { killMidAnswer } from './helpers/killMidAnswer.js';
 

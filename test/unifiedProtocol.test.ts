@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { AgentTurn } from '../agents/transport.js';
-import { isRetryableError, userMessageSchema, type ErrorMessageFrame } from '../agents/unified.js';
-import { StreamAssembler, StreamError, unifiedDialect } from '../agents/unifiedExchange.js';
+import type { AgentTurn } from '../agents/types.js';
+import {
+  isRetryableError,
+  userMessageSchema,
+  type ErrorMessageFrame,
+} from '../agents/unified/protocol.js';
+import { StreamAssembler, StreamError, unifiedDialect } from '../agents/unified/exchange.js';
 import { ConfigError, parseConfig } from '../config/load.js';
 
 const turn: AgentTurn = {

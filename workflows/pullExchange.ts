@@ -3,6 +3,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -27,6 +28,9 @@ export interface PullExchangeOptions {
   /** Hands one accepted reply to the delivery, which posts it. */
   accept(reply: AgentReply): void;
 }
+
+/** Pull replies carry the agent's metadata (the reply fields) from this patch on. */
+export const PULL_REPLY_METADATA_PATCH = 'pull-reply-metadata';
 
 interface AgentErrorPost {
   code: string;
@@ -80,7 +84,11 @@ export function createPullExchange(options: PullExchangeOptions) {
         index,
         content: post.content,
         final: post.final,
-        metadata: post.sequence !== undefined ? { sequence: post.sequence } : {},
+        metadata: {
+          // Older workers dropped a post's metadata: their histories replay without it.
+          ...(post.metadata && patched(PULL_REPLY_METADATA_PATCH) ? post.metadata : {}),
+          ...(post.sequence !== undefined ? { sequence: post.sequence } : {}),
+        },
       });
       return { duplicate: false, index };
     },

@@ -73,6 +73,8 @@ export type OutboxPost =
       final: boolean;
       /** The reply's 0-based position in the answer, when the agent numbers its replies. */
       sequence?: number;
+      /** The agent's reply metadata (reply fields: content_type, attachments, actions…). */
+      metadata?: Record<string, unknown>;
     }
   | { agentId: string; kind: 'error'; code: string; message: string; retryable: boolean };
 

@@ -1,7 +1,7 @@
 import type { AgentReply, ReplyReport } from './shared.js';
 
 /**
- * What a transport may attach to a reply beyond its text (agents/socketioExchange.ts does):
+ * What a transport may attach to a reply beyond its text (agents/aiwm/exchange.ts does):
  * a private note for the team, and token usage and latency for the delivery report.
  * Pure: bundled into workflow code.
  */

@@ -5,11 +5,24 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
  * Only pure definitions here: this file is bundled into workflow code.
  */
 
+/**
+ * A customer's file as Chatwoot's webhook describes it (`Attachment#push_event_data`):
+ * `file_type` is `image`, `audio`, `video`, `file`, `location`, … and `data_url` is where to
+ * fetch it. Chatwoot gives no MIME type or file name: the download's Content-Type and the last
+ * segment of `data_url` say them.
+ */
 export type Attachment = {
   id?: number;
   file_type?: string;
   data_url?: string;
   thumb_url?: string;
+  /** Chatwoot's other fields, when the payload has them (older payloads lack some). */
+  extension?: string | null;
+  file_size?: number;
+  width?: number | null;
+  height?: number | null;
+  /** Chatwoot's own transcript of a voice note, where its audio transcription is on. */
+  transcribed_text?: string;
 };
 
 export type SenderInfo = {

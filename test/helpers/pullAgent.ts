@@ -31,7 +31,11 @@ export function pullAgent(app: FastifyInstance, agentId: string, apiKey: string)
       });
       return { status: response.statusCode, json: response.json<Record<string, unknown>>() };
     },
-    reply(turn: PullTurn, content: string, extra: { final?: boolean; sequence?: number } = {}) {
+    reply(
+      turn: PullTurn,
+      content: string,
+      extra: { final?: boolean; sequence?: number; metadata?: Record<string, unknown> } = {},
+    ) {
       return this.post({ message_id: turn.message_id, content, ...extra });
     },
     /** Posts until the bridge answers other than 503 (what a well-behaved agent does). */

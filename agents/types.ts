@@ -1,17 +1,13 @@
 import type { AgentConfig } from '../config/schema.js';
 import type { ConnectionOutput, ConnectionPhase, ReplyPayload } from '../machines/connection.js';
-import {
-  defaultSessionId,
-  type Attachment,
-  type MessageDeliveryInput,
-  type SenderInfo,
-} from '../workflows/shared.js';
-import { bridgeV1Request } from './bridgeV1.js';
-import { runSocketioExchange } from './socketioExchange.js';
-import { runUnifiedExchange } from './unifiedExchange.js';
-import { runBridgeV1Exchange } from './wsExchange.js';
+import type { Attachment, SenderInfo } from '../workflows/shared.js';
 import type { TurnLock } from './turnLock.js';
-import type { StrayMessage } from './aiwmTurn.js';
+
+/**
+ * The shapes every agent transport shares. Each protocol lives in its own folder
+ * (agents/bridgeV1/, agents/unified/, agents/aiwm/, agents/pull/) behind {@link AgentTransport};
+ * agents/registry.ts lists them. No protocol imports the registry.
+ */
 
 /** One turn handed to an agent: what the customer said, whatever the transport. */
 export interface AgentTurn {
@@ -52,44 +48,36 @@ export interface ExchangeHooks {
   turnLock?: TurnLock;
 }
 
-/** Runs one exchange with the agent over its configured transport. */
-export function runAgentExchange(
-  agent: AgentConfig,
-  turn: AgentTurn,
-  hooks: ExchangeHooks,
-): Promise<ConnectionOutput> {
-  switch (agent.transport) {
-    case 'ws':
-      return agent.protocol === 'unified'
-        ? runUnifiedExchange(agent, turn, hooks)
-        : runBridgeV1Exchange(agent, bridgeV1Request(turn), hooks);
-    case 'socketio':
-      return runSocketioExchange(agent, turn, hooks);
-    case 'pull':
-      // The delivery workflow waits for a pull agent's replies itself (workflows/pullExchange.ts).
-      return Promise.reject(
-        new Error(`agent "${agent.id}" pulls its turns over HTTP; there is no exchange to run`),
-      );
-  }
+/**
+ * One way of talking to agents. `serves` picks the configured agents it speaks to; the
+ * registry hands each of those agents' exchanges to `runExchange`, which sends the turn, hands
+ * every reply to `hooks.onReply` in order, and ends as the connection machine decides.
+ */
+export interface AgentTransport<A extends AgentConfig = AgentConfig> {
+  /** Names the transport in logs and errors. */
+  readonly id: string;
+  serves(agent: AgentConfig): agent is A;
+  // A method (not a function property), so a transport for one kind of agent still fits the
+  // registry's list; `serves` guards the call.
+  runExchange(agent: A, turn: AgentTurn, hooks: ExchangeHooks): Promise<ConnectionOutput>;
 }
 
-/** The turn for one delivery workflow's input. */
-export function turnFromMessage(
-  agentId: string,
-  attempt: number,
-  message: Omit<MessageDeliveryInput, 'policy'>,
-): AgentTurn {
-  return {
-    agentId,
-    attempt,
-    sessionId: message.sessionId ?? defaultSessionId(message),
-    accountId: message.accountId,
-    conversationId: message.conversationId,
-    inboxId: message.inboxId,
-    messageId: message.messageId,
-    messageIds: message.mergedMessageIds ?? [message.messageId],
-    content: message.content,
-    attachments: message.attachments,
-    sender: message.sender,
-  };
+/** Why an AIWM message was dropped as belonging to no running turn (agents/aiwm/turn.ts). */
+export type StrayReason =
+  /** Before our own message was acknowledged or echoed: an earlier turn's late answer. */
+  | 'before_turn'
+  /** After this turn's answer ended (the lease is still held): this turn's own late part. */
+  | 'after_turn'
+  /** Names another turn's id. */
+  | 'other_turn'
+  /** Names no turn id, where the agent is configured to echo one. */
+  | 'no_turn_id'
+  /** From another AIWM conversation than this turn's. */
+  | 'other_conversation';
+
+export interface StrayMessage {
+  reason: StrayReason;
+  /** AIWM ids only: a stray's text is a customer's answer and stays out of logs. */
+  messageId: string;
+  conversationId: string;
 }

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createActor, toPromise } from 'xstate';
 import { io, type Socket } from 'socket.io-client';
-import type { SocketioAgentConfig } from '../config/schema.js';
+import type { SocketioAgentConfig } from '../../config/schema.js';
 import {
   connectionMachine,
   phaseOf,
   type ConnectionEvent,
   type ConnectionOutput,
   type ReplyPayload,
-} from '../machines/connection.js';
+} from '../../machines/connection.js';
 import {
   aiwmEndpoints,
   emptyExtras,
@@ -22,18 +22,14 @@ import {
   type NewMessage,
   type ReplyExtras,
   type SendMessage,
-} from './aiwm.js';
-import {
-  aiwmTokens,
-  AiwmTokenError,
-  type AiwmTokenCache,
-  type AiwmTokenSource,
-} from './aiwmToken.js';
-import { AiwmTurn, type StrayMessage } from './aiwmTurn.js';
-import type { AgentTurn, ExchangeHooks } from './transport.js';
-import { InProcessTurnLock } from './turnLock.js';
-import { replyHandOff } from './replyHandOff.js';
-import { boundDetail, frameTooLarge, isFrameTooLarge } from './replyLimits.js';
+} from './protocol.js';
+import { aiwmTokens, AiwmTokenError, type AiwmTokenCache, type AiwmTokenSource } from './token.js';
+import { AiwmTurn } from './turn.js';
+import type { AgentTurn, ExchangeHooks, StrayMessage } from '../types.js';
+import { InProcessTurnLock } from '../turnLock.js';
+import { replyHandOff } from '../replyHandOff.js';
+import { replyFieldsOf } from '../replyFields.js';
+import { boundDetail, frameTooLarge, isFrameTooLarge } from '../replyLimits.js';
 
 /**
  * One AIWM exchange over one Socket.IO connection: token (cached) → connect → conversation id
@@ -41,7 +37,7 @@ import { boundDetail, frameTooLarge, isFrameTooLarge } from './replyLimits.js';
  * `message:sent` ack → collect the assistant's `message:new` until it settles (`settleMs`
  * without a new one), a `final` marker, `maxResponses` or a timeout. The connection machine
  * decides; this function wires the socket. Which messages are this turn's answer is decided by
- * agents/aiwmTurn.ts; once the answer is over, the lease is held until the agent has been
+ * agents/aiwm/turn.ts; once the answer is over, the lease is held until the agent has been
  * quiet for `releaseQuietMs` (in the background: the exchange returns at once), so a late part
  * is dropped instead of reaching the next customer's turn.
  */
@@ -180,7 +176,12 @@ function aiwmSession(
             ...(turn.attachments.length > 0
               ? { attachments: turn.attachments.flatMap((a) => (a.data_url ? [a.data_url] : [])) }
               : {}),
-            metadata: { turnId: answer.turnId },
+            // Seed 004's attachments are bare URLs: the whole of each (file_type…) goes with
+            // the bridge's own metadata, so an agent can tell a voice note from a picture.
+            metadata: {
+              turnId: answer.turnId,
+              ...(turn.attachments.length > 0 ? { attachments: turn.attachments } : {}),
+            },
           };
           requestSent = true;
           answer.sent(message.content);
@@ -394,6 +395,8 @@ function aiwmSession(
       content,
       final: message.final === true,
       metadata: {
+        // Rich content, files and actions the agent asked for (bridge extension, not in seed 004).
+        ...replyFieldsOf(message.metadata),
         aiwm: { messageId: message._id, conversationId: message.conversationId },
         ...(message.usage ? { usage: message.usage } : {}),
         ...(message.latency !== undefined ? { latencyMs: message.latency } : {}),

@@ -1,17 +1,17 @@
-import type { WsAgentConfig } from '../config/schema.js';
-import type { ConnectionEvent, ConnectionOutput } from '../machines/connection.js';
-import type { AgentTurn, ExchangeHooks } from './transport.js';
+import type { WsAgentConfig } from '../../config/schema.js';
+import type { ConnectionEvent, ConnectionOutput } from '../../machines/connection.js';
+import type { AgentTurn, ExchangeHooks } from '../types.js';
 import {
   agentFrameSchema,
   isRetryableError,
   normalizeErrorCode,
   unifiedUserMessage,
   type UnifiedAgentFrame,
-} from './unified.js';
-import { cutNote, cutText } from './replyLimits.js';
-import { invalidFrame, parseJson, runWsExchange } from './wsExchange.js';
+} from './protocol.js';
+import { cutNote, cutText } from '../replyLimits.js';
+import { invalidFrame, parseJson, runWsExchange } from '../ws/socket.js';
 
-/** One `unified` exchange (seed 001) over the shared WebSocket handling of wsExchange.ts. */
+/** One `unified` exchange (seed 001) over the shared WebSocket handling of agents/ws/socket.ts. */
 export function runUnifiedExchange(
   agent: WsAgentConfig,
   turn: AgentTurn,

@@ -1,4 +1,5 @@
-import { turnIdOf, type NewMessage } from './aiwm.js';
+import type { StrayMessage, StrayReason } from '../types.js';
+import { turnIdOf, type NewMessage } from './protocol.js';
 
 /**
  * Which of the messages an AIWM socket hears belong to this exchange's turn. Every socket of an
@@ -15,24 +16,8 @@ import { turnIdOf, type NewMessage } from './aiwm.js';
  */
 export type Correlation = 'ordering' | 'turnId' | 'conversation';
 
-export type StrayReason =
-  /** Before our own message was acknowledged or echoed: an earlier turn's late answer. */
-  | 'before_turn'
-  /** After this turn's answer ended (the lease is still held): this turn's own late part. */
-  | 'after_turn'
-  /** Names another turn's id. */
-  | 'other_turn'
-  /** Names no turn id, where the agent is configured to echo one. */
-  | 'no_turn_id'
-  /** From another AIWM conversation than this turn's. */
-  | 'other_conversation';
-
-export interface StrayMessage {
-  reason: StrayReason;
-  /** AIWM ids only: a stray's text is a customer's answer and stays out of logs. */
-  messageId: string;
-  conversationId: string;
-}
+/** Defined with the exchange hooks that report them (agents/types.ts). */
+export type { StrayMessage, StrayReason };
 
 export class AiwmTurn {
   private sentContent: string | undefined;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SocketioAgentConfig } from '../config/schema.js';
+import type { SocketioAgentConfig } from '../../config/schema.js';
 
 /**
  * The AIWM agent protocol over Socket.IO (seed 004), as the bridge and the mock server
@@ -71,7 +71,11 @@ export const sendMessageSchema = z
     latency: z.number().optional(),
     /** Bridge extension, not in seed 004: this message ends the answer. */
     final: z.boolean().optional(),
-    /** Bridge extension, not in seed 004: `turnId` names this turn (see {@link turnIdOf}). */
+    /**
+     * Bridge extension, not in seed 004: `turnId` names this turn (see {@link turnIdOf});
+     * `attachments` has the customer's files whole (Chatwoot's `file_type`, `data_url`…), where
+     * the seed's `attachments` above has only their URLs.
+     */
     metadata: z.record(z.string(), z.unknown()).optional(),
   })
   .loose();
@@ -99,7 +103,9 @@ export const newMessageSchema = z
     final: z.boolean().optional(),
     /**
      * Bridge extension, not in seed 004: an agent that supports it echoes the asking message's
-     * `metadata.turnId` here, so an answer is tied to its turn whenever it comes.
+     * `metadata.turnId` here, so an answer is tied to its turn whenever it comes. The reply
+     * fields (`content_type`, `content_attributes`, `attachments`, `actions`; see
+     * agents/replyFields.ts) go here too, as in every other protocol.
      */
     metadata: z.record(z.string(), z.unknown()).optional(),
   })

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AgentTurn } from './transport.js';
+import type { AgentTurn } from '../types.js';
 
 /**
  * The `bridge-v1` protocol (seed 000): one WebSocket connection per customer message.
@@ -8,12 +8,18 @@ import type { AgentTurn } from './transport.js';
  * response, when the agent closes the socket, or on a timeout.
  */
 
+/** A customer's file, with Chatwoot's own fields (workflows/shared.ts `Attachment`). */
 export const attachmentSchema = z
   .object({
     id: z.number().optional(),
+    /** `image`, `audio` (a voice note), `video`, `file`, `location`, … */
     file_type: z.string().optional(),
+    /** Where to fetch the file. */
     data_url: z.string().optional(),
     thumb_url: z.string().optional(),
+    extension: z.string().nullish(),
+    file_size: z.number().optional(),
+    transcribed_text: z.string().optional(),
   })
   .loose();
 

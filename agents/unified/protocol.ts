@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AgentTurn } from './transport.js';
+import type { AgentTurn } from '../types.js';
 
 /**
  * The `unified` WebSocket protocol (seed 001): typed `WebSocketMessage` frames. The bridge sends

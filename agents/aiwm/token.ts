@@ -1,6 +1,10 @@
 import { createActor, waitFor, type Actor, type ActorOptions } from 'xstate';
-import { agentTokenMachine, tokenPhaseOf, type AgentTokenPhase } from '../machines/agentToken.js';
-import { tokenResponseSchema } from './aiwm.js';
+import {
+  agentTokenMachine,
+  tokenPhaseOf,
+  type AgentTokenPhase,
+} from '../../machines/agentToken.js';
+import { tokenResponseSchema } from './protocol.js';
 
 /**
  * AIWM agent tokens, one per agent per worker process, shared by all its exchanges: fetched on

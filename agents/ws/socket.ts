@@ -1,16 +1,15 @@
 import { createActor, toPromise } from 'xstate';
 import WebSocket from 'ws';
-import type { WsAgentConfig } from '../config/schema.js';
+import type { WsAgentConfig } from '../../config/schema.js';
 import {
   connectionMachine,
   phaseOf,
   type ConnectionEvent,
   type ConnectionOutput,
-} from '../machines/connection.js';
-import type { ExchangeHooks } from './transport.js';
-import { agentFrameSchema, isAgentError, isFinalResponse, type AgentRequest } from './bridgeV1.js';
-import { replyHandOff } from './replyHandOff.js';
-import { boundDetail, frameTooLarge, isFrameTooLarge } from './replyLimits.js';
+} from '../../machines/connection.js';
+import type { ExchangeHooks } from '../types.js';
+import { replyHandOff } from '../replyHandOff.js';
+import { boundDetail, frameTooLarge, isFrameTooLarge } from '../replyLimits.js';
 
 /**
  * What a WebSocket protocol adds to the shared socket handling: the frame it sends once the
@@ -145,37 +144,6 @@ export async function runWsExchange(
     closeSocket(socket);
     await socketClosed;
   }
-}
-
-/** The `bridge-v1` protocol (seed 000) over the shared socket handling. */
-export function runBridgeV1Exchange(
-  agent: WsAgentConfig,
-  request: AgentRequest,
-  hooks: ExchangeHooks,
-): Promise<ConnectionOutput> {
-  return runWsExchange(agent, { request, decode: (text) => [decodeBridgeV1(text)] }, hooks);
-}
-
-/** One `bridge-v1` text frame as a machine event; never throws (see test/codecs.property.test.ts). */
-export function decodeBridgeV1(text: string): ConnectionEvent {
-  const json = parseJson(text);
-  if (json === undefined) {
-    return { type: 'PROTOCOL_ERROR', detail: 'agent sent a frame that is not JSON' };
-  }
-  const parsed = agentFrameSchema.safeParse(json);
-  if (!parsed.success) return invalidFrame(parsed.error);
-  const frame = parsed.data;
-  if (isAgentError(frame)) {
-    return {
-      type: 'AGENT_ERROR',
-      detail: `agent error ${frame.error.code}: ${frame.error.message}`,
-      retryable: frame.error.retryable,
-    };
-  }
-  return {
-    type: 'REPLY',
-    reply: { content: frame.content, final: isFinalResponse(frame), metadata: frame.metadata },
-  };
 }
 
 /** The parsed frame, or undefined when the text is not JSON. */
