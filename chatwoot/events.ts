@@ -303,6 +303,14 @@ function knownAttachmentFields(attachment: Record<string, unknown>): Attachment 
   if (typeof attachment.file_type === 'string') known.file_type = attachment.file_type;
   if (typeof attachment.data_url === 'string') known.data_url = attachment.data_url;
   if (typeof attachment.thumb_url === 'string') known.thumb_url = attachment.thumb_url;
+  // What else Chatwoot says of a file: the agent may use it (a voice note's size, its transcript).
+  if (typeof attachment.extension === 'string') known.extension = attachment.extension;
+  if (typeof attachment.file_size === 'number') known.file_size = attachment.file_size;
+  if (typeof attachment.width === 'number') known.width = attachment.width;
+  if (typeof attachment.height === 'number') known.height = attachment.height;
+  if (typeof attachment.transcribed_text === 'string') {
+    known.transcribed_text = attachment.transcribed_text;
+  }
   return known;
 }
 

@@ -93,7 +93,7 @@ export const agentCommonSchema = z
 
 /**
  * An agent reached over a WebSocket, one connection per turn: seed 000's `bridge-v1` frames or
- * seed 001's `unified` typed frames (see agents/unified.ts).
+ * seed 001's `unified` typed frames (see agents/unified/protocol.ts).
  */
 export const wsAgentSchema = agentCommonSchema.extend({
   transport: z.literal('ws'),
@@ -115,7 +115,7 @@ export const pullAgentSchema = agentCommonSchema.extend({
 
 /**
  * An AIWM agent reached over Socket.IO (seed 004): a token from `POST {apiBase}/agents/{agentId}/connect`,
- * then one Socket.IO connection per turn. See agents/socketioExchange.ts.
+ * then one Socket.IO connection per turn. See agents/aiwm/exchange.ts.
  */
 export const socketioAgentSchema = agentCommonSchema
   .extend({
@@ -138,7 +138,7 @@ export const socketioAgentSchema = agentCommonSchema
     /** Post the agent's reasoning and tool calls as private notes (visible to the team only). */
     showThinking: z.boolean().default(false),
     /**
-     * How an answer is tied to the turn that asked (agents/aiwmTurn.ts): `ordering` (what seed 004
+     * How an answer is tied to the turn that asked (agents/aiwm/turn.ts): `ordering` (what seed 004
      * gives: acknowledgement and order, plus the quiet period below), `turnId` (the agent echoes
      * `metadata.turnId`), `conversation` (one AIWM conversation per Chatwoot conversation, joined
      * with `conversation:join`; the server must allow it and the agent answer where asked).

@@ -202,13 +202,17 @@ describe('classify: message_created', () => {
       string,
       unknown
     >;
-    Object.assign(attachment, { extra: { deep: { deeper: [1, 2, 3] } }, thumb_url: 42 });
+    Object.assign(attachment, {
+      extra: { deep: { deeper: [1, 2, 3] } },
+      thumb_url: 42,
+      file_size: 1024,
+    });
     Object.assign(payload.sender as Record<string, unknown>, { extra: { a: { b: 1 } } });
     const decision = decide(payload);
     if (decision.kind !== 'customer_turn')
       throw new Error(`expected a customer turn, got ${decision.kind}`);
     expect(decision.signal.message.attachments).toEqual([
-      { id: 1, file_type: 'image', data_url: 'https://f.test/a' },
+      { id: 1, file_type: 'image', data_url: 'https://f.test/a', file_size: 1024 },
     ]);
     expect(Object.keys(decision.signal.message.sender).sort()).toEqual([
       'email',

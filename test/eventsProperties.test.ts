@@ -201,7 +201,17 @@ describe('classify: properties', () => {
           for (const attachment of decision.signal.message.attachments) {
             expect(
               Object.keys(attachment).every((key) =>
-                ['id', 'file_type', 'data_url', 'thumb_url'].includes(key),
+                [
+                  'id',
+                  'file_type',
+                  'data_url',
+                  'thumb_url',
+                  'extension',
+                  'file_size',
+                  'width',
+                  'height',
+                  'transcribed_text',
+                ].includes(key),
               ),
             ).toBe(true);
           }
