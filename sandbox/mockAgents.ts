@@ -10,6 +10,7 @@ import {
 } from '../agents/bridgeV1.js';
 import type { UserMessage } from '../agents/unified.js';
 import { serveUnified, unifiedLedger } from './mockUnifiedAgent.js';
+import { scriptedReply } from './scriptedReply.js';
 
 /**
  * Mock `bridge-v1` agents for tests, the demo and the benchmark. The URL path picks a
@@ -113,6 +114,19 @@ function behaviours(dropped: DropLedger): Record<string, Behaviour> {
     garbage: (ex) => ex.ws.send('this is not json {'),
     /** One final reply of `chars` characters (a runaway agent): `big: xxxx…`. */
     big: (ex) => ex.reply(`big: ${'x'.repeat(intParam(ex.params, 'chars', 2_500_000))}`, true),
+    /** Answers with the text and metadata the customer's message spells (see `scriptedReply`). */
+    scripted: (ex) => {
+      const script = scriptedReply(ex.request.content);
+      ex.ws.send(
+        JSON.stringify({
+          message_id: ex.request.message_id,
+          conversation_id: ex.request.conversation_id,
+          content: script.content,
+          response_type: 'final',
+          metadata: { agent_id: agentIdOf(ex), is_final: true, ...script.metadata },
+        } satisfies AgentResponse),
+      );
+    },
   };
 }
 
@@ -254,6 +268,10 @@ export async function startMockAgent(options: MockAgentOptions = {}): Promise<Mo
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+function agentIdOf(ex: Exchange): string {
+  return ex.params.get('agentId') ?? 'mock';
 }
 
 function rawText(data: RawData): string {

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { userMessageSchema, type UnifiedAgentFrame, type UserMessage } from '../agents/unified.js';
+import { scriptedReply } from './scriptedReply.js';
 
 /**
  * Mock `unified` agents (seed 001), served by sandbox/mockAgents.ts under `/unified/...`:
@@ -159,6 +160,18 @@ function behaviours(ledger: UnifiedLedger): Record<string, UnifiedBehaviour> {
       ex.ws.terminate();
     },
     garbage: (ex) => ex.ws.send('this is not json {'),
+    /** Answers with the text and metadata the customer's message spells (see `scriptedReply`). */
+    scripted: (ex) => {
+      const script = scriptedReply(ex.request.message);
+      ex.send({
+        type: 'agent_message',
+        message_id: `reply-${ex.request.message_id}`,
+        session_id: ex.request.session_id,
+        message: script.content,
+        metadata: script.metadata,
+      });
+      ex.complete();
+    },
   };
 }
 

@@ -22,6 +22,7 @@ import type { CreateMessageInput } from '../activities/chatwoot.js';
 import { chatwootOptions, lateCommitGraceMs, postOptions } from './activityOptions.js';
 import { createPullExchange } from './pullExchange.js';
 import { replyExtras } from './replyExtras.js';
+import { noteWithFiles, replyFiles } from './replyAttachments.js';
 import { searchAttributes } from './searchAttributes.js';
 import { bridgeMetrics } from './sinks.js';
 import {
@@ -195,11 +196,14 @@ export async function messageDeliveryWorkflow(
       const posted = await chatwoot.createMessage.executeWithOptions(
         postingOptions(`post reply ${reply.index + 1} from ${input.agentId}`),
         [
-          message({
-            content: reply.content,
-            private: false,
-            sourceId: bridgeSourceId(workflowId, reply.index),
-          }),
+          {
+            ...message({
+              content: reply.content,
+              private: false,
+              sourceId: bridgeSourceId(workflowId, reply.index),
+            }),
+            ...replyFiles(reply, input.agentId),
+          },
         ],
       );
       if (firstReplyPostedAt === undefined) notifyActor(reply);
@@ -212,7 +216,8 @@ export async function messageDeliveryWorkflow(
         ...extras.report,
       };
       replyReports.push(report);
-      if (extras.privateNote) report.note = await postNote(reply.index, extras.privateNote);
+      const note = noteWithFiles(extras.privateNote, report, input.agentId);
+      if (note) report.note = await postNote(reply.index, note);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const { detail } = describeFailure(error);
