@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareAttachments, typeAllowed } from '../activities/attachments.js';
 import { addressList, addressProblem, hostAllowed } from '../activities/download.js';
+import { ConfigError, parseConfig } from '../config/load.js';
 import { agentAttachmentsSchema, type AgentAttachmentsConfig } from '../config/schema.js';
 import { pngBytes, sha256, startFileServer } from './helpers/fileServer.js';
 
@@ -212,5 +213,50 @@ describe('preparing the files of a reply', () => {
       ['none.png', 'refused', 'entry: give exactly one of url or data (base64)'],
       ['attachment 8', 'refused', expect.stringMatching(/expected object/)],
     ]);
+  });
+});
+
+describe('the attachments configuration', () => {
+  const withAttachments = (attachments: Record<string, unknown>) =>
+    parseConfig({
+      chatwoot: { baseUrl: 'http://localhost:3000', apiAccessToken: 'x' },
+      webhook: { secrets: ['s'] },
+      agents: [{ id: 'a', transport: 'ws', url: 'ws://127.0.0.1:9001', attachments }],
+    });
+  const errorOf = (attachments: Record<string, unknown>): string => {
+    try {
+      withAttachments(attachments);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as ConfigError).message;
+    }
+    throw new Error('accepted');
+  };
+
+  it('names what to fix', () => {
+    expect(errorOf({ allowedSchemes: ['ftp'] })).toContain(
+      "agents.0.attachments.allowedSchemes.0: use 'https' (or 'http' on a trusted network)",
+    );
+    expect(errorOf({ maxBytes: 50 * 1_048_576 })).toContain(
+      'agents.0.attachments.maxBytes: Chatwoot refuses files over 40 MB',
+    );
+    expect(errorOf({ allowedAddresses: ['localhost'] })).toContain(
+      'agents.0.attachments.allowedAddresses.0: give an IP address (127.0.0.1) or a CIDR (10.0.0.0/8)',
+    );
+    expect(errorOf({ allowedTypes: ['png'] })).toContain(
+      'agents.0.attachments.allowedTypes.0: give a type such as image/png or image/*',
+    );
+    expect(errorOf({ maxInlineBytes: 1_048_576 })).toContain(
+      'agents.0.attachments.maxInlineBytes: inline files live in workflow history',
+    );
+  });
+
+  it('keeps the safe defaults for what is not given', () => {
+    const [agent] = withAttachments({ allowedHosts: ['*.cdn.example.com'] }).agents;
+    expect(agent?.attachments).toMatchObject({
+      allowedHosts: ['*.cdn.example.com'],
+      allowedSchemes: ['https'],
+      allowedAddresses: [],
+    });
   });
 });
