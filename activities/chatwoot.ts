@@ -67,8 +67,6 @@ interface PostProgress {
   chatwootMessageId?: number;
   /** The attempt ended without sending a create, after waiting out the attempts before it. */
   notPosted?: boolean;
-  /** What became of the files of the message it posted. */
-  attachments?: AttachmentReport[];
 }
 
 export function createChatwootActivities(
@@ -120,11 +118,7 @@ export function createChatwootActivities(
       const deadline = Date.now() + info.startToCloseTimeoutMs;
       const previous = previousProgress(info.attempt, info.heartbeatDetails);
       if (previous?.chatwootMessageId !== undefined) {
-        return {
-          chatwootMessageId: previous.chatwootMessageId,
-          alreadyPosted: true,
-          ...(previous.attachments ? { attachments: previous.attachments } : {}),
-        };
+        return { chatwootMessageId: previous.chatwootMessageId, alreadyPosted: true };
       }
       /** Ends this attempt without posting; the next one knows it need not wait for this one. */
       const giveUp = (message: string, nextRetryDelayMs?: number): never => {
@@ -187,12 +181,7 @@ export function createChatwootActivities(
               files.files,
             )
           : await chatwoot.createMessage(input.accountId, input.conversationId, body);
-        context.heartbeat({
-          ...progress,
-          answered: true,
-          chatwootMessageId: message.id,
-          ...(files ? { attachments: files.report } : {}),
-        } satisfies PostProgress);
+        context.heartbeat({ ...progress, answered: true, chatwootMessageId: message.id });
         return {
           chatwootMessageId: message.id,
           alreadyPosted: false,
