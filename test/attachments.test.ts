@@ -172,6 +172,23 @@ describe.each(protocols)('files in $protocol replies', ({ inboxId, agentId }) =>
     expect(stack.chatwoot.violations).toEqual([]);
   });
 
+  it('does not post a reply with no text when none of its files can be sent, and says why', async () => {
+    const { report, messages } = await ask('', {
+      attachments: [
+        { url: 'http://files.example.com/a.png', file_name: 'a.png', content_type: 'image/png' },
+      ],
+    });
+    expect(report.outcome).toBe('failed');
+    expect(report.replies[0]).toEqual({
+      index: 0,
+      status: 'failed',
+      error:
+        "the reply has no text and none of its files could be sent: a.png (host files.example.com is not in the agent's attachments.allowedHosts)",
+    });
+    expect(messages).toEqual([]);
+    expect(stack.chatwoot.violations).toEqual([]);
+  });
+
   it('posts once when the answer to the multipart create is lost: one message, one file', async () => {
     // Chatwoot stores the message, then the connection drops before the bridge hears back.
     stack.chatwoot.injectFault({
