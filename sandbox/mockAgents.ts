@@ -114,6 +114,29 @@ function behaviours(dropped: DropLedger): Record<string, Behaviour> {
     garbage: (ex) => ex.ws.send('this is not json {'),
     /** One final reply of `chars` characters (a runaway agent): `big: xxxx…`. */
     big: (ex) => ex.reply(`big: ${'x'.repeat(intParam(ex.params, 'chars', 2_500_000))}`, true),
+    /** Answers with a file: a receipt as inline base64 (metadata `attachments`). */
+    receipt: (ex) => {
+      const receipt = `Receipt\n\nYou asked: ${ex.request.content}\nTotal: 42.00 EUR\n`;
+      ex.ws.send(
+        JSON.stringify({
+          message_id: ex.request.message_id,
+          conversation_id: ex.request.conversation_id,
+          content: 'Here is your receipt.',
+          response_type: 'final',
+          metadata: {
+            agent_id: agentIdOf(ex),
+            is_final: true,
+            attachments: [
+              {
+                data: Buffer.from(receipt).toString('base64'),
+                file_name: 'receipt.txt',
+                content_type: 'text/plain',
+              },
+            ],
+          },
+        } satisfies AgentResponse),
+      );
+    },
     /** Answers with the text and metadata the customer's message spells (see `scriptedReply`). */
     scripted: (ex) => {
       const script = scriptedReply(ex.request.content);
