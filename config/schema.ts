@@ -92,14 +92,14 @@ export const agentAttachmentsSchema = z
       .default(10 * 1_048_576),
     /**
      * Largest inline (base64 `data`) file, decoded. Inline files travel in the reply itself, in
-     * the workflow history; the reply's metadata is bounded (64 KiB) before that anyway.
+     * the workflow history (the reply's fields have their own bound, agents/replyLimits.ts).
      */
     maxInlineBytes: z
       .number()
       .int()
       .positive()
-      .max(262_144, 'inline files live in workflow history: give a URL for larger files')
-      .default(32_768),
+      .max(524_288, 'inline files live in workflow history: give a URL for larger files')
+      .default(262_144),
     /** Content types posted (`image/*` matches every image type). */
     allowedTypes: z
       .array(

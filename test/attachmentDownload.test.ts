@@ -188,7 +188,7 @@ describe('preparing the files of a reply', () => {
           content_type: 'image/png',
         },
         {
-          data: Buffer.alloc(40_000).toString('base64'),
+          data: Buffer.alloc(300_000).toString('base64'),
           file_name: 'big.png',
           content_type: 'image/png',
         },
@@ -207,7 +207,7 @@ describe('preparing the files of a reply', () => {
       [
         'big.png',
         'refused',
-        "inline data is 40,000 bytes, over the agent's attachments.maxInlineBytes (32,768); give a url instead",
+        "inline data is 300,000 bytes, over the agent's attachments.maxInlineBytes (262,144); give a url instead",
       ],
       ['bad.png', 'refused', 'data is not base64'],
       ['none.png', 'refused', 'entry: give exactly one of url or data (base64)'],

@@ -83,7 +83,7 @@ describe('parseConfig', () => {
           allowedSchemes: ['https'],
           allowedAddresses: [],
           maxBytes: 10_485_760,
-          maxInlineBytes: 32_768,
+          maxInlineBytes: 262_144,
           allowedTypes: [
             'image/*',
             'audio/*',
