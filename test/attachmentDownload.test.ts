@@ -125,6 +125,27 @@ describe('preparing the files of a reply', () => {
     expect(files.requests.length).toBe(before);
   });
 
+  it('refuses loopback however the URL spells it (decimal, hex, IPv6)', async () => {
+    const policy = loopback({
+      allowedHosts: ['127.0.0.1', '::1', '[::1]'],
+      allowedAddresses: [],
+    });
+    for (const url of [
+      `http://2130706433:${files.port}/files/photo.png`,
+      `http://0x7f.0.0.1:${files.port}/files/photo.png`,
+      `http://[::1]:${files.port}/files/photo.png`,
+    ]) {
+      const prepared = await prepare(
+        [{ url, file_name: 'p.png', content_type: 'image/png' }],
+        policy,
+      );
+      expect(prepared.report[0], url).toMatchObject({
+        status: 'refused',
+        reason: expect.stringMatching(/is private, loopback or reserved/),
+      });
+    }
+  });
+
   it('follows no redirect to another host', async () => {
     const target = `http://localhost:${files.port}/files/photo.png`;
     const prepared = await prepare(
