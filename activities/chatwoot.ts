@@ -3,9 +3,13 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import {
   ChatwootRequestError,
   type ChatwootClient,
+  type ChatwootMessage,
   type ConversationStatus,
 } from '../chatwoot/client.js';
 import { carriesMarker, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
+import { agentAttachmentsSchema, type AgentAttachmentsConfig } from '../config/schema.js';
+import type { AttachmentReport } from '../workflows/shared.js';
+import { prepareAttachments, reportForEarlierCopy, type PreparedFiles } from './attachments.js';
 
 export interface ConversationRef {
   accountId: number;
@@ -28,12 +32,18 @@ export interface CreateMessageInput extends ConversationRef {
    * and `untilMs` (the reset), so even a first attempt looks before it posts.
    */
   earlierRun?: { sinceMs: number; untilMs: number };
+  /** The reply's metadata `attachments`, as the agent wrote them; fetched when posting. */
+  attachments?: unknown[];
+  /** Whose `attachments` policy applies. */
+  agentId?: string;
 }
 
 export interface CreateMessageResult {
   chatwootMessageId: number;
   /** An earlier attempt (or run) had posted it already; nothing was posted now. */
   alreadyPosted: boolean;
+  /** Set when the input had attachments: each file, posted or why not. */
+  attachments?: AttachmentReport[];
 }
 
 export interface ChatwootActivityOptions {
@@ -45,6 +55,8 @@ export interface ChatwootActivityOptions {
   markerInSourceId?: boolean;
   /** The client's timeout per request: a post is not started when the attempt cannot wait for it. */
   requestTimeoutMs?: number;
+  /** An agent's `attachments` settings (reloads apply); unknown agents get the defaults. */
+  attachmentPolicy?: (agentId: string) => AgentAttachmentsConfig | undefined;
 }
 
 /** What one `createMessage` attempt leaves for the next one (heartbeat details). */
@@ -62,6 +74,37 @@ export function createChatwootActivities(
   options: ChatwootActivityOptions = {},
 ) {
   const markerInSourceId = options.markerInSourceId ?? false;
+  const policyOf = (input: CreateMessageInput): AgentAttachmentsConfig =>
+    (input.agentId === undefined ? undefined : options.attachmentPolicy?.(input.agentId)) ??
+    DEFAULT_ATTACHMENTS;
+  /**
+   * The reply's files as bytes, fetched now (never in history), each download bounded by what
+   * the attempt has left once the post's own request is set aside. A reply with no text and no
+   * file left to post fails for good, saying why.
+   */
+  const filesFor = async (
+    input: CreateMessageInput,
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<PreparedFiles | undefined> => {
+    if (!input.attachments?.length) return undefined;
+    const policy = policyOf(input);
+    const left = deadline - Date.now() - (options.requestTimeoutMs ?? 0) - DOWNLOAD_MARGIN_MS;
+    const prepared = await prepareAttachments(input.attachments, policy, {
+      timeoutMs: Math.max(1, Math.min(policy.timeoutMs, left)),
+      signal,
+    });
+    if (prepared.files.length === 0 && input.content.trim() === '') {
+      throw ApplicationFailure.create({
+        type: 'AttachmentsNotSent',
+        nonRetryable: true,
+        message: `the reply has no text and none of its files could be sent: ${prepared.report
+          .map((file) => `${file.fileName} (${file.reason ?? file.status})`)
+          .join(', ')}`,
+      });
+    }
+    return prepared;
+  };
   return {
     /**
      * Posts one message, at most once per marker. When an earlier attempt or an earlier run may
@@ -104,8 +147,17 @@ export function createChatwootActivities(
         }
         const since = Math.min(info.scheduledTimestampMs, input.earlierRun?.sinceMs ?? Infinity);
         const existing = await findByMarker(chatwoot, input, since);
-        if (existing !== undefined) return { chatwootMessageId: existing, alreadyPosted: true };
+        if (existing !== undefined) {
+          return {
+            chatwootMessageId: existing.id,
+            alreadyPosted: true,
+            ...(input.attachments?.length
+              ? { attachments: reportForEarlierCopy(input.attachments, policyOf(input), existing) }
+              : {}),
+          };
+        }
       }
+      const files = await filesFor(input, deadline, context.cancellationSignal);
       // A post sent after this attempt's deadline could commit after the next attempt looked.
       if (Date.now() + requestTimeoutMs > deadline) {
         giveUp('no time left in this attempt to wait for a create; the next attempt posts');
@@ -114,15 +166,27 @@ export function createChatwootActivities(
       // next attempt without one waits out late commits and looks, as after `{ attempt }` alone.
       const progress: PostProgress = { attempt: info.attempt };
       try {
-        const message = await chatwoot.createMessage(input.accountId, input.conversationId, {
+        const body = {
           content: input.content,
           message_type: 'outgoing',
           private: input.private,
           content_type: 'text',
           content_attributes: { [MARKER_ATTRIBUTE]: input.sourceId },
           ...(markerInSourceId ? { source_id: input.sourceId } : {}),
-        });
-        return { chatwootMessageId: message.id, alreadyPosted: false };
+        } as const;
+        const message = files?.files.length
+          ? await chatwoot.createMessageWithFiles(
+              input.accountId,
+              input.conversationId,
+              body,
+              files.files,
+            )
+          : await chatwoot.createMessage(input.accountId, input.conversationId, body);
+        return {
+          chatwootMessageId: message.id,
+          alreadyPosted: false,
+          ...(files ? { attachments: files.report } : {}),
+        };
       } catch (error) {
         // Chatwoot's own answer (even a 500) means this create will not commit later. No answer,
         // or a proxy's (502/503/504: it gave up while Chatwoot may still be working), means it may.
@@ -148,6 +212,10 @@ export function createChatwootActivities(
     },
   };
 }
+
+const DEFAULT_ATTACHMENTS = agentAttachmentsSchema.parse({});
+/** Kept for the look-up's bookkeeping between the downloads and the post. */
+const DOWNLOAD_MARGIN_MS = 250;
 
 /** Statuses a proxy in front of Chatwoot answers while the request may still be processed. */
 const MAYBE_STILL_PROCESSING = new Set([408, 502, 503, 504]);
@@ -202,14 +270,14 @@ async function findByMarker(
   chatwoot: ChatwootClient,
   input: CreateMessageInput,
   sinceMs: number,
-): Promise<number | undefined> {
+): Promise<ChatwootMessage | undefined> {
   const sinceSeconds = Math.floor(sinceMs / 1000) - 1;
   try {
     let beforeId: number | undefined;
     for (let page = 0; page < MAX_PAGES_SEARCHED; page += 1) {
       const messages = await chatwoot.listMessages(input.accountId, input.conversationId, beforeId);
       const found = messages.find((message) => carriesMarker(message, input.sourceId));
-      if (found) return found.id;
+      if (found) return found;
       const oldest = messages[0];
       if (!oldest || (oldest.created_at ?? 0) < sinceSeconds) return undefined;
       beforeId = oldest.id;

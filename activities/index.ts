@@ -30,11 +30,13 @@ export function createActivities({ config, temporal, live, ...deps }: ActivityDe
     timeoutMs: config.delivery.chatwootRequestTimeoutMs,
     observe: (call) => metrics.chatwootCall(call),
   });
+  const agents = live?.agents ?? new Map(config.agents.map((agent) => [agent.id, agent]));
   return {
     chatwoot: {
       ...createChatwootActivities(chatwoot, {
         markerInSourceId: config.chatwoot.markerInSourceId,
         requestTimeoutMs: config.delivery.chatwootRequestTimeoutMs,
+        attachmentPolicy: (agentId) => agents.get(agentId)?.attachments,
       }),
       ...createProactiveActivities(chatwoot),
       ...createCatchUpActivities({
@@ -46,7 +48,7 @@ export function createActivities({ config, temporal, live, ...deps }: ActivityDe
     },
     agents: {
       ...createAgentExchangeActivity({
-        agents: live?.agents ?? new Map(config.agents.map((agent) => [agent.id, agent])),
+        agents,
         temporal,
         chatwoot,
         metrics,

@@ -1,4 +1,5 @@
 /** Minimal Chatwoot Application API client: only the calls the bridge makes. */
+import { messageFormData, type UploadFile } from './multipart.js';
 
 export interface CreateMessageBody {
   content: string;
@@ -20,6 +21,8 @@ export interface ChatwootMessage {
   private?: boolean;
   /** `outgoing` etc. as the API's integer code (1 = outgoing). */
   message_type?: number | string;
+  /** Files of the message; `data_url` ends with the file name. */
+  attachments?: Array<{ id?: number; file_type?: string; data_url?: string; file_size?: number }>;
 }
 
 export type ConversationStatus = 'open' | 'resolved' | 'pending' | 'snoozed';
@@ -100,6 +103,17 @@ export class ChatwootClient {
     body: CreateMessageBody,
   ): Promise<ChatwootMessage> {
     return this.request('POST', this.conversationPath(accountId, conversationId, 'messages'), body);
+  }
+
+  /** The same create with files: Chatwoot's multipart form (chatwoot/multipart.ts). */
+  createMessageWithFiles(
+    accountId: number,
+    conversationId: number,
+    body: CreateMessageBody,
+    files: UploadFile[],
+  ): Promise<ChatwootMessage> {
+    const path = this.conversationPath(accountId, conversationId, 'messages');
+    return this.request('POST', path, messageFormData(body, files));
   }
 
   /**
@@ -251,9 +265,12 @@ export class ChatwootClient {
         headers: {
           api_access_token: this.options.apiAccessToken,
           accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          // A FormData body brings its own multipart content type (with the boundary).
+          ...(body === undefined || body instanceof FormData
+            ? {}
+            : { 'content-type': 'application/json' }),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined || body instanceof FormData ? body : JSON.stringify(body),
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
     } catch (error) {

@@ -49,6 +49,70 @@ export const temporalTlsSchema = z
     }
   });
 
+/**
+ * Files an agent sends with its replies (metadata `attachments`, see activities/attachments.ts).
+ * Safe by default: no URL is fetched until `allowedHosts` lists hosts; small inline files pass.
+ */
+export const agentAttachmentsSchema = z
+  .object({
+    /** Hosts URLs may name: `files.example.com`, or `*.example.com` for its subdomains. */
+    allowedHosts: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^(\*\.)?[A-Za-z0-9.-]+$|^\[?[0-9A-Fa-f:.]+\]?$/,
+            'give a host name (files.example.com), a *.example.com pattern or an IP address',
+          ),
+      )
+      .default([]),
+    allowedSchemes: z
+      .array(z.enum(['https', 'http'], { error: "use 'https' (or 'http' on a trusted network)" }))
+      .default(['https']),
+    /**
+     * Private, loopback or reserved addresses (IPs or CIDRs) that may still be reached; any
+     * other such address is refused whatever the host name says (SSRF guard).
+     */
+    allowedAddresses: z
+      .array(
+        z
+          .string()
+          .refine(
+            (entry) => /^[0-9A-Fa-f:.]+(\/\d{1,3})?$/.test(entry) && entry.split('/')[0] !== '',
+            'give an IP address (127.0.0.1) or a CIDR (10.0.0.0/8)',
+          ),
+      )
+      .default([]),
+    /** Largest file posted (Chatwoot's own default limit is 40 MB). */
+    maxBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(40 * 1_048_576, 'Chatwoot refuses files over 40 MB unless configured otherwise')
+      .default(10 * 1_048_576),
+    /**
+     * Largest inline (base64 `data`) file, decoded. Inline files travel in the reply itself, in
+     * the workflow history (the reply's fields have their own bound, agents/replyLimits.ts).
+     */
+    maxInlineBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(524_288, 'inline files live in workflow history: give a URL for larger files')
+      .default(262_144),
+    /** Content types posted (`image/*` matches every image type). */
+    allowedTypes: z
+      .array(
+        z.string().regex(/^[\w.+-]+\/([\w.+-]+|\*)$/, 'give a type such as image/png or image/*'),
+      )
+      .default(['image/*', 'audio/*', 'video/*', 'application/pdf', 'text/plain', 'text/csv']),
+    /** One download, from connect to the last byte (capped by what is left of the post attempt). */
+    timeoutMs: z.number().int().positive().max(120_000).default(10_000),
+    /** Files beyond this many in one reply are not posted. */
+    maxFiles: z.number().int().positive().max(20).default(5),
+  })
+  .loose();
+
 /** Settings every agent has, whatever its transport. */
 export const agentCommonSchema = z
   .object({
@@ -88,6 +152,8 @@ export const agentCommonSchema = z
       .min(100)
       .max(150_000, 'Chatwoot takes messages of at most 150,000 characters')
       .default(150_000),
+    /** Files in replies: where they may come from, how large, which types. */
+    attachments: agentAttachmentsSchema.default(agentAttachmentsSchema.parse({})),
   })
   .loose();
 
@@ -652,6 +718,7 @@ export type WsAgentConfig = z.infer<typeof wsAgentSchema>;
 export type SocketioAgentConfig = z.infer<typeof socketioAgentSchema>;
 export type PullAgentConfig = z.infer<typeof pullAgentSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
+export type AgentAttachmentsConfig = z.infer<typeof agentAttachmentsSchema>;
 export type WebhookConfig = z.infer<typeof webhookSchema>;
 export type ConversationConfig = z.infer<typeof conversationSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;

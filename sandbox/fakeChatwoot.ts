@@ -22,6 +22,15 @@ import {
   type ListedAssignee,
   type ListedContact,
 } from './fakeChatwootListing.js';
+import {
+  apiAttachment,
+  attachmentProblem,
+  isMultipart,
+  parseMultipartMessage,
+  storeAttachment,
+  type StoredAttachment,
+  type UploadedPart,
+} from './fakeChatwootMultipart.js';
 
 // ajv and ajv-formats are CommonJS; under NodeNext their default import is the module object.
 const Ajv2020 = Ajv2020Module.default;
@@ -66,6 +75,8 @@ export interface StoredMessage {
   sender?: { id: number; name: string; email?: string | null; phone_number?: string | null };
   /** `failed` once the agent bot's webhook for it failed for good (default `sent`). */
   status?: 'sent' | 'failed';
+  /** Files posted with it (multipart create). */
+  attachments?: StoredAttachment[];
 }
 
 /** A contact as the fake stores it; `contact_inboxes` links it to inboxes by `source_id`. */
@@ -397,6 +408,8 @@ const FIRST_CREATED_CONVERSATION_ID = 900_001;
 /** Chatwoot's contact search page size. */
 const CONTACT_SEARCH_PAGE_SIZE = 15;
 const MESSAGE_TYPE_CODES = { incoming: 0, outgoing: 1, activity: 2, template: 3 } as const;
+/** Largest multipart body taken: one file at Chatwoot's 40 MB limit and the form around it. */
+const MULTIPART_BODY_LIMIT = 41 * 1_048_576;
 
 interface Conversation {
   /** Set for conversations created through the API. */
@@ -417,6 +430,8 @@ interface HandlerContext {
   pathParams: Record<string, string>;
   query: Record<string, string>;
   body: Json;
+  /** `attachments[]` parts of a multipart create. */
+  files: UploadedPart[];
 }
 
 interface Outcome {
@@ -447,6 +462,7 @@ export class FakeChatwoot {
   private nextMessageId = 1;
   private nextContactId = 1;
   private nextConversationId = FIRST_CREATED_CONVERSATION_ID;
+  private nextAttachmentId = 1;
   private address = '';
   /** Channel mode (see `useChannel`); undefined = an API inbox, where `source_id` stays as posted. */
   private channel: ChannelKind | undefined;
@@ -497,6 +513,12 @@ export class FakeChatwoot {
     this.app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
       done(null, body);
     });
+    // Files stay bytes; room for Chatwoot's 40 MB per file plus the form around it.
+    this.app.addContentTypeParser(
+      'multipart/form-data',
+      { parseAs: 'buffer', bodyLimit: MULTIPART_BODY_LIMIT },
+      (_req, body, done) => done(null, body),
+    );
     this.app.all('/*', (request, reply) => this.handle(request, reply));
   }
 
@@ -792,8 +814,12 @@ export class FakeChatwoot {
       }
     }
 
-    const parsed = parseBody(request);
-    call.body = parsed.body;
+    const multipart = isMultipart(request.headers['content-type'])
+      ? await this.multipartBody(request, matched)
+      : undefined;
+    const parsed = multipart ?? parseBody(request);
+    // A multipart call is recorded with its files' names, types and sizes beside the fields.
+    call.body = multipart?.recorded ?? parsed.body;
     if (parsed.error) {
       this.violations.push({ method, path, errors: [parsed.error] });
       return { status: 400, body: { message: parsed.error } };
@@ -847,11 +873,38 @@ export class FakeChatwoot {
       pathParams: matched.pathParams,
       query: call.query,
       body: isObject(parsed.body) ? parsed.body : {},
+      files: multipart?.files ?? [],
     });
     if (fault?.drop) return { ...outcome, drop: true, fault: fault.label ?? 'drop-after-apply' };
     return fault?.delayMs
       ? { ...outcome, fault: fault.label ?? `delay:${fault.delayMs}ms` }
       : outcome;
+  }
+
+  /**
+   * A multipart body: only message creates take one (the dashboard's file upload); its fields
+   * become the JSON body the swagger describes, its files are kept apart.
+   */
+  private async multipartBody(
+    request: FastifyRequest,
+    matched: MatchedOperation,
+  ): Promise<{ body: unknown; error?: string; files: UploadedPart[]; recorded?: unknown }> {
+    const { operation } = matched;
+    if (operation.operationId !== 'create-a-new-message-in-a-conversation') {
+      return { body: undefined, files: [], error: `${operation.operationId} takes JSON only` };
+    }
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const form = await parseMultipartMessage(raw, request.headers['content-type'] ?? '');
+    const recorded = {
+      ...form.body,
+      'attachments[]': form.files.map((file) => ({
+        file_name: file.fileName,
+        content_type: file.contentType,
+        size: file.bytes.length,
+      })),
+    };
+    const error = form.errors.length > 0 ? form.errors.join('; ') : undefined;
+    return { body: form.body, files: form.files, recorded, ...(error ? { error } : {}) };
   }
 
   /** Faults apply in injection order; each is used up after `count` matching requests. */
@@ -880,7 +933,13 @@ export class FakeChatwoot {
     accountId,
     conversationId,
     body,
+    files,
   }: HandlerContext): Outcome {
+    // Attachment validation fails the whole create (`record_invalid`), nothing is saved.
+    const refused = files.map(attachmentProblem).filter(Boolean);
+    if (refused.length > 0) {
+      return { status: 422, body: { message: 'Attachments is invalid', attributes: refused } };
+    }
     const message: StoredMessage = {
       id: this.nextMessageId++,
       account_id: accountId,
@@ -895,6 +954,13 @@ export class FakeChatwoot {
       content_attributes: isObject(body.content_attributes) ? body.content_attributes : {},
       created_at: Math.floor(Date.now() / 1000),
       sender_type: body.message_type === 'incoming' ? 'Contact' : this.tokenOwner,
+      ...(files.length > 0
+        ? {
+            attachments: files.map((file) =>
+              storeAttachment(file, this.nextAttachmentId++, this.address),
+            ),
+          }
+        : {}),
     };
     // The answer is rendered before Chatwoot's send job runs; the webhook and listings come after.
     const answer = toApiMessage(message);
@@ -1424,6 +1490,9 @@ function toApiMessage(message: StoredMessage): Json {
     status: message.status ?? 'sent',
     additional_attributes: {},
     external_source_ids: {},
+    ...(message.attachments
+      ? { attachments: message.attachments.map((file) => apiAttachment(file, message)) }
+      : {}),
   };
 }
 

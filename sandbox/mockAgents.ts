@@ -11,6 +11,7 @@ import {
 import type { UserMessage } from '../agents/unified/protocol.js';
 import { metadataParam } from './mockReplyFields.js';
 import { serveUnified, unifiedLedger } from './mockUnifiedAgent.js';
+import { scriptedReply } from './scriptedReply.js';
 
 /**
  * Mock `bridge-v1` agents for tests, the demo and the benchmark. The URL path picks a
@@ -120,6 +121,42 @@ function behaviours(dropped: DropLedger): Record<string, Behaviour> {
     rich: (ex) => ex.reply(`rich: ${ex.request.content}`, true, metadataParam(ex.params)),
     /** One final reply of `chars` characters (a runaway agent): `big: xxxx…`. */
     big: (ex) => ex.reply(`big: ${'x'.repeat(intParam(ex.params, 'chars', 2_500_000))}`, true),
+    /** Answers with a file: a receipt as inline base64 (metadata `attachments`). */
+    receipt: (ex) => {
+      const receipt = `Receipt\n\nYou asked: ${ex.request.content}\nTotal: 42.00 EUR\n`;
+      ex.ws.send(
+        JSON.stringify({
+          message_id: ex.request.message_id,
+          conversation_id: ex.request.conversation_id,
+          content: 'Here is your receipt.',
+          response_type: 'final',
+          metadata: {
+            agent_id: agentIdOf(ex),
+            is_final: true,
+            attachments: [
+              {
+                data: Buffer.from(receipt).toString('base64'),
+                file_name: 'receipt.txt',
+                content_type: 'text/plain',
+              },
+            ],
+          },
+        } satisfies AgentResponse),
+      );
+    },
+    /** Answers with the text and metadata the customer's message spells (see `scriptedReply`). */
+    scripted: (ex) => {
+      const script = scriptedReply(ex.request.content);
+      ex.ws.send(
+        JSON.stringify({
+          message_id: ex.request.message_id,
+          conversation_id: ex.request.conversation_id,
+          content: script.content,
+          response_type: 'final',
+          metadata: { agent_id: agentIdOf(ex), is_final: true, ...script.metadata },
+        } satisfies AgentResponse),
+      );
+    },
   };
 }
 
@@ -262,6 +299,10 @@ export async function startMockAgent(options: MockAgentOptions = {}): Promise<Mo
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+function agentIdOf(ex: Exchange): string {
+  return ex.params.get('agentId') ?? 'mock';
 }
 
 function rawText(data: RawData): string {

@@ -11,6 +11,7 @@ import {
   type TokenResponse,
 } from '../agents/aiwm/protocol.js';
 import { metadataParam } from './mockReplyFields.js';
+import { scriptedReply } from './scriptedReply.js';
 
 /**
  * A mock AIWM (seed 004) for tests and the demo: the token endpoint
@@ -129,6 +130,16 @@ async function numbered(turn: Turn, count: number, upTo = count): Promise<void> 
 
 function behaviours(dropped: Set<string>): Record<string, Behaviour> {
   return {
+    /** Answers with the text and metadata the user's message spells (see `scriptedReply`). */
+    scripted: (turn) => {
+      turn.ack();
+      const script = scriptedReply(turn.message.content);
+      const turnId = turn.message.metadata?.turnId;
+      turn.reply(script.content, {
+        final: true,
+        metadata: { ...(typeof turnId === 'string' ? { turnId } : {}), ...script.metadata },
+      });
+    },
     echo: (turn) => {
       turn.ack();
       const final = turn.params.get('final') === 'true';

@@ -6,6 +6,7 @@ import {
   type UnifiedAgentFrame,
   type UserMessage,
 } from '../agents/unified/protocol.js';
+import { scriptedReply } from './scriptedReply.js';
 
 /**
  * Mock `unified` agents (seed 001), served by sandbox/mockAgents.ts under `/unified/...`:
@@ -167,6 +168,18 @@ function behaviours(ledger: UnifiedLedger): Record<string, UnifiedBehaviour> {
     /** `rich: …` carrying the reply fields given as JSON in `metadata`, then `agent_complete`. */
     rich: (ex) => {
       ex.say(`rich: ${ex.request.message}`, metadataParam(ex.params));
+      ex.complete();
+    },
+    /** Answers with the text and metadata the customer's message spells (see `scriptedReply`). */
+    scripted: (ex) => {
+      const script = scriptedReply(ex.request.message);
+      ex.send({
+        type: 'agent_message',
+        message_id: `reply-${ex.request.message_id}`,
+        session_id: ex.request.session_id,
+        message: script.content,
+        metadata: script.metadata,
+      });
       ex.complete();
     },
   };

@@ -47,6 +47,8 @@ const SAMPLES = [
   { conversationId: 101, inboxId: 1, content: 'Hi, where is my order #1234?' },
   { conversationId: 102, inboxId: 2, content: 'Can you explain your pricing plans?' },
   { conversationId: 103, inboxId: 1, content: 'Do you ship to Canada?' },
+  // Inbox 4: an agent that answers with a file (README "Files in agent replies").
+  { conversationId: 104, inboxId: 4, content: 'Can I have a receipt for order #1234?' },
 ];
 const PROACTIVE = {
   inboxId: 3,
@@ -133,10 +135,12 @@ async function run(): Promise<void> {
     agents: [
       { id: 'echo', transport: 'ws', url: agents.url('echo') },
       { id: 'storyteller', transport: 'ws', url: agents.url('multi?count=3&delayMs=400') },
+      { id: 'clerk', transport: 'ws', url: agents.url('receipt') },
     ],
     routes: [
       { inboxId: 1, agentId: 'echo' },
       { inboxId: 2, agentId: 'storyteller' },
+      { inboxId: 4, agentId: 'clerk' },
     ],
     http: { host: HOST, port: port('api-port') },
     temporal: { address: devServer.address },
@@ -224,6 +228,11 @@ chatwoot-bridge demo
     console.log(`  customer: ${delivery.content}`);
     for (const message of chatwoot.messages(ACCOUNT_ID, delivery.conversationId)) {
       console.log(`  posted:   ${message.content}`);
+      for (const file of message.attachments ?? []) {
+        console.log(
+          `  file:     ${file.file_name} (${file.content_type}, ${file.file_size} bytes)`,
+        );
+      }
     }
     console.log(`  workflow: ${delivery.workflowId}`);
     console.log(`            ${uiLink(delivery.workflowId)}\n`);

@@ -78,6 +78,23 @@ describe('parseConfig', () => {
         abortOnNewer: false,
         greeting: [],
         headers: {},
+        attachments: {
+          allowedHosts: [],
+          allowedSchemes: ['https'],
+          allowedAddresses: [],
+          maxBytes: 10_485_760,
+          maxInlineBytes: 262_144,
+          allowedTypes: [
+            'image/*',
+            'audio/*',
+            'video/*',
+            'application/pdf',
+            'text/plain',
+            'text/csv',
+          ],
+          timeoutMs: 10_000,
+          maxFiles: 5,
+        },
       },
     ]);
     expect(config.routes).toEqual([{ inboxId: 7, agentId: 'echo' }]);

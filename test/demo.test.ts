@@ -46,7 +46,11 @@ describe('npm run demo', () => {
     );
     expect(stdout).not.toMatch(/: (failed|handed_off)/);
     const links = stdout.match(/http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/\S+/g);
-    expect(links).toHaveLength(4);
+    // A reply with a file (inline base64), posted with Chatwoot's multipart create.
+    expect(stdout).toMatch(
+      /posted: {3}Here is your receipt\.\n {2}file: {5}receipt\.txt \(text\/plain, \d+ bytes\)/,
+    );
+    expect(links).toHaveLength(5);
     expect(links?.at(-1)).toMatch(/\/workflows\/proactive%3A1%3Ademo-\d+$/);
   }, 120_000);
 });

@@ -23,6 +23,7 @@ import type { CreateMessageInput } from '../activities/chatwoot.js';
 import { chatwootOptions, lateCommitGraceMs, postOptions } from './activityOptions.js';
 import { createPullExchange } from './pullExchange.js';
 import { replyExtras } from './replyExtras.js';
+import { noteWithFiles, REPLY_ATTACHMENTS_PATCH, replyFiles } from './replyAttachments.js';
 import { searchAttributes } from './searchAttributes.js';
 import { bridgeMetrics } from './sinks.js';
 import {
@@ -76,6 +77,7 @@ const IN_V2_FROM_ITS_START = new Set([
   POSTING_PATCH,
   'agent-queue-bounds',
   'worker-shutdown-is-worker-loss',
+  REPLY_ATTACHMENTS_PATCH,
 ]);
 
 /** What tells the two versions apart. */
@@ -262,11 +264,14 @@ async function deliverMessage(
       const posted = await chatwoot.createMessage.executeWithOptions(
         postingOptions(`post reply ${reply.index + 1} from ${input.agentId}`),
         [
-          message({
-            content: reply.content,
-            private: false,
-            sourceId: bridgeSourceId(workflowId, reply.index),
-          }),
+          {
+            ...message({
+              content: reply.content,
+              private: false,
+              sourceId: bridgeSourceId(workflowId, reply.index),
+            }),
+            ...replyFiles(reply, input.agentId, has),
+          },
         ],
       );
       if (firstReplyPostedAt === undefined) notifyActor(reply);
@@ -279,7 +284,8 @@ async function deliverMessage(
         ...extras.report,
       };
       replyReports.push(report);
-      if (extras.privateNote) report.note = await postNote(reply.index, extras.privateNote);
+      const note = noteWithFiles(extras.privateNote, report, input.agentId);
+      if (note) report.note = await postNote(reply.index, note);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const { detail } = describeFailure(error);

@@ -131,6 +131,19 @@ export interface ReplyReport {
   latencyMs?: number;
   /** The private note with the agent's reasoning and tool use (when the agent shows thinking). */
   note?: 'posted' | 'failed';
+  /** The files the agent sent with this reply (metadata `attachments`), each posted or why not. */
+  attachments?: AttachmentReport[];
+}
+
+/** One file of a reply: posted with its message, or refused (config) or failed (download). */
+export interface AttachmentReport {
+  fileName: string;
+  status: 'posted' | 'refused' | 'failed';
+  contentType?: string;
+  /** Size posted. */
+  bytes?: number;
+  /** Why it was not posted. */
+  reason?: string;
 }
 
 export interface AttemptReport {
