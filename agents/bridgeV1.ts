@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { answerMetadata } from './answerMetadata.js';
 import type { AgentTurn } from './transport.js';
 
 /**
@@ -93,6 +94,7 @@ export function bridgeV1Request(turn: AgentTurn): AgentRequest {
       attempt: turn.attempt,
       chatwoot_message_id: turn.messageId,
       ...(turn.messageIds.length > 1 ? { merged_message_ids: turn.messageIds } : {}),
+      ...answerMetadata(turn),
     },
   };
 }

@@ -29,6 +29,7 @@ import {
   type AiwmTokenCache,
   type AiwmTokenSource,
 } from './aiwmToken.js';
+import { answerMetadata } from './answerMetadata.js';
 import { AiwmTurn, type StrayMessage } from './aiwmTurn.js';
 import type { AgentTurn, ExchangeHooks } from './transport.js';
 import { InProcessTurnLock } from './turnLock.js';
@@ -180,7 +181,7 @@ function aiwmSession(
             ...(turn.attachments.length > 0
               ? { attachments: turn.attachments.flatMap((a) => (a.data_url ? [a.data_url] : [])) }
               : {}),
-            metadata: { turnId: answer.turnId },
+            metadata: { turnId: answer.turnId, ...answerMetadata(turn) },
           };
           requestSent = true;
           answer.sent(message.content);

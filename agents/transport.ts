@@ -5,6 +5,7 @@ import {
   type Attachment,
   type MessageDeliveryInput,
   type SenderInfo,
+  type SubmittedAnswer,
 } from '../workflows/shared.js';
 import { bridgeV1Request } from './bridgeV1.js';
 import { runSocketioExchange } from './socketioExchange.js';
@@ -30,6 +31,8 @@ export interface AgentTurn {
   content: string;
   attachments: Attachment[];
   sender: SenderInfo;
+  /** The turn answers the bot's buttons or form (sent to agents as `metadata.submitted_values`). */
+  submittedValues?: SubmittedAnswer;
 }
 
 export interface ExchangeHooks {
@@ -91,5 +94,6 @@ export function turnFromMessage(
     content: message.content,
     attachments: message.attachments,
     sender: message.sender,
+    ...(message.submittedValues ? { submittedValues: message.submittedValues } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { answerMetadata } from './answerMetadata.js';
 import type { AgentTurn } from './transport.js';
 
 /**
@@ -164,6 +165,7 @@ export function unifiedUserMessage(turn: AgentTurn, now: Date = new Date()): Use
       sender: turn.sender,
       attachments: turn.attachments,
       ...(turn.messageIds.length > 1 ? { merged_message_ids: turn.messageIds } : {}),
+      ...answerMetadata(turn),
     },
   };
 }

@@ -88,6 +88,16 @@ export const agentCommonSchema = z
       .min(100)
       .max(150_000, 'Chatwoot takes messages of at most 150,000 characters')
       .default(150_000),
+    /**
+     * A reply longer than this (characters) is posted as several messages, cut at paragraph,
+     * then sentence, then word boundaries (workflows/replySplit.ts). Unset: one message per reply.
+     */
+    splitRepliesAtChars: z
+      .number()
+      .int()
+      .min(100, 'splitRepliesAtChars: at least 100 characters (or leave it unset: no splitting)')
+      .max(150_000, 'splitRepliesAtChars: Chatwoot takes messages of at most 150,000 characters')
+      .optional(),
   })
   .loose();
 

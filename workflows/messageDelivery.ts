@@ -22,6 +22,7 @@ import type { CreateMessageInput } from '../activities/chatwoot.js';
 import { chatwootOptions, lateCommitGraceMs, postOptions } from './activityOptions.js';
 import { createPullExchange } from './pullExchange.js';
 import { replyExtras } from './replyExtras.js';
+import { planReplyPosts, postPlannedReply, type PlannedPost } from './replyPosts.js';
 import { searchAttributes } from './searchAttributes.js';
 import { bridgeMetrics } from './sinks.js';
 import {
@@ -192,16 +193,25 @@ export async function messageDeliveryWorkflow(
 
   const postReply = async (reply: AgentReply) => {
     try {
-      const posted = await chatwoot.createMessage.executeWithOptions(
-        postingOptions(`post reply ${reply.index + 1} from ${input.agentId}`),
-        [
-          message({
-            content: reply.content,
-            private: false,
-            sourceId: bridgeSourceId(workflowId, reply.index),
-          }),
-        ],
-      );
+      const post = (part: PlannedPost) =>
+        chatwoot.createMessage.executeWithOptions(
+          postingOptions(`post reply ${reply.index + 1}${part.label} from ${input.agentId}`),
+          [
+            {
+              ...message({
+                content: part.content,
+                private: false,
+                sourceId: bridgeSourceId(workflowId, part.part),
+              }),
+              ...part.rich,
+            },
+          ],
+        );
+      // Interactive content and long replies in parts (workflows/replyPosts.ts).
+      const posted = patched(RICH_REPLIES_PATCH)
+        ? await postPlannedReply(planReplyPosts(reply, policy.splitRepliesAtChars), post)
+        : await post({ part: reply.index, content: reply.content, label: '' });
+      if ('error' in posted) return void replyReports.push({ index: reply.index, ...posted });
       if (firstReplyPostedAt === undefined) notifyActor(reply);
       firstReplyPostedAt ??= Date.now();
       const extras = replyExtras(reply);
@@ -488,6 +498,9 @@ const MAX_WORKER_LOSSES = 5;
 
 /** Marker in content_attributes, late-commit grace, reset check, replies after a gap (2026-12). */
 const POSTING_PATCH = 'posting-survives-channels-late-commits-resets';
+
+/** Interactive replies (buttons, cards, forms, articles) and long replies in parts (2026-12). */
+const RICH_REPLIES_PATCH = 'rich-replies';
 
 const ignore = () => undefined;
 
