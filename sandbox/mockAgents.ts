@@ -9,6 +9,7 @@ import {
   type AgentResponse,
 } from '../agents/bridgeV1.js';
 import type { UserMessage } from '../agents/unified.js';
+import { mockRichReply } from './mockRichReplies.js';
 import { serveUnified, unifiedLedger } from './mockUnifiedAgent.js';
 
 /**
@@ -111,6 +112,18 @@ function behaviours(dropped: DropLedger): Record<string, Behaviour> {
       );
     },
     garbage: (ex) => ex.ws.send('this is not json {'),
+    /** Interactive content (`?kind=select|form|cards|article|invalid|long…`, sandbox/mockRichReplies.ts). */
+    rich: (ex) => {
+      const reply = mockRichReply(ex.params.get('kind'), ex.request);
+      ex.ws.send(
+        JSON.stringify({
+          message_id: ex.request.message_id,
+          content: reply.content,
+          response_type: 'final',
+          metadata: reply.metadata,
+        }),
+      );
+    },
     /** One final reply of `chars` characters (a runaway agent): `big: xxxx…`. */
     big: (ex) => ex.reply(`big: ${'x'.repeat(intParam(ex.params, 'chars', 2_500_000))}`, true),
   };

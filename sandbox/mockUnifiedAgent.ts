@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { userMessageSchema, type UnifiedAgentFrame, type UserMessage } from '../agents/unified.js';
+import { mockRichReply } from './mockRichReplies.js';
 
 /**
  * Mock `unified` agents (seed 001), served by sandbox/mockAgents.ts under `/unified/...`:
@@ -59,6 +60,19 @@ function behaviours(ledger: UnifiedLedger): Record<string, UnifiedBehaviour> {
   return {
     echo: (ex) => {
       ex.say(`echo: ${ex.request.message}`);
+      ex.complete();
+    },
+    /** Interactive content (`?kind=select|form|cards|article|invalid|long…`, sandbox/mockRichReplies.ts). */
+    rich: (ex) => {
+      const { message, metadata } = ex.request;
+      const reply = mockRichReply(ex.params.get('kind'), { content: message, metadata });
+      ex.send({
+        type: 'agent_message',
+        message_id: `reply-${ex.request.message_id}`,
+        session_id: ex.request.session_id,
+        message: reply.content,
+        metadata: reply.metadata,
+      });
       ex.complete();
     },
     multi: async (ex) => {

@@ -48,19 +48,19 @@ export function splitReply(text: string, limit: number | undefined): string[] {
 
 /**
  * The cut to take for a part starting at `start`: the best rank within the limit, preferring
- * cuts in the second half (a paragraph break near the start would leave a tiny part), the last
- * one of that rank; none within the limit (one word or link longer than it): the first after.
+ * cuts past the first quarter (a paragraph break near the start would leave a tiny part), the
+ * last one of that rank; none within the limit (one word or link longer than it): the first after.
  */
 function bestCut(cuts: Cut[], from: number, start: number, limit: number): Cut | undefined {
   let best: Cut | undefined;
   let bestLate: Cut | undefined;
-  const half = start + limit / 2;
+  const quarter = start + limit / 4;
   let index = from;
   for (; index < cuts.length; index += 1) {
     const cut = cuts[index] as Cut;
     if (cut.start - start > limit) break;
     if (!best || cut.rank >= best.rank) best = cut;
-    if (cut.start >= half && (!bestLate || cut.rank >= bestLate.rank)) bestLate = cut;
+    if (cut.start >= quarter && (!bestLate || cut.rank >= bestLate.rank)) bestLate = cut;
   }
   return bestLate ?? best ?? cuts[index];
 }
