@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { pullTurn } from '../activities/pullAgents.js';
+import { bridgeV1Request } from '../agents/bridgeV1.js';
+import { turnFromMessage } from '../agents/transport.js';
+import { unifiedUserMessage } from '../agents/unified.js';
 import { classify } from '../chatwoot/events.js';
 import { bridgeSourceId, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
 import { contentAttributeErrors } from '../sandbox/fakeChatwootContent.js';
 import { messageUpdatedPayload, type MessageOptions } from '../sandbox/chatwootWebhooks.js';
 import { planReplyPosts } from '../workflows/replyPosts.js';
 import { richContentOf } from '../workflows/richContent.js';
-import type { AgentReply } from '../workflows/shared.js';
+import type { AgentReply, MessageDeliveryInput } from '../workflows/shared.js';
 import { classifierConfig } from './helpers/eventsConfig.js';
 
 const config = classifierConfig();
@@ -282,5 +286,50 @@ describe('rich content: what Chatwoot would refuse or could not render is refuse
       [2, ' (part 1/2)', undefined],
       ['2.1', ' (part 2/2)', 'input_select'],
     ]);
+  });
+});
+
+describe('an answer turn tells every protocol its values (metadata.submitted_values)', () => {
+  const answer = {
+    messageId: 1005,
+    contentType: 'input_select' as const,
+    values: [{ title: 'Blue', value: 'blue' }],
+  };
+  const message = {
+    accountId: 1,
+    conversationId: 42,
+    inboxId: 7,
+    messageId: 1005,
+    agentId: 'echo',
+    content: 'Selected: Blue',
+    attachments: [],
+    sender: { name: 'Ada', email: null, phone_number: null },
+    submittedValues: answer,
+  };
+  const expected = {
+    submitted_values: {
+      message_id: 1005,
+      content_type: 'input_select',
+      values: [{ title: 'Blue', value: 'blue' }],
+    },
+  };
+
+  it('bridge-v1, unified and pull requests carry it; a plain turn carries none', () => {
+    const turn = turnFromMessage('echo', 1, message);
+    expect(bridgeV1Request(turn).metadata).toMatchObject(expected);
+    expect(unifiedUserMessage(turn).metadata).toMatchObject(expected);
+    const policy = {} as MessageDeliveryInput['policy'];
+    const pull = pullTurn('message:1:42:1005', {
+      agentId: 'echo',
+      attempt: 1,
+      repliesReceived: 0,
+      message: { ...message, policy },
+      workflowTaskQueue: 'q',
+    });
+    expect(pull.metadata).toMatchObject(expected);
+    const { submittedValues: _none, ...plain } = message;
+    expect(bridgeV1Request(turnFromMessage('echo', 1, plain)).metadata).not.toHaveProperty(
+      'submitted_values',
+    );
   });
 });
