@@ -44,9 +44,12 @@ describe('npm run demo', () => {
     expect(stdout).toContain(
       'posted:   Hi Jane, your order #1234 has shipped and arrives on Friday.',
     );
+    // Buttons, then the customer's choice back to the agent as its own turn.
+    expect(stdout).toContain('posted:   Which colour would you like? [input_select: Blue | Red]');
+    expect(stdout).toContain('posted:   you chose: Selected: Blue');
     expect(stdout).not.toMatch(/: (failed|handed_off)/);
     const links = stdout.match(/http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/\S+/g);
-    expect(links).toHaveLength(4);
+    expect(links).toHaveLength(6);
     expect(links?.at(-1)).toMatch(/\/workflows\/proactive%3A1%3Ademo-\d+$/);
   }, 120_000);
 });
