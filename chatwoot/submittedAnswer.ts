@@ -114,7 +114,7 @@ function text(value: unknown): string {
 /** The update's sender is the bot; the customer is the conversation's contact (`meta.sender`). */
 function contactOf(message: MessageCreatedWebhook): CustomerMessageEvent['message']['sender'] {
   const sender = asRecord(asRecord(message.conversation.meta).sender);
-  const field = (key: string) => (typeof sender[key] === 'string' ? (sender[key]) : null);
+  const field = (key: string) => (typeof sender[key] === 'string' ? sender[key] : null);
   return {
     ...(typeof sender.id === 'number' ? { id: sender.id } : {}),
     name: field('name'),
