@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bridgeSourceId, MARKER_ATTRIBUTE } from '../chatwoot/sourceId.js';
 import { messageUpdatedPayload, signWebhook } from '../sandbox/chatwootWebhooks.js';
 import { conversationStateQuery, conversationWorkflowId } from '../workflows/shared.js';
+import { startMockAiwm, type MockAiwm } from '../sandbox/mockAiwm.js';
 import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
 import { startStack, WEBHOOK_SECRET, type Stack } from './helpers/stack.js';
 
 /**
  * Interactive replies, the customer's answers to them and long replies in parts, end to end:
- * real Temporal, real agent sockets (bridge-v1 and unified), the fake Chatwoot checking every
+ * real Temporal, real agent sockets (bridge-v1, unified, Socket.IO), the fake Chatwoot checking every
  * create against Chatwoot's OpenAPI document and its content-attribute rules.
  */
 describe('rich replies and their answers (bridge-v1 and unified)', () => {
@@ -271,4 +272,67 @@ describe('rich replies and their answers (bridge-v1 and unified)', () => {
 
   const signed = (payload: Record<string, unknown>) =>
     signWebhook(JSON.stringify(payload), WEBHOOK_SECRET);
+});
+
+describe('an answer through Socket.IO (AIWM)', () => {
+  let stack: Stack;
+  let aiwm: MockAiwm;
+  beforeAll(async () => {
+    aiwm = await startMockAiwm({ agents: { echo: 'echo' } });
+    stack = await startStack({
+      agentConfigs: [
+        {
+          id: 'aiwm-echo',
+          transport: 'socketio',
+          apiBase: aiwm.apiBase,
+          url: aiwm.url,
+          agentId: 'echo',
+          secret: aiwm.secret,
+          connectTimeoutMs: 1_000,
+          replyTimeoutMs: 3_000,
+          totalTimeoutMs: 10_000,
+          settleMs: 300,
+          ackTimeoutMs: 1_000,
+          releaseQuietMs: 200,
+        },
+      ],
+      routeList: [{ inboxId: 7, agentId: 'aiwm-echo' }],
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await aiwm?.close();
+  });
+
+  it("the customer's choice reaches the agent with metadata.submitted_values", async () => {
+    const conversationId = 301;
+    // The bridge's own buttons (its marker), as an earlier turn posted them.
+    const buttons = stack.chatwoot.addMessage(stack.accountId, conversationId, {
+      content: 'Which colour would you like?',
+      message_type: 'outgoing',
+      content_type: 'input_select',
+      content_attributes: {
+        items: [{ title: 'Blue', value: 'blue' }],
+        [MARKER_ATTRIBUTE]: bridgeSourceId('message:earlier:turn', 0),
+      },
+    });
+    const answered = stack.chatwoot.submitValues(stack.accountId, conversationId, buttons.id, [
+      { title: 'Blue', value: 'blue' },
+    ]);
+    const { json } = await stack.sendMessageUpdated(answered);
+    const report = await stack.result(json.workflowId as string);
+    expect(report.outcome).toBe('delivered');
+    const sent = aiwm.received.filter((message) => message.content === 'Selected: Blue');
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.metadata).toMatchObject({
+      submitted_values: {
+        message_id: buttons.id,
+        content_type: 'input_select',
+        values: [{ title: 'Blue', value: 'blue' }],
+      },
+    });
+    expect(stack.chatwoot.messages(stack.accountId, conversationId).at(-1)?.content).toContain(
+      'Selected: Blue',
+    );
+  });
 });
