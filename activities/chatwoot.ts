@@ -36,6 +36,10 @@ export interface CreateMessageInput extends ConversationRef {
   attachments?: unknown[];
   /** Whose `attachments` policy applies. */
   agentId?: string;
+  /** Interactive content (workflows/richContent.ts checked it); unset: plain text. */
+  contentType?: 'input_select' | 'cards' | 'form' | 'article';
+  /** Its `content_attributes`; the bridge's marker is added beside them. */
+  contentAttributes?: Record<string, unknown>;
 }
 
 export interface CreateMessageResult {
@@ -170,8 +174,9 @@ export function createChatwootActivities(
           content: input.content,
           message_type: 'outgoing',
           private: input.private,
-          content_type: 'text',
-          content_attributes: { [MARKER_ATTRIBUTE]: input.sourceId },
+          content_type: input.contentType ?? 'text',
+          // The marker beside the agent's attributes, never instead of them (nor overwritten).
+          content_attributes: { ...input.contentAttributes, [MARKER_ATTRIBUTE]: input.sourceId },
           ...(markerInSourceId ? { source_id: input.sourceId } : {}),
         } as const;
         const message = files?.files.length

@@ -19,5 +19,6 @@ export function turnFromMessage(
     content: message.content,
     attachments: message.attachments,
     sender: message.sender,
+    ...(message.submittedValues ? { submittedValues: message.submittedValues } : {}),
   };
 }

@@ -1,6 +1,6 @@
 import type { AgentConfig } from '../config/schema.js';
 import type { ConnectionOutput, ConnectionPhase, ReplyPayload } from '../machines/connection.js';
-import type { Attachment, SenderInfo } from '../workflows/shared.js';
+import type { Attachment, SenderInfo, SubmittedAnswer } from '../workflows/shared.js';
 import type { TurnLock } from './turnLock.js';
 
 /**
@@ -26,6 +26,8 @@ export interface AgentTurn {
   content: string;
   attachments: Attachment[];
   sender: SenderInfo;
+  /** The turn answers the bot's buttons or form (sent to agents as `metadata.submitted_values`). */
+  submittedValues?: SubmittedAnswer;
 }
 
 export interface ExchangeHooks {

@@ -43,6 +43,9 @@ export function deliveryPolicy(config: BridgeConfig, agentId: string): DeliveryP
     offerScheduleToCloseMs: delivery.offerScheduleToCloseMs,
     ...chatwootRetryPolicy(delivery),
     fallbackMessage: delivery.fallbackMessage,
+    ...(agent.splitRepliesAtChars !== undefined
+      ? { splitRepliesAtChars: agent.splitRepliesAtChars }
+      : {}),
     ...(agent.transport === 'pull'
       ? {
           pull: {

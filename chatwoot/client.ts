@@ -5,7 +5,8 @@ export interface CreateMessageBody {
   content: string;
   message_type: 'outgoing';
   private: boolean;
-  content_type?: 'text';
+  /** `text`, or one of Chatwoot's interactive types (workflows/richContent.ts). */
+  content_type?: 'text' | 'input_select' | 'cards' | 'form' | 'article';
   content_attributes?: Record<string, unknown>;
   source_id?: string;
 }

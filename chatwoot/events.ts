@@ -16,6 +16,7 @@ import {
 } from './conversationEventSchema.js';
 import { conversationFacts } from './ownership.js';
 import { isBridgeMessage } from './sourceId.js';
+import { classifyMessageUpdate } from './submittedAnswer.js';
 import {
   inboxIdOf,
   isContactSender,
@@ -75,6 +76,8 @@ export function classify(payload: unknown, config: BridgeConfig): WebhookDecisio
   const { event } = envelope.data;
   const decision = (): WebhookDecision => {
     if (event === 'message_created') return classifyMessage(payload, config);
+    // An answer to the bot's buttons or form is a turn; CSAT and other updates are ignored.
+    if (event === 'message_updated') return classifyMessageUpdate(payload, config);
     if (CONVERSATION_EVENTS.has(event)) return classifyConversationEvent(event, payload, config);
     if (event === 'webwidget_triggered') return classifyWidget(payload, config);
     return { kind: 'ignore', reason: `event ${event} is not handled` };

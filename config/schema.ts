@@ -154,6 +154,16 @@ export const agentCommonSchema = z
       .default(150_000),
     /** Files in replies: where they may come from, how large, which types. */
     attachments: agentAttachmentsSchema.default(agentAttachmentsSchema.parse({})),
+    /**
+     * A reply longer than this (characters) is posted as several messages, cut at paragraph,
+     * then sentence, then word boundaries (workflows/replySplit.ts). Unset: one message per reply.
+     */
+    splitRepliesAtChars: z
+      .number()
+      .int()
+      .min(100, 'splitRepliesAtChars: at least 100 characters (or leave it unset: no splitting)')
+      .max(150_000, 'splitRepliesAtChars: Chatwoot takes messages of at most 150,000 characters')
+      .optional(),
   })
   .loose();
 

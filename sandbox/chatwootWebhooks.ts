@@ -49,6 +49,8 @@ export interface MessageOptions extends OwnershipOptions {
   sourceId?: string | null;
   /** The message's `content_attributes` (where the bridge keeps its marker); default `{}`. */
   contentAttributes?: Record<string, unknown>;
+  /** `text` (default), `input_select`, `form`, `input_csat`, … */
+  contentType?: string;
   attachments?: Array<{ id: number; file_type: string; data_url: string }>;
   status?: ConversationStatus;
   /** The conversation's labels (what routes with `labels` look at). */
@@ -376,7 +378,7 @@ export function messageCreatedPayload(options: MessageOptions = {}): Record<stri
     private: isPrivate,
     status: 'sent',
     source_id: sourceId,
-    content_type: 'text',
+    content_type: options.contentType ?? 'text',
     content_attributes: contentAttributes,
     sender_type: sender ? SENDER_TYPES[sender] : null,
     sender_id: senderId(sender, ids),
@@ -399,7 +401,7 @@ export function messageCreatedPayload(options: MessageOptions = {}): Record<stri
     account: account(ids),
     additional_attributes: {},
     content_attributes: contentAttributes,
-    content_type: 'text',
+    content_type: options.contentType ?? 'text',
     content,
     conversation: conversationWebhookData(
       ids,
@@ -418,6 +420,16 @@ export function messageCreatedPayload(options: MessageOptions = {}): Record<stri
     ...(attachments ? { attachments } : {}),
     event: 'message_created',
   };
+}
+
+/**
+ * Body of a `message_updated` webhook: Chatwoot sends the whole message again
+ * (`Message#webhook_data` plus `event`) after any update of it: the customer's answer to an
+ * interactive message (`content_attributes.submitted_values`), a CSAT rating, a delivery status,
+ * a `source_id` a channel wrote after sending, an edit.
+ */
+export function messageUpdatedPayload(options: MessageOptions = {}): Record<string, unknown> {
+  return { ...messageCreatedPayload(options), event: 'message_updated' };
 }
 
 /**

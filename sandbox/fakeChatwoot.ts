@@ -31,6 +31,7 @@ import {
   type StoredAttachment,
   type UploadedPart,
 } from './fakeChatwootMultipart.js';
+import { contentAttributeErrors, type SubmittedValues } from './fakeChatwootContent.js';
 
 // ajv and ajv-formats are CommonJS; under NodeNext their default import is the module object.
 const Ajv2020 = Ajv2020Module.default;
@@ -940,6 +941,8 @@ export class FakeChatwoot {
     if (refused.length > 0) {
       return { status: 422, body: { message: 'Attachments is invalid', attributes: refused } };
     }
+    const refusedRich = this.refusedContent(accountId, conversationId, body);
+    if (refusedRich) return refusedRich;
     const message: StoredMessage = {
       id: this.nextMessageId++,
       account_id: accountId,
@@ -1004,6 +1007,49 @@ export class FakeChatwoot {
         },
       },
     };
+  }
+
+  // -------------------------------------------------------------------------
+  // Interactive messages and their answers (sandbox/fakeChatwootContent.ts)
+
+  /** `ContentAttributeValidator` on create: 422 with Chatwoot's messages, recorded as a violation. */
+  private refusedContent(
+    accountId: number,
+    conversationId: number,
+    body: Json,
+  ): Outcome | undefined {
+    const contentType = typeof body.content_type === 'string' ? body.content_type : 'text';
+    const attributes = isObject(body.content_attributes) ? body.content_attributes : {};
+    const errors = contentAttributeErrors(contentType, attributes);
+    if (errors.length === 0) return undefined;
+    const path = `/api/v1/accounts/${accountId}/conversations/${conversationId}/messages`;
+    this.violations.push({ method: 'POST', path, errors });
+    return {
+      status: 422,
+      body: { message: errors.join(', '), attributes: ['content_attributes'] },
+    };
+  }
+
+  /**
+   * The customer answers an interactive message in the widget: `submitted_values` is stored in
+   * its `content_attributes`, beside what was there (the bridge's marker stays). Returns the
+   * updated message, whose `message_updated` webhook the caller sends
+   * (sandbox/chatwootWebhooks.ts `messageUpdatedPayload`).
+   */
+  submitValues(
+    accountId: number,
+    conversationId: number,
+    messageId: number,
+    submittedValues: SubmittedValues,
+  ): StoredMessage {
+    const message = this.messages(accountId, conversationId).find((m) => m.id === messageId);
+    if (!message) throw new Error(`no message ${messageId} in conversation ${conversationId}`);
+    message.content_attributes = {
+      ...message.content_attributes,
+      submitted_values: submittedValues,
+    };
+    this.events.emit('change');
+    return message;
   }
 
   // -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import {
 } from '../agents/bridgeV1/protocol.js';
 import type { UserMessage } from '../agents/unified/protocol.js';
 import { metadataParam } from './mockReplyFields.js';
+import { mockRichReply } from './mockRichReplies.js';
 import { serveUnified, unifiedLedger } from './mockUnifiedAgent.js';
 import { scriptedReply } from './scriptedReply.js';
 
@@ -115,10 +116,24 @@ function behaviours(dropped: DropLedger): Record<string, Behaviour> {
     },
     garbage: (ex) => ex.ws.send('this is not json {'),
     /**
-     * `rich: …` with the reply fields given as JSON in `metadata` (`content_type`,
-     * `content_attributes`, `attachments`, `actions`), e.g. `rich?metadata=%7B…%7D`.
+     * Interactive content (`?kind=select|form|cards|article|invalid|long…`,
+     * sandbox/mockRichReplies.ts), or `rich: …` with the reply fields given as JSON in
+     * `metadata` (`content_type`, `content_attributes`, `attachments`, `actions`).
      */
-    rich: (ex) => ex.reply(`rich: ${ex.request.content}`, true, metadataParam(ex.params)),
+    rich: (ex) => {
+      if (!ex.params.has('kind')) {
+        return ex.reply(`rich: ${ex.request.content}`, true, metadataParam(ex.params));
+      }
+      const reply = mockRichReply(ex.params.get('kind'), ex.request);
+      ex.ws.send(
+        JSON.stringify({
+          message_id: ex.request.message_id,
+          content: reply.content,
+          response_type: 'final',
+          metadata: reply.metadata,
+        }),
+      );
+    },
     /** One final reply of `chars` characters (a runaway agent): `big: xxxx…`. */
     big: (ex) => ex.reply(`big: ${'x'.repeat(intParam(ex.params, 'chars', 2_500_000))}`, true),
     /** Answers with a file: a receipt as inline base64 (metadata `attachments`). */

@@ -7,6 +7,7 @@ import {
   type UserMessage,
 } from '../agents/unified/protocol.js';
 import { scriptedReply } from './scriptedReply.js';
+import { mockRichReply } from './mockRichReplies.js';
 
 /**
  * Mock `unified` agents (seed 001), served by sandbox/mockAgents.ts under `/unified/...`:
@@ -65,6 +66,25 @@ function behaviours(ledger: UnifiedLedger): Record<string, UnifiedBehaviour> {
   return {
     echo: (ex) => {
       ex.say(`echo: ${ex.request.message}`);
+      ex.complete();
+    },
+    /** Interactive content (`?kind=select|form|cards|article|invalid|long…`, sandbox/mockRichReplies.ts). */
+    /** `?kind=` interactive samples (sandbox/mockRichReplies.ts), or `?metadata=` reply fields. */
+    rich: (ex) => {
+      if (!ex.params.has('kind')) {
+        ex.say(`rich: ${ex.request.message}`, metadataParam(ex.params));
+        ex.complete();
+        return;
+      }
+      const { message, metadata } = ex.request;
+      const reply = mockRichReply(ex.params.get('kind'), { content: message, metadata });
+      ex.send({
+        type: 'agent_message',
+        message_id: `reply-${ex.request.message_id}`,
+        session_id: ex.request.session_id,
+        message: reply.content,
+        metadata: reply.metadata,
+      });
       ex.complete();
     },
     multi: async (ex) => {
@@ -166,10 +186,6 @@ function behaviours(ledger: UnifiedLedger): Record<string, UnifiedBehaviour> {
     },
     garbage: (ex) => ex.ws.send('this is not json {'),
     /** `rich: …` carrying the reply fields given as JSON in `metadata`, then `agent_complete`. */
-    rich: (ex) => {
-      ex.say(`rich: ${ex.request.message}`, metadataParam(ex.params));
-      ex.complete();
-    },
     /** Answers with the text and metadata the customer's message spells (see `scriptedReply`). */
     scripted: (ex) => {
       const script = scriptedReply(ex.request.message);

@@ -14,7 +14,11 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { buildApp } from '../api/app.js';
 import { awaitWorkflow } from '../client/awaitWorkflow.js';
 import { parseConfig } from '../config/load.js';
-import { messageCreatedPayload, signWebhook } from '../sandbox/chatwootWebhooks.js';
+import {
+  messageCreatedPayload,
+  messageUpdatedPayload,
+  signWebhook,
+} from '../sandbox/chatwootWebhooks.js';
 import { FakeChatwoot } from '../sandbox/fakeChatwoot.js';
 import { startMockAgent } from '../sandbox/mockAgents.js';
 import {
@@ -43,12 +47,15 @@ const HOST = '127.0.0.1';
 const RESULT_TIMEOUT_MS = 60_000;
 
 /** Customer messages: inbox 1 is answered by the echo agent, inbox 2 by one that replies three times. */
+/** A reply with buttons, and the customer's choice going back to the agent as its own turn. */
+const RICH_SAMPLE = { conversationId: 104, inboxId: 4, content: 'Which colours do you have?' };
+
 const SAMPLES = [
   { conversationId: 101, inboxId: 1, content: 'Hi, where is my order #1234?' },
   { conversationId: 102, inboxId: 2, content: 'Can you explain your pricing plans?' },
   { conversationId: 103, inboxId: 1, content: 'Do you ship to Canada?' },
   // Inbox 4: an agent that answers with a file (README "Files in agent replies").
-  { conversationId: 104, inboxId: 4, content: 'Can I have a receipt for order #1234?' },
+  { conversationId: 105, inboxId: 5, content: 'Can I have a receipt for order #1234?' },
 ];
 const PROACTIVE = {
   inboxId: 3,
@@ -136,11 +143,13 @@ async function run(): Promise<void> {
       { id: 'echo', transport: 'ws', url: agents.url('echo') },
       { id: 'storyteller', transport: 'ws', url: agents.url('multi?count=3&delayMs=400') },
       { id: 'clerk', transport: 'ws', url: agents.url('receipt') },
+      { id: 'picker', transport: 'ws', url: agents.url('rich?kind=select') },
     ],
     routes: [
       { inboxId: 1, agentId: 'echo' },
       { inboxId: 2, agentId: 'storyteller' },
-      { inboxId: 4, agentId: 'clerk' },
+      { inboxId: 5, agentId: 'clerk' },
+      { inboxId: RICH_SAMPLE.inboxId, agentId: 'picker' },
     ],
     http: { host: HOST, port: port('api-port') },
     temporal: { address: devServer.address },
@@ -238,6 +247,8 @@ chatwoot-bridge demo
     console.log(`            ${uiLink(delivery.workflowId)}\n`);
   }
 
+  await showButtonsAndChoice({ apiUrl, chatwoot, result, uiLink });
+
   const report = await result<ProactiveReport>(proactive.workflowId);
   console.log(
     `Proactive message to ${PROACTIVE.contact.email} (inbox ${PROACTIVE.inboxId}): ${report.outcome}` +
@@ -287,4 +298,71 @@ function withTimeout<T>(promise: Promise<T>, message: string): Promise<T> {
     );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A reply with buttons, and the customer's choice going back to the agent as its own turn. */
+async function showButtonsAndChoice({
+  apiUrl,
+  chatwoot,
+  result,
+  uiLink,
+}: {
+  apiUrl: string;
+  chatwoot: FakeChatwoot;
+  result: <T>(workflowId: string) => Promise<T>;
+  uiLink: (workflowId: string) => string;
+}): Promise<void> {
+  const { conversationId, inboxId } = RICH_SAMPLE;
+  const post = async (payload: Record<string, unknown>) => {
+    const body = JSON.stringify(payload);
+    const response = await fetch(`${apiUrl}/webhook/chatwoot`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...signWebhook(body, WEBHOOK_SECRET) },
+      body,
+    });
+    const json = (await response.json()) as { workflowId?: string };
+    if (!response.ok || !json.workflowId) {
+      throw new Error(`webhook answered ${response.status}: ${JSON.stringify(json)}`);
+    }
+    return json.workflowId;
+  };
+  const asked = await post(
+    messageCreatedPayload({ accountId: ACCOUNT_ID, messageId: 5_100, ...RICH_SAMPLE }),
+  );
+  const report = await result<DeliveryReport>(asked);
+  console.log(
+    `Conversation ${conversationId} (inbox ${inboxId} → ${report.agentId}): ${report.outcome}`,
+  );
+  console.log(`  customer: ${RICH_SAMPLE.content}`);
+  const [buttons] = chatwoot.messages(ACCOUNT_ID, conversationId);
+  if (!buttons) throw new Error('the agent posted no buttons');
+  const items = (buttons.content_attributes.items ?? []) as Array<{ title: string; value: string }>;
+  console.log(
+    `  posted:   ${buttons.content} [${buttons.content_type}: ${items.map((i) => i.title).join(' | ')}]`,
+  );
+  console.log(`  workflow: ${asked}`);
+  console.log(`            ${uiLink(asked)}`);
+
+  // The customer clicks the first button in the widget; Chatwoot sends message_updated.
+  const answered = chatwoot.submitValues(ACCOUNT_ID, conversationId, buttons.id, [items[0]!]);
+  const answer = await post(
+    messageUpdatedPayload({
+      accountId: ACCOUNT_ID,
+      conversationId,
+      inboxId,
+      messageId: answered.id,
+      content: answered.content,
+      messageType: 'outgoing',
+      sender: 'agent_bot',
+      contentType: answered.content_type,
+      contentAttributes: answered.content_attributes,
+    }),
+  );
+  await result<DeliveryReport>(answer);
+  console.log(`  customer: clicked "${items[0]!.title}" (message_updated → its own turn)`);
+  for (const message of chatwoot.messages(ACCOUNT_ID, conversationId).slice(1)) {
+    console.log(`  posted:   ${message.content}`);
+  }
+  console.log(`  workflow: ${answer}`);
+  console.log(`            ${uiLink(answer)}\n`);
 }

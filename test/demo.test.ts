@@ -44,13 +44,16 @@ describe('npm run demo', () => {
     expect(stdout).toContain(
       'posted:   Hi Jane, your order #1234 has shipped and arrives on Friday.',
     );
+    // Buttons, then the customer's choice back to the agent as its own turn.
+    expect(stdout).toContain('posted:   Which colour would you like? [input_select: Blue | Red]');
+    expect(stdout).toContain('posted:   you chose: Selected: Blue');
     expect(stdout).not.toMatch(/: (failed|handed_off)/);
     const links = stdout.match(/http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/\S+/g);
     // A reply with a file (inline base64), posted with Chatwoot's multipart create.
     expect(stdout).toMatch(
       /posted: {3}Here is your receipt\.\n {2}file: {5}receipt\.txt \(text\/plain, \d+ bytes\)/,
     );
-    expect(links).toHaveLength(5);
+    expect(links).toHaveLength(7);
     expect(links?.at(-1)).toMatch(/\/workflows\/proactive%3A1%3Ademo-\d+$/);
   }, 120_000);
 });

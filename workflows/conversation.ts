@@ -59,6 +59,9 @@ const OWN_MESSAGE_MEMORY = 200;
 /** For actors started before `reorderWindowMs` was a setting. */
 const DEFAULT_REORDER_WINDOW_MS = 300;
 
+/** A turn that answers the bot's interactive message hands the answer on to the agent (2026-12). */
+const TURN_ANSWERS_PATCH = 'turn-carries-answers';
+
 /**
  * Changes in behaviour since the first recorded histories (test/replay/), each decided once
  * per run: a run recorded before a change replays as it was recorded, a new run has it.
@@ -284,6 +287,7 @@ export async function conversationWorkflow(
       // A signal back costs the server work for every message; only a waiting caller needs it.
       ...(turn.some((queued) => waiters.has(queued.messageId)) ? { notifyFirstReply: true } : {}),
       ...(merged.length > 1 ? { mergedMessageIds: merged.map((part) => part.messageId) } : {}),
+      ...answeredIn(merged),
     };
     return executeChild(consolidated ? messageDeliveryV2Workflow : messageDeliveryWorkflow, {
       workflowId: messageWorkflowId(accountId, conversationId, message.messageId),
@@ -295,6 +299,13 @@ export async function conversationWorkflow(
       // V2 records a status only when there is one to search for (not `received`).
       ...messageDeliveryStartOptions(childInput, { initialStatus: !consolidated }),
     });
+  }
+
+  /** The customer's answer to the bot's buttons or form, when the turn carries one (the newest). */
+  function answeredIn(merged: InboundMessage[]): Pick<MessageDeliveryInput, 'submittedValues'> {
+    const answer = merged.findLast((part) => part.submittedValues)?.submittedValues;
+    // Decided only for turns that carry an answer: older histories have none and replay as before.
+    return answer && patched(TURN_ANSWERS_PATCH) ? { submittedValues: answer } : {};
   }
 
   function postGreeting(greeting: string[], route: AgentRouteSettings): void {

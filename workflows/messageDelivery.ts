@@ -24,6 +24,7 @@ import { chatwootOptions, lateCommitGraceMs, postOptions } from './activityOptio
 import { createPullExchange } from './pullExchange.js';
 import { replyExtras } from './replyExtras.js';
 import { noteWithFiles, REPLY_ATTACHMENTS_PATCH, replyFiles } from './replyAttachments.js';
+import { planReplyPosts, postPlannedReply, type PlannedPost } from './replyPosts.js';
 import { searchAttributes } from './searchAttributes.js';
 import { bridgeMetrics } from './sinks.js';
 import {
@@ -69,6 +70,9 @@ export async function messageDeliveryV2Workflow(
   });
 }
 
+/** Interactive replies (buttons, cards, forms, articles) and long replies in parts (2026-12). */
+const RICH_REPLIES_PATCH = 'rich-replies';
+
 /** Marker in content_attributes, late-commit grace, reset check, replies after a gap (2026-12). */
 const POSTING_PATCH = 'posting-survives-channels-late-commits-resets';
 
@@ -78,6 +82,7 @@ const IN_V2_FROM_ITS_START = new Set([
   'agent-queue-bounds',
   'worker-shutdown-is-worker-loss',
   REPLY_ATTACHMENTS_PATCH,
+  RICH_REPLIES_PATCH,
 ]);
 
 /** What tells the two versions apart. */
@@ -261,19 +266,39 @@ async function deliverMessage(
 
   const postReply = async (reply: AgentReply) => {
     try {
-      const posted = await chatwoot.createMessage.executeWithOptions(
-        postingOptions(`post reply ${reply.index + 1} from ${input.agentId}`),
-        [
-          {
-            ...message({
-              content: reply.content,
-              private: false,
-              sourceId: bridgeSourceId(workflowId, reply.index),
-            }),
-            ...replyFiles(reply, input.agentId, has),
-          },
-        ],
-      );
+      const files = replyFiles(reply, input.agentId, has);
+      let filesReport: ReplyReport['attachments'];
+      const post = async (part: PlannedPost, withFiles: boolean) => {
+        const result = await chatwoot.createMessage.executeWithOptions(
+          postingOptions(`post reply ${reply.index + 1}${part.label} from ${input.agentId}`),
+          [
+            {
+              ...message({
+                content: part.content,
+                private: false,
+                sourceId: bridgeSourceId(workflowId, part.part),
+              }),
+              ...part.rich,
+              ...(withFiles ? files : {}),
+            },
+          ],
+        );
+        if (withFiles && result.attachments) filesReport = result.attachments;
+        return result;
+      };
+      // Interactive content and long replies in parts (workflows/replyPosts.ts); files go with
+      // the first part, a reply of files alone is one post without text.
+      let posted;
+      if (has(RICH_REPLIES_PATCH)) {
+        const plan = planReplyPosts(reply, policy.splitRepliesAtChars);
+        if (plan.posts.length === 0 && files.attachments) {
+          plan.posts.push({ part: reply.index, content: '', label: '' });
+        }
+        posted = await postPlannedReply(plan, (part) => post(part, part === plan.posts[0]));
+      } else {
+        posted = await post({ part: reply.index, content: reply.content, label: '' }, true);
+      }
+      if ('error' in posted) return void replyReports.push({ index: reply.index, ...posted });
       if (firstReplyPostedAt === undefined) notifyActor(reply);
       firstReplyPostedAt ??= Date.now();
       const extras = replyExtras(reply);
@@ -281,6 +306,7 @@ async function deliverMessage(
         index: reply.index,
         status: 'posted',
         ...posted,
+        ...(filesReport ? { attachments: filesReport } : {}),
         ...extras.report,
       };
       replyReports.push(report);

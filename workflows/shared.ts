@@ -50,6 +50,8 @@ export interface DeliveryPolicy {
   chatwootRetryInitialIntervalMs: number;
   chatwootRetryMaxIntervalMs: number;
   fallbackMessage: string;
+  /** Replies longer than this are posted as several messages (unset: one message per reply). */
+  splitRepliesAtChars?: number;
   /** Set for pull agents: the workflow itself waits for their replies, within these limits. */
   pull?: PullLimits;
 }
@@ -87,6 +89,20 @@ export interface MessageDeliveryInput {
   mergedMessageIds?: number[];
   /** Signal the parent actor when the first reply is posted (a `?wait=` caller is waiting). */
   notifyFirstReply?: boolean;
+  /** The turn answers the bot's interactive message (buttons, form): what the customer chose. */
+  submittedValues?: SubmittedAnswer;
+}
+
+/**
+ * A customer's answer to one of the bot's interactive messages (chatwoot/submittedAnswer.ts):
+ * Chatwoot's `content_attributes.submitted_values` of that message, as the agent receives it.
+ */
+export interface SubmittedAnswer {
+  /** The bot's message the customer answered (its Chatwoot id; also the turn's message id). */
+  messageId: number;
+  contentType: 'input_select' | 'form';
+  /** `[{title, value}]` for a select, `[{name, value}]` per form field. */
+  values: Array<{ name?: string; title?: string; value: unknown }>;
 }
 
 /** The session id used when no conversation actor assigned one. */
@@ -118,8 +134,11 @@ export type DeliveryStatus =
 
 export interface ReplyReport {
   index: number;
-  /** `missing`: the agent never sent this index, though later ones came (they were posted). */
-  status: 'posted' | 'failed' | 'missing';
+  /**
+   * `missing`: the agent never sent this index, though later ones came (they were posted);
+   * `invalid`: interactive content Chatwoot would refuse, with no text to post instead.
+   */
+  status: 'posted' | 'failed' | 'missing' | 'invalid';
   /** Set for every posted reply, also one found already posted: the bridge's own message. */
   chatwootMessageId?: number;
   /** The post found its own earlier copy (its marker) and did not post again. */
@@ -131,6 +150,12 @@ export interface ReplyReport {
   latencyMs?: number;
   /** The private note with the agent's reasoning and tool use (when the agent shows thinking). */
   note?: 'posted' | 'failed';
+  /** A reply split at `splitRepliesAtChars`: every part's post, in order (the first is above). */
+  parts?: Array<{ chatwootMessageId: number; alreadyPosted: boolean }>;
+  /** The interactive content posted with the (last part of the) reply. */
+  contentType?: 'input_select' | 'cards' | 'form' | 'article';
+  /** The interactive content the agent asked for was refused, and why. */
+  contentError?: string;
   /** The files the agent sent with this reply (metadata `attachments`), each posted or why not. */
   attachments?: AttachmentReport[];
 }
@@ -209,6 +234,8 @@ export interface InboundMessage {
   sender: SenderInfo;
   /** When Chatwoot created the message (epoch ms), if the payload said; order is by id first. */
   createdAtMs?: number;
+  /** Set when this "message" is the customer's answer to the bot's interactive message. */
+  submittedValues?: SubmittedAnswer;
 }
 
 /**

@@ -30,6 +30,7 @@ import { InProcessTurnLock } from '../turnLock.js';
 import { replyHandOff } from '../replyHandOff.js';
 import { replyFieldsOf } from '../replyFields.js';
 import { boundDetail, frameTooLarge, isFrameTooLarge } from '../replyLimits.js';
+import { answerMetadata } from '../answerMetadata.js';
 
 /**
  * One AIWM exchange over one Socket.IO connection: token (cached) → connect → conversation id
@@ -181,6 +182,7 @@ function aiwmSession(
             metadata: {
               turnId: answer.turnId,
               ...(turn.attachments.length > 0 ? { attachments: turn.attachments } : {}),
+              ...answerMetadata(turn),
             },
           };
           requestSent = true;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AgentTurn } from '../types.js';
+import { answerMetadata } from '../answerMetadata.js';
 
 /**
  * The `bridge-v1` protocol (seed 000): one WebSocket connection per customer message.
@@ -99,6 +100,7 @@ export function bridgeV1Request(turn: AgentTurn): AgentRequest {
       attempt: turn.attempt,
       chatwoot_message_id: turn.messageId,
       ...(turn.messageIds.length > 1 ? { merged_message_ids: turn.messageIds } : {}),
+      ...answerMetadata(turn),
     },
   };
 }

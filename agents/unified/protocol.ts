@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AgentTurn } from '../types.js';
+import { answerMetadata } from '../answerMetadata.js';
 
 /**
  * The `unified` WebSocket protocol (seed 001): typed `WebSocketMessage` frames. The bridge sends
@@ -164,6 +165,7 @@ export function unifiedUserMessage(turn: AgentTurn, now: Date = new Date()): Use
       sender: turn.sender,
       attachments: turn.attachments,
       ...(turn.messageIds.length > 1 ? { merged_message_ids: turn.messageIds } : {}),
+      ...answerMetadata(turn),
     },
   };
 }

@@ -12,12 +12,13 @@ import type { AgentConfig, BridgeConfig } from '../../config/schema.js';
 import {
   conversationEventPayload,
   messageCreatedPayload,
+  messageUpdatedPayload,
   signWebhook,
   type ConversationEvent,
   type ConversationOptions,
   type MessageOptions,
 } from '../../sandbox/chatwootWebhooks.js';
-import { FakeChatwoot } from '../../sandbox/fakeChatwoot.js';
+import { FakeChatwoot, type StoredMessage } from '../../sandbox/fakeChatwoot.js';
 import { startMockAgent, type MockAgentServer } from '../../sandbox/mockAgents.js';
 import { createBridgeWorker, type BridgeWorker } from '../../workers/worker.js';
 import { messageWorkflowId, type DeliveryReport } from '../../workflows/shared.js';
@@ -213,6 +214,26 @@ export async function startStack(options: StackOptions = {}) {
         ...message,
       });
       return { payload, ...(await postWebhook(payload, sign)) };
+    },
+    /**
+     * Posts the signed `message_updated` webhook Chatwoot sends once a stored message changed
+     * (e.g. `chatwoot.submitValues`: the customer answered the bot's buttons or form).
+     */
+    async sendMessageUpdated(message: StoredMessage, inboxId = 7) {
+      const payload = messageUpdatedPayload({
+        accountId,
+        conversationId: message.conversation_id,
+        inboxId,
+        messageId: message.id,
+        content: message.content,
+        messageType: message.message_type,
+        private: message.private,
+        sender: message.message_type === 'incoming' ? 'contact' : 'agent_bot',
+        sourceId: message.source_id,
+        contentType: message.content_type,
+        contentAttributes: message.content_attributes,
+      });
+      return { payload, ...(await postWebhook(payload)) };
     },
     /** Posts a signed conversation-level webhook (status change, assignment, created, widget). */
     async sendEvent(event: ConversationEvent, options: ConversationOptions = {}) {
