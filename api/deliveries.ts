@@ -1,4 +1,4 @@
-import type { AgentConfig, BridgeConfig } from '../config/schema.js';
+import { rateLimitedAccountIds, type AgentConfig, type BridgeConfig } from '../config/schema.js';
 import type {
   AgentRouteSettings,
   ChatwootRetryPolicy,
@@ -43,6 +43,10 @@ export function deliveryPolicy(config: BridgeConfig, agentId: string): DeliveryP
     offerScheduleToCloseMs: delivery.offerScheduleToCloseMs,
     ...chatwootRetryPolicy(delivery),
     fallbackMessage: delivery.fallbackMessage,
+    ...(agent.allowedActions.length > 0 ? { allowedActions: [...agent.allowedActions] } : {}),
+    ...(config.chatwoot.maxCallsPerSecond !== undefined
+      ? { chatwootRateLimit: { accountIds: rateLimitedAccountIds(config) } }
+      : {}),
     ...(agent.transport === 'pull'
       ? {
           pull: {

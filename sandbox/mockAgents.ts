@@ -111,6 +111,18 @@ function behaviours(dropped: DropLedger): Record<string, Behaviour> {
       );
     },
     garbage: (ex) => ex.ws.send('this is not json {'),
+    /** One final reply whose `metadata.actions` is the `actions` parameter (JSON). */
+    actions: (ex) => {
+      ex.ws.send(
+        JSON.stringify({
+          message_id: ex.request.message_id,
+          conversation_id: ex.request.conversation_id,
+          content: `done: ${ex.request.content}`,
+          response_type: 'final',
+          metadata: { actions: JSON.parse(ex.params.get('actions') ?? '[]') as unknown },
+        }),
+      );
+    },
     /** One final reply of `chars` characters (a runaway agent): `big: xxxx…`. */
     big: (ex) => ex.reply(`big: ${'x'.repeat(intParam(ex.params, 'chars', 2_500_000))}`, true),
   };

@@ -20,6 +20,8 @@ import type { BridgeActivities } from '../activities/index.js';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import type { CreateMessageInput } from '../activities/chatwoot.js';
 import { chatwootOptions, lateCommitGraceMs, postOptions } from './activityOptions.js';
+import { createAgentActions } from './agentActions.js';
+import { withChatwootTaskQueue } from './chatwootQueue.js';
 import { createPullExchange } from './pullExchange.js';
 import { replyExtras } from './replyExtras.js';
 import { searchAttributes } from './searchAttributes.js';
@@ -45,7 +47,8 @@ import {
 export async function messageDeliveryWorkflow(
   input: MessageDeliveryInput,
 ): Promise<DeliveryReport> {
-  const { policy } = input;
+  // Chatwoot calls on the fleet's rate-limited queue when one is configured ('chatwoot-task-queue').
+  const policy = withChatwootTaskQueue(input);
   const workflowId = workflowInfo().workflowId;
   const startedAt = Date.now();
   const chatwoot = chatwootActivities(policy);
@@ -103,6 +106,7 @@ export async function messageDeliveryWorkflow(
   };
 
   const conversation = { accountId: input.accountId, conversationId: input.conversationId };
+  const agentActions = createAgentActions({ ...conversation, policy });
 
   /** When this run first ran past the reset point (reset runs only; a later value is safe). */
   let resetSeenAt: number | undefined;
@@ -213,6 +217,8 @@ export async function messageDeliveryWorkflow(
       };
       replyReports.push(report);
       if (extras.privateNote) report.note = await postNote(reply.index, extras.privateNote);
+      // The reply's `metadata.actions`, each its own activity ('agent-actions' patch).
+      await agentActions.afterPost(reply);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const { detail } = describeFailure(error);
@@ -322,6 +328,7 @@ export async function messageDeliveryWorkflow(
     outcome,
     ...(reason ? { reason } : {}),
     replies: replyReports,
+    ...agentActions.report(),
     attempts,
     timings: {
       startedAt: new Date(startedAt).toISOString(),
