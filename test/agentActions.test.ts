@@ -185,6 +185,10 @@ describe('agent actions through the delivery', () => {
           { type: 'add_labels', labels: ['ghost'] },
           { type: 'set_priority', priority: 'low' },
         ])}`,
+        later: `actions?count=3&${actionsParam([
+          { type: 'resolve' },
+          { type: 'add_labels', labels: ['vip'] },
+        ])}`,
         status: `actions?${actionsParam([
           { type: 'snooze', until: '2030-01-01T00:00:00Z' },
           { type: 'resolve' },
@@ -214,11 +218,13 @@ describe('agent actions through the delivery', () => {
         limited: { allowedActions: ['add_labels'] },
         status: { allowedActions: ALL_ACTIONS },
         ghost: { allowedActions: ALL_ACTIONS },
+        later: { allowedActions: ALL_ACTIONS },
       } as never,
       routes: {
         ...Object.fromEntries(Object.entries(inbox).map(([k, v]) => [v, k])),
         12: 'status',
         13: 'ghost',
+        14: 'later',
       },
       // Labels need a user's token: agent-bot tokens get 401 there.
       chatwoot: { actionsApiAccessToken: USER_TOKEN },
@@ -339,6 +345,26 @@ describe('agent actions through the delivery', () => {
       (call) => call.path.endsWith(`/conversations/${c}/toggle_status`) && call.method === 'POST',
     );
     expect(snooze?.body).toEqual({ status: 'snoozed', snoozed_until: 1_893_456_000 });
+  });
+
+  it("actions that hand the conversation on wait for the turn's last reply; the others do not", async () => {
+    // Chatwoot's webhook for a resolve (or a human assignment) ends the running turn in the
+    // conversation actor: replies still to come would be cut off.
+    const c = 609;
+    prepare(c);
+    const { json } = await stack.sendMessage({ conversationId: c, inboxId: 14, content: 'bye' });
+    const report = await stack.result(json.workflowId as string);
+    expect(report.replies.map((reply) => reply.status)).toEqual(['posted', 'posted', 'posted']);
+    expect(report.actions).toEqual([
+      { replyIndex: 0, type: 'add_labels', status: 'done', summary: 'add labels vip' },
+      { replyIndex: 0, type: 'resolve', status: 'done', summary: 'resolve conversation' },
+    ]);
+    const writes = stack.chatwoot.calls
+      .filter((call) => call.path.includes(`/conversations/${c}/`) && call.method === 'POST')
+      .map((call) => call.path.split('/').pop())
+      .filter((endpoint) => endpoint !== 'toggle_typing_status');
+    expect(writes).toEqual(['messages', 'labels', 'messages', 'messages', 'toggle_status']);
+    expect(stack.chatwoot.statusChanges(stack.accountId, c)).toEqual(['resolved']);
   });
 
   it('a label write whose answer was lost is not repeated: the retry finds its labels in place', async () => {

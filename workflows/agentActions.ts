@@ -193,40 +193,62 @@ export function planAgentActions(
 }
 
 /**
+ * Actions that hand the conversation on (assignment to a person, snooze, resolve, open). Their
+ * webhooks come back to the conversation actor as a takeover or a resolve, which cancels the
+ * running turn: they wait until every reply of the turn is posted, so none is cut off.
+ */
+const HANDING_ON = new Set<AgentActionType>(['assign_agent', 'snooze', 'resolve', 'open']);
+
+/**
  * The delivery workflow's side: `afterPost` runs a posted reply's actions (behind the
- * `agent-actions` patch), `report` is what goes into the delivery report.
+ * `agent-actions` patch) and keeps those that hand the conversation on for `afterReplies`, once
+ * the turn's replies are all posted; `report` is what goes into the delivery report.
  */
 export function createAgentActions(
   input: Pick<MessageDeliveryInput, 'accountId' | 'conversationId' | 'policy'>,
 ) {
   const { policy } = input;
   const reports: ActionReport[] = [];
+  const handingOn: Array<{ replyIndex: number; action: AgentAction }> = [];
   const options = chatwootOptions(policy);
   const { runConversationAction } = proxyActivities<BridgeActivities>(options);
-  const run = (action: AgentAction, summary: string) =>
-    runConversationAction.executeWithOptions({ ...options, summary }, [
-      { accountId: input.accountId, conversationId: input.conversationId, action },
-    ]);
+  const run = async (replyIndex: number, action: AgentAction) => {
+    const summary = actionSummary(action);
+    try {
+      await runConversationAction.executeWithOptions({ ...options, summary }, [
+        { accountId: input.accountId, conversationId: input.conversationId, action },
+      ]);
+      reports.push({ replyIndex, type: action.type, status: 'done', summary });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      const message = failureMessage(error);
+      reports.push({ replyIndex, type: action.type, status: 'failed', summary, error: message });
+    }
+  };
   return {
     async afterPost(reply: AgentReply): Promise<void> {
       if (reply.metadata.actions === undefined || !patched(AGENT_ACTIONS_PATCH)) return;
       for (const step of planAgentActions(reply, policy.allowedActions ?? [])) {
-        if ('report' in step) {
-          reports.push(step.report);
-          continue;
-        }
-        const summary = actionSummary(step.run);
-        try {
-          await run(step.run, summary);
-          reports.push({ replyIndex: reply.index, type: step.run.type, status: 'done', summary });
-        } catch (error) {
-          if (isCancellation(error)) throw error;
+        if ('report' in step) reports.push(step.report);
+        else if (HANDING_ON.has(step.run.type)) {
+          handingOn.push({ replyIndex: reply.index, action: step.run });
+        } else await run(reply.index, step.run);
+      }
+    },
+    /**
+     * The kept actions, in order, once the turn's replies are posted; not run when the exchange
+     * failed (the bridge hands the conversation to the team itself then).
+     */
+    async afterReplies(exchangeOk: boolean): Promise<void> {
+      for (const { replyIndex, action } of handingOn.splice(0)) {
+        if (exchangeOk) await run(replyIndex, action);
+        else {
           reports.push({
-            replyIndex: reply.index,
-            type: step.run.type,
+            replyIndex,
+            type: action.type,
             status: 'failed',
-            summary,
-            error: failureMessage(error),
+            summary: actionSummary(action),
+            error: 'not run: the agent failed and the bridge handed the conversation to the team',
           });
         }
       }

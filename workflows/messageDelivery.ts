@@ -289,6 +289,8 @@ export async function messageDeliveryWorkflow(
       }
       replyReports.sort((a, b) => a.index - b.index);
     }
+    // Assignment, snooze, resolve, open: after every reply (their webhooks end the turn).
+    await agentActions.afterReplies(result.ok);
     const askedForHuman = [...received.values()].some((reply) => reply.metadata.handoff === true);
     if (!result.ok) {
       reason = result.reason;
