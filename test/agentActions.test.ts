@@ -3,7 +3,6 @@ import { ChatwootClient, ChatwootRequestError } from '../chatwoot/client.js';
 import { parseConfig, ConfigError } from '../config/load.js';
 import { FakeChatwoot } from '../sandbox/fakeChatwoot.js';
 import { startMockAiwm, type MockAiwm } from '../sandbox/mockAiwm.js';
-import { aiwmTokens } from '../agents/aiwmToken.js';
 import { actionSummary, planAgentActions, type AgentAction } from '../workflows/agentActions.js';
 import { pullAgent } from './helpers/pullAgent.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -233,7 +232,6 @@ describe('agent actions through the delivery', () => {
   afterAll(async () => {
     await stack?.stop();
     await aiwm?.close();
-    aiwmTokens.clear();
   });
 
   /** Labels the account has, and a label the conversation already carries. */
