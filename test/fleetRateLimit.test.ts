@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../config/load.js';
+import { rateLimitedAccountIds } from '../config/schema.js';
+import { chatwootTaskQueue, chatwootTaskQueues } from '../workflows/chatwootQueue.js';
 import { startStack } from './helpers/stack.js';
 import { workerProcesses } from './helpers/workerProcess.js';
 
@@ -67,6 +70,39 @@ async function deliverBurst(maxCallsPerSecond: number | undefined): Promise<Figu
     await stack.stop();
   }
 }
+
+describe('the rate-limited Chatwoot task queues', () => {
+  const config = (chatwoot: Record<string, unknown>) =>
+    parseConfig({
+      chatwoot: { baseUrl: 'http://127.0.0.1:1', apiAccessToken: 'x', ...chatwoot },
+      agents: [{ id: 'a', transport: 'ws', url: 'ws://127.0.0.1:1' }],
+    });
+
+  it('one queue per listed account, one shared by the others', () => {
+    expect(chatwootTaskQueue('bridge', 7, [7, 9])).toBe('bridge-chatwoot-7');
+    expect(chatwootTaskQueue('bridge', 8, [7, 9])).toBe('bridge-chatwoot');
+    expect(chatwootTaskQueues('bridge', [7, 9])).toEqual([
+      'bridge-chatwoot',
+      'bridge-chatwoot-7',
+      'bridge-chatwoot-9',
+    ]);
+  });
+
+  it('the limited accounts: rateLimitAccountIds, else chatwoot.accountId, else none', () => {
+    expect(rateLimitedAccountIds(config({ rateLimitAccountIds: [3, 4], accountId: 1 }))).toEqual([
+      3, 4,
+    ]);
+    expect(rateLimitedAccountIds(config({ accountId: 1 }))).toEqual([1]);
+    expect(rateLimitedAccountIds(config({}))).toEqual([]);
+  });
+
+  it('a limit must be a positive number', () => {
+    expect(config({}).chatwoot.maxCallsPerSecond).toBeUndefined();
+    expect(config({ maxCallsPerSecond: 0.5 }).chatwoot.maxCallsPerSecond).toBe(0.5);
+    expect(() => config({ maxCallsPerSecond: 0 })).toThrow(ConfigError);
+    expect(() => config({ maxCallsPerSecond: -1 })).toThrow(/positive number of calls per second/);
+  });
+});
 
 describe('one Chatwoot rate limit for the whole fleet (chatwoot.maxCallsPerSecond)', () => {
   it('two worker processes: far fewer 429s with the limit, and nothing lost either way', async () => {
