@@ -206,6 +206,8 @@ const HANDING_ON = new Set<AgentActionType>(['assign_agent', 'snooze', 'resolve'
  */
 export function createAgentActions(
   input: Pick<MessageDeliveryInput, 'accountId' | 'conversationId' | 'policy'>,
+  /** Whether a change is in force (a workflow version may pass its own; default `patched`). */
+  has: (change: string) => boolean = patched,
 ) {
   const { policy } = input;
   const reports: ActionReport[] = [];
@@ -227,7 +229,7 @@ export function createAgentActions(
   };
   return {
     async afterPost(reply: AgentReply): Promise<void> {
-      if (reply.metadata.actions === undefined || !patched(AGENT_ACTIONS_PATCH)) return;
+      if (reply.metadata.actions === undefined || !has(AGENT_ACTIONS_PATCH)) return;
       for (const step of planAgentActions(reply, policy.allowedActions ?? [])) {
         if ('report' in step) reports.push(step.report);
         else if (HANDING_ON.has(step.run.type)) {

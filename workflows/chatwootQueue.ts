@@ -39,9 +39,11 @@ export const CHATWOOT_TASK_QUEUE_PATCH = 'chatwoot-task-queue';
  */
 export function withChatwootTaskQueue(
   input: Pick<MessageDeliveryInput, 'accountId' | 'policy'>,
+  /** Whether a change is in force (a workflow version may pass its own; default `patched`). */
+  has: (change: string) => boolean = patched,
 ): DeliveryPolicy {
   const { policy } = input;
-  if (!policy.chatwootRateLimit || !patched(CHATWOOT_TASK_QUEUE_PATCH)) return policy;
+  if (!policy.chatwootRateLimit || !has(CHATWOOT_TASK_QUEUE_PATCH)) return policy;
   return {
     ...policy,
     chatwootTaskQueue: chatwootTaskQueue(
