@@ -6,6 +6,7 @@ import { WorkerMetrics } from '../observability/metrics.js';
 import { createAgentExchangeActivity } from './agentExchange.js';
 import { createCatchUpActivities } from './catchUp.js';
 import { createChatwootActivities } from './chatwoot.js';
+import { createConversationActionActivities } from './conversationActions.js';
 import { createProactiveActivities } from './proactive.js';
 import { createPullAgentActivities } from './pullAgents.js';
 
@@ -31,8 +32,18 @@ export function createActivities({ config, temporal, live, ...deps }: ActivityDe
     observe: (call) => metrics.chatwootCall(call),
   });
   const agents = live?.agents ?? new Map(config.agents.map((agent) => [agent.id, agent]));
+  // Agent actions may need a user token (labels on most Chatwoot versions): their own client.
+  const actionsChatwoot = config.chatwoot.actionsApiAccessToken
+    ? new ChatwootClient({
+        baseUrl: config.chatwoot.baseUrl,
+        apiAccessToken: config.chatwoot.actionsApiAccessToken,
+        timeoutMs: config.delivery.chatwootRequestTimeoutMs,
+        observe: (call) => metrics.chatwootCall(call),
+      })
+    : chatwoot;
   return {
     chatwoot: {
+      ...createConversationActionActivities(actionsChatwoot),
       ...createChatwootActivities(chatwoot, {
         markerInSourceId: config.chatwoot.markerInSourceId,
         requestTimeoutMs: config.delivery.chatwootRequestTimeoutMs,

@@ -1,4 +1,4 @@
-import type { AgentConfig, BridgeConfig } from '../config/schema.js';
+import { rateLimitedAccountIds, type AgentConfig, type BridgeConfig } from '../config/schema.js';
 import type {
   AgentRouteSettings,
   ChatwootRetryPolicy,
@@ -45,6 +45,10 @@ export function deliveryPolicy(config: BridgeConfig, agentId: string): DeliveryP
     fallbackMessage: delivery.fallbackMessage,
     ...(agent.splitRepliesAtChars !== undefined
       ? { splitRepliesAtChars: agent.splitRepliesAtChars }
+      : {}),
+    ...(agent.allowedActions.length > 0 ? { allowedActions: [...agent.allowedActions] } : {}),
+    ...(config.chatwoot.maxCallsPerSecond !== undefined
+      ? { chatwootRateLimit: { accountIds: rateLimitedAccountIds(config) } }
       : {}),
     ...(agent.transport === 'pull'
       ? {

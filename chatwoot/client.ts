@@ -247,6 +247,82 @@ export class ChatwootClient {
     return page.payload ?? [];
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Conversation actions (agent actions, activities/conversationActions.ts). Labels need a user
+  // token on Chatwoot versions whose agent-bot tokens may not call them (see the README).
+
+  /** The conversation's labels: `{payload: string[]}`. */
+  async listLabels(accountId: number, conversationId: number): Promise<string[]> {
+    const result = await this.request<{ payload?: string[] }>(
+      'GET',
+      this.conversationPath(accountId, conversationId, 'labels'),
+    );
+    return result.payload ?? [];
+  }
+
+  /**
+   * Replaces the conversation's labels with `labels` (Chatwoot drops those not defined in the
+   * account) and answers the labels it now has.
+   */
+  async replaceLabels(
+    accountId: number,
+    conversationId: number,
+    labels: string[],
+  ): Promise<string[]> {
+    const result = await this.request<{ payload?: string[] }>(
+      'POST',
+      this.conversationPath(accountId, conversationId, 'labels'),
+      { labels },
+    );
+    return result.payload ?? [];
+  }
+
+  /** `none` clears the priority. */
+  async setPriority(
+    accountId: number,
+    conversationId: number,
+    priority: 'urgent' | 'high' | 'medium' | 'low' | 'none',
+  ): Promise<void> {
+    await this.request(
+      'POST',
+      this.conversationPath(accountId, conversationId, 'toggle_priority'),
+      { priority },
+    );
+  }
+
+  /**
+   * Sets these custom attributes, keeping the others (`merge: true`; Chatwoot versions without
+   * the flag replace the whole set).
+   */
+  async mergeCustomAttributes(
+    accountId: number,
+    conversationId: number,
+    attributes: Record<string, unknown>,
+  ): Promise<void> {
+    await this.request(
+      'POST',
+      this.conversationPath(accountId, conversationId, 'custom_attributes'),
+      { custom_attributes: attributes, merge: true },
+    );
+  }
+
+  /** Assigns a user (`assignee_id`) or a team (`team_id`). */
+  async assign(
+    accountId: number,
+    conversationId: number,
+    to: { assignee_id: number } | { team_id: number },
+  ): Promise<void> {
+    await this.request('POST', this.conversationPath(accountId, conversationId, 'assignments'), to);
+  }
+
+  /** Snoozes until `untilSeconds` (Unix seconds); the customer's next message reopens it anyway. */
+  async snooze(accountId: number, conversationId: number, untilSeconds: number): Promise<void> {
+    await this.request('POST', this.conversationPath(accountId, conversationId, 'toggle_status'), {
+      status: 'snoozed',
+      snoozed_until: untilSeconds,
+    });
+  }
+
   private conversationPath(accountId: number, conversationId: number, action: string): string {
     return `/api/v1/accounts/${accountId}/conversations/${conversationId}/${action}`;
   }

@@ -21,6 +21,10 @@ export const RELOAD_BEHAVIOUR = {
   'chatwoot.accountId': 'live',
   // Handed to the Chatwoot activities when the worker starts.
   'chatwoot.markerInSourceId': 'restart',
+  // The actions' Chatwoot client and the rate-limited workers are made when a worker starts.
+  'chatwoot.actionsApiAccessToken': 'restart',
+  'chatwoot.maxCallsPerSecond': 'restart',
+  'chatwoot.rateLimitAccountIds': 'restart',
   'webhook.secrets': 'restart',
   'webhook.maxBodyBytes': 'restart',
   'webhook.toleranceSeconds': 'restart',

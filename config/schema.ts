@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { routeIssues } from '../routing/validateRoutes.js';
+import { AGENT_ACTION_TYPES } from '../workflows/agentActions.js';
 
 /** Merge a burst of short customer messages into one agent turn (off unless set). */
 export const debounceSchema = z
@@ -127,6 +128,17 @@ export const agentCommonSchema = z
     totalTimeoutMs: z.number().int().positive().default(120_000),
     /** Replies beyond this many are not read; the exchange ends there. */
     maxResponses: z.number().int().positive().default(5),
+    /**
+     * Agent actions this agent may ask for in a reply's `metadata.actions` (least privilege:
+     * none by default); any other is reported `refused` and never sent to Chatwoot.
+     */
+    allowedActions: z
+      .array(
+        z.enum(AGENT_ACTION_TYPES, {
+          error: `use action types from: ${AGENT_ACTION_TYPES.join(', ')}`,
+        }),
+      )
+      .default([]),
     /** Conversation actor: merge bursts into one turn (unset: every message is its own turn). */
     debounce: debounceSchema.optional(),
     /** Conversation actor: a newer customer message cancels the exchange still answering. */
@@ -619,6 +631,26 @@ export const bridgeConfigSchema = z
          * routed inbox is an API or website inbox and something reads the marker there.
          */
         markerInSourceId: z.boolean().default(false),
+        /**
+         * Token for agent actions (labels, priority, ...); default: `apiAccessToken`. Agent-bot
+         * tokens may not change labels: give a user's token (an agent) here for those.
+         */
+        actionsApiAccessToken: z
+          .string()
+          .min(1, 'set a Chatwoot user access token, or remove chatwoot.actionsApiAccessToken')
+          .optional(),
+        /**
+         * One rate limit for the whole fleet: at most this many Chatwoot calls per second from
+         * deliveries, across every worker process (Temporal's task-queue rate limit). Per
+         * account for those in `rateLimitAccountIds`; all other accounts share one such limit.
+         * Unset: no limit, calls go out as fast as deliveries make them.
+         */
+        maxCallsPerSecond: z
+          .number()
+          .positive('use a positive number of calls per second, or remove the key')
+          .optional(),
+        /** Accounts with a limit of their own (default: `chatwoot.accountId` when set). */
+        rateLimitAccountIds: z.array(z.number().int().positive()).optional(),
       })
       .loose(),
     webhook: webhookSchema.default(webhookSchema.parse({})),
@@ -741,5 +773,13 @@ export type EncryptionConfig = z.infer<typeof encryptionSchema>;
 export function catchUpAccountIds(config: BridgeConfig): number[] {
   return (
     config.catchUp.accountIds ?? (config.chatwoot.accountId ? [config.chatwoot.accountId] : [])
+  );
+}
+
+/** Accounts with a Chatwoot rate limit of their own: `chatwoot.rateLimitAccountIds`, else `chatwoot.accountId`. */
+export function rateLimitedAccountIds(config: BridgeConfig): number[] {
+  return (
+    config.chatwoot.rateLimitAccountIds ??
+    (config.chatwoot.accountId ? [config.chatwoot.accountId] : [])
   );
 }

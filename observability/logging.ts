@@ -62,6 +62,7 @@ export function configuredSecrets(config: BridgeConfig): string[] {
   return [
     ...config.webhook.secrets,
     config.chatwoot.apiAccessToken,
+    config.chatwoot.actionsApiAccessToken,
     ...config.api.keys,
     ...config.api.operatorKeys,
     ...config.api.metricsKeys,

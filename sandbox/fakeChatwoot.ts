@@ -32,6 +32,7 @@ import {
   type UploadedPart,
 } from './fakeChatwootMultipart.js';
 import { contentAttributeErrors, type SubmittedValues } from './fakeChatwootContent.js';
+import { FakeConversationActions, type ThrottleSpec } from './fakeChatwootActions.js';
 
 // ajv and ajv-formats are CommonJS; under NodeNext their default import is the module object.
 const Ajv2020 = Ajv2020Module.default;
@@ -157,6 +158,8 @@ export interface FakeChatwootOptions {
   swaggerPath?: string | URL;
   /** Inboxes that exist (others answer 404, as in Chatwoot). Default: inbox 1. */
   inboxes?: number[];
+  /** Rack::Attack-like throttle: 429 above `limit` requests per `periodMs` and account. */
+  throttle?: ThrottleSpec;
 }
 
 // ---------------------------------------------------------------------------
@@ -497,6 +500,7 @@ export class FakeChatwoot {
     const address = fake.app.server.address();
     const port = typeof address === 'object' && address ? address.port : options.port;
     fake.address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    if (options.throttle) fake.conversationActions.setThrottle(options.throttle);
     return fake;
   }
 
@@ -521,6 +525,7 @@ export class FakeChatwoot {
       (_req, body, done) => done(null, body),
     );
     this.app.all('/*', (request, reply) => this.handle(request, reply));
+    this.registerConversationActions();
   }
 
   get url(): string {
@@ -619,6 +624,50 @@ export class FakeChatwoot {
 
   clearFaults(): void {
     this.faults = [];
+  }
+
+  // -------------------------------------------------------------------------
+  // Conversation actions and the throttle (sandbox/fakeChatwootActions.ts)
+
+  /** Labels, priority, custom attributes, assignment and snooze per conversation; the throttle. */
+  readonly conversationActions = new FakeConversationActions();
+
+  /** Rack::Attack-like throttle (undefined: off); 429s are recorded calls with `fault: throttled`. */
+  throttle(spec: ThrottleSpec | undefined): void {
+    this.conversationActions.setThrottle(spec);
+  }
+
+  private registerConversationActions(): void {
+    const actions = this.conversationActions;
+    const routes: Array<[string, Handler]> = [
+      [`get ${CONVERSATION}/labels`, (c) => actions.listLabels(c.accountId, c.conversationId)],
+      [
+        `post ${CONVERSATION}/labels`,
+        (c) => actions.setLabels(c.accountId, c.conversationId, c.body),
+      ],
+      [
+        `post ${CONVERSATION}/toggle_priority`,
+        (c) => actions.togglePriority(c.accountId, c.conversationId, c.body),
+      ],
+      [
+        `post ${CONVERSATION}/custom_attributes`,
+        (c) => actions.setCustomAttributes(c.accountId, c.conversationId, c.body),
+      ],
+      [
+        `post ${CONVERSATION}/assignments`,
+        (c) => actions.assign(c.accountId, c.conversationId, c.body),
+      ],
+    ];
+    for (const [key, handler] of routes) this.handlers.set(key, handler);
+    // Snoozing is a status change with a time: record the time, then change the status.
+    const toggleStatus = this.handlers.get(`post ${CONVERSATION}/toggle_status`)!;
+    this.handlers.set(`post ${CONVERSATION}/toggle_status`, (c) => {
+      actions.recordStatus(c.accountId, c.conversationId, c.body);
+      return toggleStatus(c);
+    });
+    // Agent-bot tokens get 401 on labels (swagger: userApiKey only; not in BOT_ACCESSIBLE_ENDPOINTS).
+    this.userOnly.add(`get ${CONVERSATION}/labels`);
+    this.userOnly.add(`post ${CONVERSATION}/labels`);
   }
 
   // -------------------------------------------------------------------------
@@ -751,6 +800,7 @@ export class FakeChatwoot {
     this.deliveries.length = 0;
     this.channel = undefined;
     this.tokenOwner = 'AgentBot';
+    this.conversationActions.reset();
   }
 
   async close(): Promise<void> {
@@ -793,6 +843,9 @@ export class FakeChatwoot {
   /** Route → auth → swagger validation → fault → handler, in the order real Chatwoot would reject. */
   private async process(request: FastifyRequest, call: RecordedCall): Promise<Outcome> {
     const { method, path } = call;
+    // Rack::Attack answers before routing and authentication.
+    const throttled = this.conversationActions.throttled(path);
+    if (throttled) return { ...throttled, fault: 'throttled' };
     const matched = this.validator.match(method, path);
     if (!matched) {
       this.violations.push({

@@ -134,6 +134,26 @@ function behaviours(dropped: DropLedger): Record<string, Behaviour> {
         }),
       );
     },
+    /**
+     * `count` replies (default 1), the first with `metadata.actions` = the `actions` parameter
+     * (JSON), the last final.
+     */
+    actions: async (ex) => {
+      const count = Math.max(1, intParam(ex.params, 'count', 1));
+      for (let i = 1; i <= count; i += 1) {
+        if (i > 1) await ex.wait(20);
+        ex.ws.send(
+          JSON.stringify({
+            message_id: ex.request.message_id,
+            conversation_id: ex.request.conversation_id,
+            content: i === 1 ? `done: ${ex.request.content}` : `and ${i}/${count}`,
+            response_type: i === count ? 'final' : 'partial',
+            metadata:
+              i === 1 ? { actions: JSON.parse(ex.params.get('actions') ?? '[]') as unknown } : {},
+          }),
+        );
+      }
+    },
     /** One final reply of `chars` characters (a runaway agent): `big: xxxx…`. */
     big: (ex) => ex.reply(`big: ${'x'.repeat(intParam(ex.params, 'chars', 2_500_000))}`, true),
     /** Answers with a file: a receipt as inline base64 (metadata `attachments`). */

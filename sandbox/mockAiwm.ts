@@ -149,6 +149,15 @@ function behaviours(dropped: Set<string>): Record<string, Behaviour> {
       turn.ack();
       return numbered(turn, intParam(turn.params, 'count', 3));
     },
+    /** One answer whose `metadata.actions` is the `actions` parameter (JSON). */
+    actions: (turn) => {
+      turn.ack();
+      const actions = JSON.parse(turn.params.get('actions') ?? '[]') as unknown;
+      turn.reply(`done: ${turn.message.content}`, {
+        final: true,
+        ...({ metadata: { actions } } as Partial<NewMessage>),
+      });
+    },
     /**
      * An answer in two parts `gapMs` apart (a tool call, a second thought): the second part
      * comes whether or not anybody who asked is still listening.

@@ -91,6 +91,17 @@ function behaviours(ledger: UnifiedLedger): Record<string, UnifiedBehaviour> {
       await numbered(ex, intParam(ex.params, 'count', 3));
       ex.complete();
     },
+    /** One `agent_message` whose `metadata.actions` is the `actions` parameter (JSON). */
+    actions: (ex) => {
+      ex.send({
+        type: 'agent_message',
+        message_id: `reply-${ex.request.message_id}`,
+        session_id: ex.request.session_id,
+        message: `done: ${ex.request.message}`,
+        metadata: { actions: JSON.parse(ex.params.get('actions') ?? '[]') as unknown },
+      });
+      ex.complete();
+    },
     /**
      * `streamed echo: …` in `parts` chunks, sent in `order` (e.g. `2,0,1`); the last index says
      * `is_streaming: false` unless `end=complete` (then `agent_complete` ends the stream).

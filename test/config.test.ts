@@ -68,6 +68,7 @@ describe('parseConfig', () => {
         transport: 'ws',
         protocol: 'bridge-v1',
         url: 'ws://127.0.0.1:9001',
+        allowedActions: [],
         connectTimeoutMs: 2000,
         replyTimeoutMs: 30000,
         idleTimeoutMs: 30_000,

@@ -14,6 +14,7 @@ import { agentTaskQueue } from '../workflows/shared.js';
 import type { BridgeSinks } from '../workflows/sinks.js';
 import { StaleBundleError, verifyWorkflowBundle, workflowInterceptorModules } from './bundle.js';
 import { ensureCatchUpSchedules, type StartupLogger } from './catchUpSchedules.js';
+import { createRateLimitedChatwootWorkers } from './chatwootWorkers.js';
 import { DeploymentConfigError, versioningWorkerOptions } from './deploymentOptions.js';
 import {
   connectClient,
@@ -147,6 +148,14 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
       ...shared,
     }),
   ]);
+  // chatwoot.maxCallsPerSecond: the fleet-wide limited Chatwoot queues (workers/chatwootWorkers.ts).
+  workers.push(
+    ...(await createRateLimitedChatwootWorkers(config, {
+      ...common,
+      activities: activities.chatwoot,
+      ...shared,
+    })),
+  );
 
   const logger = options.logger ?? Runtime.instance().logger;
   try {

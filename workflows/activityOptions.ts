@@ -6,11 +6,14 @@ type ChatwootTimeouts = Pick<
   | 'chatwootRetryWindowMs'
   | 'chatwootRetryInitialIntervalMs'
   | 'chatwootRetryMaxIntervalMs'
->;
+> &
+  Pick<Partial<DeliveryPolicy>, 'chatwootTaskQueue'>;
 
 /** Chatwoot calls: retried with backoff (5xx, 429, network) for the policy's retry window. */
 export function chatwootOptions(policy: ChatwootTimeouts) {
   return {
+    // The fleet's rate-limited queue, when the workflow chose one (workflows/chatwootQueue.ts).
+    ...(policy.chatwootTaskQueue ? { taskQueue: policy.chatwootTaskQueue } : {}),
     startToCloseTimeout: policy.chatwootAttemptTimeoutMs,
     scheduleToCloseTimeout: policy.chatwootRetryWindowMs,
     retry: {

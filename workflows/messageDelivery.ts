@@ -21,6 +21,8 @@ import type { BridgeActivities } from '../activities/index.js';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import type { CreateMessageInput } from '../activities/chatwoot.js';
 import { chatwootOptions, lateCommitGraceMs, postOptions } from './activityOptions.js';
+import { AGENT_ACTIONS_PATCH, createAgentActions } from './agentActions.js';
+import { CHATWOOT_TASK_QUEUE_PATCH, withChatwootTaskQueue } from './chatwootQueue.js';
 import { createPullExchange } from './pullExchange.js';
 import { replyExtras } from './replyExtras.js';
 import { noteWithFiles, REPLY_ATTACHMENTS_PATCH, replyFiles } from './replyAttachments.js';
@@ -83,6 +85,8 @@ const IN_V2_FROM_ITS_START = new Set([
   'worker-shutdown-is-worker-loss',
   REPLY_ATTACHMENTS_PATCH,
   RICH_REPLIES_PATCH,
+  AGENT_ACTIONS_PATCH,
+  CHATWOOT_TASK_QUEUE_PATCH,
 ]);
 
 /** What tells the two versions apart. */
@@ -97,8 +101,9 @@ async function deliverMessage(
   input: MessageDeliveryInput,
   version: DeliveryVersion,
 ): Promise<DeliveryReport> {
-  const { policy } = input;
   const { has, lean } = version;
+  // Chatwoot calls on the fleet's rate-limited queue when one is configured ('chatwoot-task-queue').
+  const policy = withChatwootTaskQueue(input, has);
   const workflowId = workflowInfo().workflowId;
   const startedAt = Date.now();
   const chatwoot = chatwootActivities(policy);
@@ -168,6 +173,7 @@ async function deliverMessage(
   };
 
   const conversation = { accountId: input.accountId, conversationId: input.conversationId };
+  const agentActions = createAgentActions({ ...conversation, policy }, has);
 
   /** When this run first ran past the reset point (reset runs only; a later value is safe). */
   let resetSeenAt: number | undefined;
@@ -312,6 +318,8 @@ async function deliverMessage(
       replyReports.push(report);
       const note = noteWithFiles(extras.privateNote, report, input.agentId);
       if (note) report.note = await postNote(reply.index, note);
+      // The reply's `metadata.actions`, each its own activity ('agent-actions' patch).
+      await agentActions.afterPost(reply);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const { detail } = describeFailure(error);
@@ -382,6 +390,8 @@ async function deliverMessage(
       }
       replyReports.sort((a, b) => a.index - b.index);
     }
+    // Assignment, snooze, resolve, open: after every reply (their webhooks end the turn).
+    await agentActions.afterReplies(result.ok);
     const askedForHuman = [...received.values()].some((reply) => reply.metadata.handoff === true);
     if (!result.ok) {
       reason = result.reason;
@@ -423,6 +433,7 @@ async function deliverMessage(
     outcome,
     ...(reason ? { reason } : {}),
     replies: replyReports,
+    ...agentActions.report(),
     attempts,
     timings: {
       startedAt: new Date(startedAt).toISOString(),

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ActionReport } from './agentActions.js';
 
 /**
  * Names and shapes shared by the workflows, the activities and the clients that start them.
@@ -54,6 +55,15 @@ export interface DeliveryPolicy {
   splitRepliesAtChars?: number;
   /** Set for pull agents: the workflow itself waits for their replies, within these limits. */
   pull?: PullLimits;
+  /** Agent actions this agent may ask for (workflows/agentActions.ts); absent or empty: none. */
+  allowedActions?: string[];
+  /**
+   * Set when `chatwoot.maxCallsPerSecond` is: Chatwoot calls go to rate-limited task queues
+   * (workflows/chatwootQueue.ts), one per listed account, one shared by the others.
+   */
+  chatwootRateLimit?: { accountIds: number[] };
+  /** The task queue of this workflow's Chatwoot activities (set by the workflow itself). */
+  chatwootTaskQueue?: string;
 }
 
 export interface PullLimits {
@@ -183,6 +193,8 @@ export interface DeliveryReport {
   outcome: 'delivered' | 'handed_off' | 'failed';
   reason?: string;
   replies: ReplyReport[];
+  /** The agent actions the replies asked for, in order (absent: none asked for). */
+  actions?: ActionReport[];
   attempts: AttemptReport[];
   timings: {
     startedAt: string;
