@@ -26,6 +26,7 @@ import {
 import { sessionMachine, type SessionEvent } from '../machines/session.js';
 import { chatwootOptions } from './activityOptions.js';
 import { CARRIED_STATE_VERSION, migrateCarried } from './conversationCarried.js';
+import { handOverToTeam, type HandOverOrder } from './humanHandOver.js';
 import { messageDeliveryWorkflow } from './messageDelivery.js';
 import { messageDeliveryStartOptions } from './searchAttributes.js';
 import { bridgeMetrics } from './sinks.js';
@@ -88,6 +89,12 @@ const PATCHES = {
    * a cancelled turn's message was never answered and, having a delivery, never handed again.
    */
   statusOnlyPauses: 'conversation-status-only-pause',
+  /**
+   * A customer message (or a label) asking for a person hands the conversation to the team: no
+   * turn. Decided when such an event comes (before the change, the message was a turn and the
+   * label event was ignored), so actors running at the deploy get it too.
+   */
+  customerAsksForHuman: 'customer-asks-for-human',
 } as const;
 
 /**
@@ -203,6 +210,9 @@ export async function conversationWorkflow(
     for (const action of actions) {
       if (action.type === 'startTurn') startTurn();
       if (action.type === 'cancelTurn') running?.scope.cancel();
+      if (action.type === 'startHandOver') {
+        handOver((action.params as { request: HandOverOrder }).request);
+      }
     }
   };
 
@@ -316,6 +326,21 @@ export async function conversationWorkflow(
       });
   }
 
+  /** The customer asked for a person: acknowledgement, conversation opened, private note. */
+  function handOver(order: HandOverOrder): void {
+    effects += 1;
+    void handOverToTeam(chatwoot, { accountId, conversationId, actorId }, order)
+      .then((posted) => {
+        if (ownMessages) for (const id of posted) rememberOwn(id);
+      })
+      .catch((error: unknown) =>
+        log.warn('hand-over to the team not completed', { error: String(error) }),
+      )
+      .finally(() => {
+        effects -= 1;
+      });
+  }
+
   function handle(event: ConversationSignal): void {
     const now = Date.now();
     switch (event.type) {
@@ -350,6 +375,17 @@ export async function conversationWorkflow(
             reason: `${event.conversation?.ownerName ?? 'a human agent'} owns the conversation`,
             at: now,
           });
+        }
+        if (event.humanRequest && patched(PATCHES.customerAsksForHuman)) {
+          // No turn: the team takes it from here (a turn already running finishes first).
+          settledMessages.add(messageId);
+          stepConversation({
+            type: 'HUMAN_REQUESTED',
+            reason: event.humanRequest.reason,
+            at: now,
+            request: { request: event.humanRequest, policy: event.route.policy },
+          });
+          return;
         }
         stepSession({
           type: 'TURN',
@@ -428,6 +464,16 @@ export async function conversationWorkflow(
         return;
       case 'resolved':
         stepConversation({ type: 'RESOLVED', reason: 'conversation resolved' });
+        return;
+      case 'human_requested':
+        // Before the change an actor ignored this event: a replay of such a run does too.
+        if (!patched(PATCHES.customerAsksForHuman)) return;
+        stepConversation({
+          type: 'HUMAN_REQUESTED',
+          reason: event.request.reason,
+          at: now,
+          request: { request: event.request, policy: event.route.policy },
+        });
         return;
       case 'greet':
         if (event.greeting.length === 0) return;
