@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker, type InjectedSinks } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { BridgeSinks } from '../workflows/sinks.js';
 import { conversationStateQuery, conversationWorkflowId } from '../workflows/shared.js';
 import { eventually } from './helpers/eventually.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -54,8 +56,11 @@ const state = (conversationId: number) =>
     .query(conversationStateQuery);
 
 let nextConversation = 500;
+/** Conversations handed over here: their actors' histories must replay. */
+const handedOverIds: number[] = [];
 
 async function handedOver(conversationId: number, notesExpected = 1) {
+  handedOverIds.push(conversationId);
   await stack.chatwoot.waitFor(() => notes(conversationId).length >= notesExpected, {
     description: `private note in conversation ${conversationId}`,
   });
@@ -166,6 +171,17 @@ describe('a customer asks for a person: order and retries', () => {
     expect(agentGot()).not.toContain('talk to someone');
   }, 30_000);
 
+  it('a caller waiting for a reply (?wait=) is answered at once: accepted, nothing to wait for', async () => {
+    const id = (nextConversation += 1);
+    const { response, json } = await stack.sendMessage(
+      { conversationId: id, inboxId: 7, content: 'human' },
+      { query: '?wait=4000' },
+    );
+    expect(response.statusCode).toBe(202);
+    expect(json).toMatchObject({ result: 'accepted' });
+    await handedOver(id);
+  }, 30_000);
+
   it('in the language of the browser (Chatwoot: additional_attributes.browser_language)', async () => {
     const id = (nextConversation += 1);
     await stack.sendMessage({
@@ -177,4 +193,26 @@ describe('a customer asks for a person: order and retries', () => {
     await handedOver(id);
     expect(publicPosts(id)).toEqual(['Ein Mitarbeiter meldet sich gleich.']);
   }, 30_000);
+});
+
+describe('a customer asks for a person: the histories', () => {
+  const sinks: InjectedSinks<BridgeSinks> = {
+    bridgeMetrics: {
+      deliveryFinished: { fn: () => undefined },
+      duplicateDropped: { fn: () => undefined },
+    },
+  };
+
+  it('every actor that handed over replays against the workflow bundle (deterministic)', async () => {
+    expect(handedOverIds.length).toBeGreaterThanOrEqual(5);
+    for (const id of handedOverIds) {
+      const workflowId = conversationWorkflowId(stack.accountId, id);
+      const history = await stack.temporal.workflow.getHandle(workflowId).fetchHistory();
+      await Worker.runReplayHistory(
+        { workflowBundle: { codePath: inject('workflowBundlePath') }, sinks },
+        history,
+        workflowId,
+      );
+    }
+  }, 60_000);
 });
