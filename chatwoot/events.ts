@@ -1,11 +1,12 @@
 import { routeSettings } from '../api/deliveries.js';
-import type { BridgeConfig } from '../config/schema.js';
+import type { BridgeConfig, RouteConfig } from '../config/schema.js';
 import { matchRoute, routingFacts, type RoutingFacts } from '../routing/matchRoute.js';
 import {
   messageWorkflowId,
   type Attachment,
   type ConversationFacts,
   type ConversationSignal,
+  type HumanRequest,
 } from '../workflows/shared.js';
 import {
   accountIdOf,
@@ -14,6 +15,7 @@ import {
   webwidgetTriggeredSchema,
   type ConversationWebhook,
 } from './conversationEventSchema.js';
+import { conversationLanguageOf, detectHumanRequest, labelAdded } from './humanRequest.js';
 import { conversationFacts } from './ownership.js';
 import { isBridgeMessage } from './sourceId.js';
 import { classifyMessageUpdate } from './submittedAnswer.js';
@@ -94,7 +96,8 @@ function classifyMessage(payload: unknown, config: BridgeConfig): WebhookDecisio
     conversationId: message.conversation.id,
     inboxId: inboxIdOf(message),
   };
-  const agentId = agentFor(config, routingFacts(message));
+  const matched = matchRoute(config.routes, routingFacts(message));
+  const agentId = matched?.agentId;
   const conversation = conversationFacts(message.conversation, config.conversation.botAssigneeIds);
   // The marker in `content_attributes` (or, from older bridges, `source_id`) survives channels.
   if (isBridgeMessage(message)) return { kind: 'ignore', reason: 'own message' };
@@ -131,6 +134,11 @@ function classifyMessage(payload: unknown, config: BridgeConfig): WebhookDecisio
     },
     conversation,
   };
+  const humanRequest = askedForHuman(message, matched);
+  if (humanRequest) {
+    // No turn, so no delivery workflow to name.
+    return { kind: 'customer_turn', target, signal: { ...signal, humanRequest } };
+  }
   // Merged turns run under their newest message's id; single ones under their own.
   const merges = route.debounce !== undefined || route.abortOnNewer;
   return {
@@ -156,10 +164,19 @@ function classifyConversationEvent(
     return { kind: 'ignore', reason: 'no account id in the payload; set chatwoot.accountId' };
   }
   const target = { accountId, conversationId: payload.id, inboxId: payload.inbox_id };
-  const agentId = agentFor(config, conversationRoutingFacts(payload));
+  const matched = matchRoute(config.routes, conversationRoutingFacts(payload));
+  const agentId = matched?.agentId;
   if (event === 'conversation_created') return greeting(config, target, agentId, event);
   const facts = conversationFacts(payload, config.conversation.botAssigneeIds);
   const signal = conversationSignal(event, payload, facts, config);
+  const byLabel = event === 'conversation_updated' && labelRequest(payload, matched, facts, config);
+  // A label asks for a person, unless the same change already gave the conversation to one.
+  if (
+    byLabel &&
+    !(signal?.type === 'assignee_changed' && !signal.toBot && signal.assigneeId !== null)
+  ) {
+    return { kind: 'notify', target, signal: byLabel, start: true };
+  }
   if (!signal) return { kind: 'ignore', reason: `${event} does not concern the bot` };
   return { kind: 'notify', target, signal, start: agentId !== undefined };
 }
@@ -271,6 +288,51 @@ function assigneeChange(
       owner,
       ...(owner === 'human' && name ? { ownerName: name } : {}),
     },
+  };
+}
+
+/** The customer's message asks for a person (`routes[].humanRequest`), or undefined. */
+function askedForHuman(
+  message: MessageCreatedWebhook,
+  route: RouteConfig | undefined,
+): HumanRequest | undefined {
+  if (!route?.humanRequest || !message.content) return undefined;
+  const match = detectHumanRequest(
+    message.content,
+    route.humanRequest,
+    conversationLanguageOf(message),
+  );
+  if (!match) return undefined;
+  return {
+    reason: `the customer asked for a person ("${match.phrase}")`,
+    ...(match.acknowledgement !== undefined ? { acknowledgement: match.acknowledgement } : {}),
+    note: `The customer asked for a person (message ${message.id}, "${match.phrase}"): handed to the team without asking the AI agent "${route.agentId}". The bot stays quiet until the conversation is back in pending or assigned to the bot.`,
+    key: `message-${message.id}`,
+  };
+}
+
+/** A `conversation_updated` that adds the route's `humanRequest.label`: a hand-over, no acknowledgement. */
+function labelRequest(
+  payload: ConversationWebhook,
+  route: RouteConfig | undefined,
+  conversation: ConversationFacts,
+  config: BridgeConfig,
+): ConversationSignal | undefined {
+  const settings = route?.humanRequest;
+  if (!route || !settings?.enabled || settings.label === undefined) return undefined;
+  if (!labelAdded(changeOf(payload, 'label_list'), settings.label)) return undefined;
+  // A retried webhook carries the same `updated_at`: the same key, so the same posts.
+  const updatedAt =
+    typeof payload.updated_at === 'number' ? Math.round(payload.updated_at * 1000) : 0;
+  return {
+    type: 'human_requested',
+    request: {
+      reason: `label "${settings.label}" added`,
+      note: `The label "${settings.label}" was added: handed to the team without asking the AI agent "${route.agentId}". The bot stays quiet until the conversation is back in pending or assigned to the bot.`,
+      key: `label-${updatedAt}`,
+    },
+    route: routeSettings(config, route.agentId),
+    conversation,
   };
 }
 

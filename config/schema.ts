@@ -262,6 +262,74 @@ export const agentConfigSchema = z.discriminatedUnion('transport', [
   pullAgentSchema,
 ]);
 
+const LANGUAGE_CODE = /^[a-z]{2,3}$/;
+const LANGUAGE_MESSAGE =
+  'use a lower-case two- or three-letter language code, such as "en" or "de"';
+/** A language code: lower-case two or three letters, e.g. `en`, `de`, `pt`. */
+const languageKey = z.string().regex(LANGUAGE_CODE, LANGUAGE_MESSAGE);
+/** Values per language code; a wrong code is named, with what to write instead. */
+const byLanguage = <T extends z.ZodType>(value: T) =>
+  z.record(z.string(), value).superRefine((map, ctx) => {
+    for (const key of Object.keys(map)) {
+      if (!LANGUAGE_CODE.test(key)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: LANGUAGE_MESSAGE });
+      }
+    }
+  });
+
+const DEFAULT_HUMAN_PHRASES = {
+  en: ['human', 'agent', 'operator', 'real person', 'talk to someone', 'speak to someone'],
+};
+const DEFAULT_TRAILING_WORDS = {
+  en: ['please', 'pls', 'plz', 'now', 'asap', 'thanks', 'thank', 'you', 'thx'],
+};
+const DEFAULT_ACKNOWLEDGEMENT = {
+  en: 'Of course: I am handing you over to a member of our team. They will reply here as soon as they can.',
+};
+
+/**
+ * A customer asking for a person (chatwoot/humanRequest.ts) is handed to the team at once: no
+ * turn goes to the agent; an acknowledgement is posted, the conversation opened, a private note
+ * left. Off unless the route has this key (`{}`: the English defaults).
+ */
+export const humanRequestSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Per language: words or phrases that, ending a short message, ask for a person. */
+    phrases: byLanguage(
+      z
+        .array(
+          z
+            .string()
+            .refine((phrase) => /[\p{L}\p{N}]/u.test(phrase), 'a phrase needs a letter or digit'),
+        )
+        .min(1, 'list at least one phrase, or remove the language'),
+    ).default(DEFAULT_HUMAN_PHRASES),
+    /** Per language: words that may follow the phrase at the end ("human please", "agent now"). */
+    trailingWords: byLanguage(z.array(z.string().min(1))).default(DEFAULT_TRAILING_WORDS),
+    /** Only messages of at most this many words count: a longer one is a question for the agent. */
+    maxWords: z.number().int().min(1).max(100).default(12),
+    /** Per language: posted to the customer before the hand-over (`{}`: none). */
+    acknowledgement: byLanguage(
+      z.string().min(1, 'write the acknowledgement, or remove the language'),
+    ).default(DEFAULT_ACKNOWLEDGEMENT),
+    /** The acknowledgement's language when the conversation's has none. */
+    defaultLanguage: languageKey.default('en'),
+    /** Adding this label to the conversation hands it over too (no acknowledgement). */
+    label: z.string().min(1, 'name the label, or remove "label"').optional(),
+  })
+  .loose()
+  .superRefine((settings, ctx) => {
+    const languages = Object.keys(settings.acknowledgement);
+    if (languages.length > 0 && !languages.includes(settings.defaultLanguage)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['acknowledgement', settings.defaultLanguage],
+        message: `add an acknowledgement in "${settings.defaultLanguage}" (defaultLanguage), or set defaultLanguage to one of ${languages.join(', ')}`,
+      });
+    }
+  });
+
 /** A custom attribute value to match (compared as text: `42` matches `"42"`). */
 const attributeValueSchema = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -287,6 +355,8 @@ export const routeSchema = z
       .loose()
       .optional(),
     default: z.boolean().optional(),
+    /** Customers asking for a person are handed to the team (unset: off; see humanRequestSchema). */
+    humanRequest: humanRequestSchema.optional(),
   })
   .loose();
 
@@ -764,6 +834,7 @@ export type AgentAttachmentsConfig = z.infer<typeof agentAttachmentsSchema>;
 export type WebhookConfig = z.infer<typeof webhookSchema>;
 export type ConversationConfig = z.infer<typeof conversationSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
+export type HumanRequestConfig = z.infer<typeof humanRequestSchema>;
 export type CatchUpConfig = z.infer<typeof catchUpSchema>;
 export type WorkerConfig = z.infer<typeof workerSchema>;
 export type DeploymentConfig = z.infer<typeof deploymentSchema>;

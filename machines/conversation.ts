@@ -10,7 +10,9 @@ import { and, assign, or, setup } from 'xstate';
  * into Temporal timers; when one fires, it sends `TICK` with the time.
  *
  * Effects are named actions the workflow executes: `startTurn` (run one message-delivery child
- * for `context.turn`), `cancelTurn` (cancel the running child).
+ * for `context.turn`), `cancelTurn` (cancel the running child), `startHandOver` (a customer asked
+ * for a person: post the acknowledgement, open the conversation, leave a note; its `params`
+ * carry the request, opaque to the machine).
  *
  * Order: with `orderByCreation`, the queue is kept in the order Chatwoot created the messages
  * (message id, then creation time), whatever order they arrived in, and a message reaching an
@@ -72,6 +74,8 @@ export interface ConversationContext {
   /** The current pause is a status-only one: `keptMessages` go back to the queue on resume. */
   statusOnlyPaused?: boolean;
   keptMessages?: QueuedMessage[];
+  /** A customer asked for a person while a turn ran: handed over once that turn reports. */
+  handOverPending?: unknown;
 }
 
 export interface ConversationInput {
@@ -92,6 +96,11 @@ export type ConversationEvent =
   | { type: 'HUMAN_ACTIVE'; reason: string; at: number; statusOnly?: boolean }
   /** `at`: kept messages wait a reorder window from then, for older ones handed over next. */
   | { type: 'BOT_RESUMED'; reason: string; at?: number }
+  /**
+   * A customer asked for a person: the bot pauses as for a human, and the hand-over starts now,
+   * or once the running turn reports (its replies answer what came before). `request` is opaque.
+   */
+  | { type: 'HUMAN_REQUESTED'; reason: string; at: number; request: unknown }
   | { type: 'RESOLVED'; reason: string };
 
 /** Messages kept in `heldMessageIds`: enough to explain a pause, bounded for long pauses. */
@@ -163,6 +172,12 @@ export const conversationMachine = setup({
     // Executed by the actor workflow (see workflows/conversation.ts); pure here.
     startTurn: () => undefined,
     cancelTurn: () => undefined,
+    startHandOver: (_args, _params: { request: unknown }) => undefined,
+    deferHandOver: assign({
+      handOverPending: ({ event }) =>
+        event.type === 'HUMAN_REQUESTED' ? event.request : undefined,
+    }),
+    clearHandOver: assign({ handOverPending: undefined }),
     enqueue: assign({
       queue: ({ context, event }) =>
         event.type === 'MESSAGE' && !(context.statusOnlyPauses && isWaiting(context, event.message))
@@ -192,7 +207,7 @@ export const conversationMachine = setup({
     pause: assign(({ context, event }) => {
       const at = ('at' in event ? event.at : undefined) ?? context.pausedAt ?? 0;
       const reason =
-        event.type === 'HUMAN_ACTIVE'
+        event.type === 'HUMAN_ACTIVE' || event.type === 'HUMAN_REQUESTED'
           ? event.reason
           : event.type === 'TURN_FINISHED'
             ? (event.reason ?? 'handed off to the team')
@@ -217,11 +232,15 @@ export const conversationMachine = setup({
       };
     }),
     touchPause: assign(({ context, event }) => {
-      if (event.type !== 'HUMAN_ACTIVE') return {};
-      // A human acted during a status-only pause: the kept messages are his now.
-      const humanActed = context.statusOnlyPaused === true && event.statusOnly !== true;
+      if (event.type !== 'HUMAN_ACTIVE' && event.type !== 'HUMAN_REQUESTED') return {};
+      // A human acted (or the customer asked for one) during a status-only pause: the kept
+      // messages are the team's now.
+      const humanActed =
+        context.statusOnlyPaused === true &&
+        (event.type === 'HUMAN_REQUESTED' || event.statusOnly !== true);
       return {
         ...(humanActed ? { statusOnlyPaused: false, keptMessages: [] } : {}),
+        ...(event.type === 'HUMAN_REQUESTED' && humanActed ? { pausedReason: event.reason } : {}),
         pausedAt: event.at,
         dueAt:
           context.resumeAfterIdleMs === undefined
@@ -242,6 +261,7 @@ export const conversationMachine = setup({
     }),
     resume: assign(({ context, event }) => ({
       pausedReason: undefined,
+      ...(context.handOverPending !== undefined ? { handOverPending: undefined } : {}),
       pausedAt: undefined,
       dueAt: undefined,
       heldMessageIds: [],
@@ -301,7 +321,22 @@ export const conversationMachine = setup({
       context.statusOnlyPauses === true &&
       event.type === 'TURN_FINISHED' &&
       event.turnSeq === context.turnSeq,
-    turnStillRunning: ({ context }) => context.statusOnlyPauses === true && context.turn.length > 0,
+    turnStillRunning: ({ context }) =>
+      (context.statusOnlyPauses === true || context.handOverPending !== undefined) &&
+      context.turn.length > 0,
+    turnRunning: ({ context }) => context.turn.length > 0,
+    /** Paused by the status alone: nobody on the team has acted yet. */
+    statusOnlyPausedNow: ({ context }) => context.statusOnlyPaused === true,
+    /** The turn a hand-over waited for reported (an agent's own hand-off already did it). */
+    handOverAfterTurn: ({ context, event }) =>
+      event.type === 'TURN_FINISHED' &&
+      event.turnSeq === context.turnSeq &&
+      context.handOverPending !== undefined &&
+      event.outcome !== 'handed_off',
+    handedOffInstead: ({ context, event }) =>
+      event.type === 'TURN_FINISHED' &&
+      event.turnSeq === context.turnSeq &&
+      context.handOverPending !== undefined,
   },
 }).createMachine({
   id: 'conversation',
@@ -328,6 +363,23 @@ export const conversationMachine = setup({
           { target: 'paused', actions: ['cancelTurn', 'pause'] },
         ],
         RESOLVED: { target: 'closed', actions: ['cancelTurn', 'close'] },
+        // The customer asked for a person: a running turn finishes first (it answers what came
+        // before); what waits behind it is the team's.
+        HUMAN_REQUESTED: [
+          { guard: 'turnRunning', target: 'paused', actions: ['pause', 'deferHandOver'] },
+          {
+            target: 'paused',
+            actions: [
+              'pause',
+              {
+                type: 'startHandOver',
+                params: ({ event }) => ({
+                  request: event.type === 'HUMAN_REQUESTED' ? event.request : undefined,
+                }),
+              },
+            ],
+          },
+        ],
       },
       states: {
         idle: {
@@ -394,7 +446,42 @@ export const conversationMachine = setup({
       on: {
         MESSAGE: { actions: 'hold' },
         HUMAN_ACTIVE: { actions: 'touchPause' },
-        TURN_FINISHED: { guard: 'turnReportsInPause', actions: 'finishTurn' },
+        // Paused by the status alone (Chatwoot opened it on a bot failure): nobody on the team
+        // knows yet, so the hand-over still runs. Paused by a person: they are already there.
+        HUMAN_REQUESTED: [
+          {
+            guard: and(['statusOnlyPausedNow', 'turnRunning']),
+            actions: ['touchPause', 'deferHandOver'],
+          },
+          {
+            guard: 'statusOnlyPausedNow',
+            actions: [
+              'touchPause',
+              {
+                type: 'startHandOver',
+                params: ({ event }) => ({
+                  request: event.type === 'HUMAN_REQUESTED' ? event.request : undefined,
+                }),
+              },
+            ],
+          },
+          { actions: 'touchPause' },
+        ],
+        TURN_FINISHED: [
+          {
+            guard: 'handOverAfterTurn',
+            actions: [
+              'finishTurn',
+              {
+                type: 'startHandOver',
+                params: ({ context }) => ({ request: context.handOverPending }),
+              },
+              'clearHandOver',
+            ],
+          },
+          { guard: 'handedOffInstead', actions: ['finishTurn', 'clearHandOver'] },
+          { guard: 'turnReportsInPause', actions: 'finishTurn' },
+        ],
         TICK: [
           {
             guard: and(['due', 'turnStillRunning']),

@@ -61,6 +61,11 @@ export interface MessageOptions extends OwnershipOptions {
   conversationAttributes?: Record<string, unknown>;
   /** The contact's `custom_attributes` (in `sender` and `conversation.meta.sender`). */
   contactAttributes?: Record<string, unknown>;
+  /**
+   * What a web widget conversation records of the browser's Accept-Language
+   * (`conversation.additional_attributes.browser_language`, Widget::BaseController).
+   */
+  browserLanguage?: string;
 }
 
 /** Conversation details that routes can match on. */
@@ -396,6 +401,16 @@ export function messageCreatedPayload(options: MessageOptions = {}): Record<stri
     ...(sender ? { sender: senderPushData(sender, ids, options.contactAttributes) } : {}),
   };
   const isChat = !isPrivate && messageType !== 'activity';
+  const conversation = conversationWebhookData(
+    ids,
+    options.status ?? 'open',
+    isChat ? pushData : undefined,
+    options,
+    options,
+  );
+  if (options.browserLanguage !== undefined) {
+    conversation.additional_attributes = { browser_language: options.browserLanguage };
+  }
 
   return {
     account: account(ids),
@@ -403,13 +418,7 @@ export function messageCreatedPayload(options: MessageOptions = {}): Record<stri
     content_attributes: contentAttributes,
     content_type: options.contentType ?? 'text',
     content,
-    conversation: conversationWebhookData(
-      ids,
-      options.status ?? 'open',
-      isChat ? pushData : undefined,
-      options,
-      options,
-    ),
+    conversation,
     created_at: createdAt.toISOString(),
     id,
     inbox: inbox(ids),

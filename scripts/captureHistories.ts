@@ -131,6 +131,7 @@ const config = parseConfig({
     { inboxId: 12, agentId: 'slow' },
     { inboxId: 13, agentId: 'multi' },
     { inboxId: 14, agentId: 'puller' },
+    { inboxId: 15, agentId: 'slow', humanRequest: { label: 'human' } },
   ],
   delivery: {
     agentRetryWindowMs: 4_000,
@@ -264,7 +265,11 @@ const scenarios: Record<string, Scenario> = {
         previousStatus: 'open',
       });
       await until(async () => (await state(902)).state === 'idle', 'resumed');
-      await delivered(902, await send({ conversationId: 902, inboxId: 8, content: 'three' }));
+      // Pending again, as Chatwoot's payload now says (an `open` one would pause it: missed open).
+      await delivered(
+        902,
+        await send({ conversationId: 902, inboxId: 8, content: 'three', status: 'pending' }),
+      );
     },
   },
   'debounce-burst': {
@@ -487,6 +492,35 @@ Object.assign(scenarios, {
       await temporal.workflow.getHandle(proactiveWorkflowId).result();
     },
     others: () => [{ kind: 'proactive', workflowId: proactiveWorkflowId }],
+  },
+  'human-request': {
+    conversationId: 919,
+    async run() {
+      const notes = () => chatwoot.messages(ACCOUNT, 919).filter((m) => m.private).length;
+      // Asked while a turn runs: the turn finishes, then the hand-over.
+      const first = await send({ conversationId: 919, inboxId: 15, content: 'slow question' });
+      await until(() => agents.requests.some((r) => r.conversation_id === '919'), 'agent');
+      await send({ conversationId: 919, inboxId: 15, content: 'talk to someone' });
+      await delivered(919, first);
+      await until(() => notes() === 1, 'the hand-over note');
+      await send({ conversationId: 919, inboxId: 15, content: 'held' });
+      await until(async () => (await state(919)).heldMessageIds.length === 1, 'held');
+      await event('conversation_status_changed', {
+        conversationId: 919,
+        inboxId: 15,
+        status: 'pending',
+        previousStatus: 'open',
+      });
+      await until(async () => (await state(919)).state === 'idle', 'resumed');
+      // The label trigger: a hand-over without an acknowledgement.
+      await event('conversation_updated', {
+        conversationId: 919,
+        inboxId: 15,
+        status: 'pending',
+        changes: { label_list: [[], ['human']] },
+      });
+      await until(() => notes() === 2, 'the label hand-over note');
+    },
   },
 } satisfies typeof scenarios);
 

@@ -72,6 +72,7 @@ describe('conversation machine: every state and transition', () => {
           { type: 'HUMAN_ACTIVE', reason: 'conversation open', at: 0, statusOnly: true },
           { type: 'BOT_RESUMED', reason: 'back in pending' },
           { type: 'RESOLVED', reason: 'resolved' },
+          { type: 'HUMAN_REQUESTED', reason: 'asked for a person', at: 0, request: 'r' },
         ],
         (snapshot: Snapshot) =>
           JSON.stringify({
@@ -81,6 +82,8 @@ describe('conversation machine: every state and transition', () => {
             aborting: snapshot.context.aborting,
             turn: snapshot.context.turn.length > 0,
             due: snapshot.context.dueAt !== undefined,
+            handOver: snapshot.context.handOverPending !== undefined,
+            statusOnly: snapshot.context.statusOnlyPaused === true,
           }),
       );
     // Arrival order (actors recorded before the reorder window) and creation order with it.
@@ -482,5 +485,154 @@ describe('conversation machine: creation order, any arrival order (property)', (
         );
       }),
     );
+  });
+});
+
+describe('conversation machine: a customer asks for a person', () => {
+  const input: ConversationInput = { statusOnlyPauses: true, orderByCreation: true };
+  const asks = (at: number, request: unknown = { key: `message-${at}` }): ConversationEvent => ({
+    type: 'HUMAN_REQUESTED',
+    reason: 'the customer asked for a person ("human")',
+    at,
+    request,
+  });
+  /** Like `run`, with each effect's params (the hand-over's request). */
+  function runWithParams(events: ConversationEvent[], start: Snapshot) {
+    let snapshot = start;
+    const effects: Array<{ type: string; params?: unknown }> = [];
+    for (const event of events) {
+      const [next, actions] = transition(conversationMachine, snapshot, event);
+      snapshot = next;
+      for (const action of actions) {
+        if (!action.type.startsWith('xstate.')) {
+          effects.push({ type: action.type, params: (action as { params?: unknown }).params });
+        }
+      }
+    }
+    return { snapshot, effects, state: conversationStateOf(snapshot.value) };
+  }
+
+  it('idle: pauses and hands over at once; later messages are held, never a turn', () => {
+    const idle = run([], undefined, input);
+    const asked = runWithParams([asks(10, { key: 'message-7' })], idle.snapshot);
+    expect(asked.state).toBe('paused');
+    expect(asked.effects).toEqual([
+      { type: 'startHandOver', params: { request: { key: 'message-7' } } },
+    ]);
+    expect(asked.snapshot.context.pausedReason).toMatch(/asked for a person/);
+    // Idle resume counts from the request, as from a human's activity.
+    expect(asked.snapshot.context.dueAt).toBe(510);
+    const later = run([message(20, { id: 8 })], asked.snapshot);
+    expect(later.effects).toEqual([]);
+    expect(later.snapshot.context.heldMessageIds).toEqual([8]);
+    // The bot resumes as after a human takeover; the next message is a turn again.
+    const resumed = run([{ type: 'BOT_RESUMED', reason: 'pending' }, message(30)], later.snapshot);
+    expect(resumed.effects).toEqual(['startTurn']);
+  });
+
+  it("a running turn finishes first (not cancelled); then the hand-over; what waited is the team's", () => {
+    const running = run([message(0, { id: 1 }), message(1, { id: 2 })], undefined, input);
+    const asked = runWithParams([asks(5)], running.snapshot);
+    expect(asked.state).toBe('paused');
+    expect(asked.effects).toEqual([]);
+    expect(asked.snapshot.context.heldMessageIds).toEqual([2]);
+    expect(asked.snapshot.context.handOverPending).toEqual({ key: 'message-5' });
+    const reported = runWithParams([finished(asked.snapshot)], asked.snapshot);
+    expect(reported.effects).toEqual([
+      { type: 'startHandOver', params: { request: { key: 'message-5' } } },
+    ]);
+    expect(reported.snapshot.context.handOverPending).toBeUndefined();
+    expect(reported.snapshot.context.turn).toEqual([]);
+    // The held message is not the bot's when it resumes (a human takeover's pause).
+    const resumed = run([{ type: 'BOT_RESUMED', reason: 'pending' }], reported.snapshot);
+    expect(resumed.effects).toEqual([]);
+    expect(resumed.state).toBe('idle');
+  });
+
+  it('the same without the status-only setting (an actor started before it): no cancel either', () => {
+    const running = run([message(0, { id: 1 })]);
+    const asked = runWithParams([asks(5)], running.snapshot);
+    expect(asked.effects).toEqual([]);
+    const reported = runWithParams([finished(asked.snapshot)], asked.snapshot);
+    expect(reported.effects.map((effect) => effect.type)).toEqual(['startHandOver']);
+  });
+
+  it('the running turn handed off itself (the agent asked, or failed): no second hand-over', () => {
+    const running = run([message(0, { id: 1 })], undefined, input);
+    const asked = run([asks(5)], running.snapshot);
+    const handedOff = run([finished(asked.snapshot, 'handed_off')], asked.snapshot);
+    expect(handedOff.effects).toEqual([]);
+    expect(handedOff.snapshot.context.handOverPending).toBeUndefined();
+    expect(handedOff.state).toBe('paused');
+  });
+
+  it('a resume before the turn reported drops the hand-over and waits for the turn', () => {
+    const running = run([message(0, { id: 1 })], undefined, input);
+    const resumed = run(
+      [asks(5), { type: 'BOT_RESUMED', reason: 'pending' }, message(9, { id: 3 })],
+      running.snapshot,
+    );
+    expect(resumed.state).toBe('delivering');
+    expect(resumed.snapshot.context.handOverPending).toBeUndefined();
+    const next = run([finished(resumed.snapshot)], resumed.snapshot);
+    expect(next.effects).toEqual(['startTurn']);
+  });
+
+  it('messages waiting for the reorder window or a burst go to the team, not the agent', () => {
+    const windowed = run([message(0, { id: 40 })], undefined, { ...input, reorderWindowMs: 300 });
+    expect(windowed.state).toBe('reordering');
+    const asked = run([asks(10), { type: 'TICK', at: 400 }], windowed.snapshot);
+    expect(asked.effects).toEqual(['startHandOver']);
+    expect(asked.snapshot.context.heldMessageIds).toEqual([40]);
+    const collecting = run([message(0, { id: 41, debounce: DEBOUNCE })], undefined, input);
+    expect(collecting.state).toBe('collecting');
+    const burst = run([asks(10), { type: 'TICK', at: 400 }], collecting.snapshot);
+    expect(burst.effects).toEqual(['startHandOver']);
+    expect(burst.state).toBe('paused');
+  });
+
+  it('paused by a person: they are there already, nothing more; asking twice hands over once', () => {
+    const human = run([{ type: 'HUMAN_ACTIVE', reason: 'Ann replied', at: 5 }], undefined, input);
+    const asked = run([asks(50)], human.snapshot);
+    expect(asked.effects).toEqual([]);
+    expect(asked.snapshot.context.dueAt).toBe(550);
+    const twice = run([asks(10), asks(20)], undefined, input);
+    expect(twice.effects).toEqual(['startHandOver']);
+  });
+
+  it("paused by the status alone (Chatwoot opened it on a bot failure): hands over, and the kept messages become the team's", () => {
+    const open = {
+      type: 'HUMAN_ACTIVE',
+      reason: 'conversation open',
+      at: 5,
+      statusOnly: true,
+    } as const;
+    const running = run([message(0, { id: 1 }), message(1, { id: 2 })], undefined, input);
+    const paused = run([open, finished(running.snapshot)], running.snapshot);
+    expect(paused.snapshot.context.keptMessages?.map((m) => m.messageId)).toEqual([2]);
+    const asked = run([asks(10)], paused.snapshot);
+    expect(asked.effects).toEqual(['startHandOver']);
+    expect(asked.snapshot.context.pausedReason).toMatch(/asked for a person/);
+    expect(asked.snapshot.context.keptMessages).toEqual([]);
+    const resumed = run([{ type: 'BOT_RESUMED', reason: 'pending' }], asked.snapshot);
+    expect(resumed.effects).toEqual([]);
+    // With the turn still running, the hand-over waits for its report.
+    const stillRunning = run([open, asks(10)], running.snapshot);
+    expect(stillRunning.effects).toEqual([]);
+    const reported = run([finished(stillRunning.snapshot)], stillRunning.snapshot);
+    expect(reported.effects).toEqual(['startHandOver']);
+  });
+
+  it('a pending hand-over survives a JSON round trip (continue-as-new)', () => {
+    const running = run([message(0, { id: 1 })], undefined, input);
+    const asked = run([asks(5)], running.snapshot);
+    const carried = JSON.parse(
+      JSON.stringify({ value: asked.snapshot.value, context: asked.snapshot.context }),
+    ) as Parameters<typeof conversationMachine.resolveState>[0];
+    const restored = conversationMachine.resolveState(carried);
+    const reported = runWithParams([finished(restored)], restored);
+    expect(reported.effects).toEqual([
+      { type: 'startHandOver', params: { request: { key: 'message-5' } } },
+    ]);
   });
 });

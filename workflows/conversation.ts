@@ -26,6 +26,7 @@ import {
 import { sessionMachine, type SessionEvent } from '../machines/session.js';
 import { chatwootOptions } from './activityOptions.js';
 import { CARRIED_STATE_VERSION, migrateCarried } from './conversationCarried.js';
+import { handOverToTeam, type HandOverOrder } from './humanHandOver.js';
 import { messageDeliveryV2Workflow, messageDeliveryWorkflow } from './messageDelivery.js';
 import { messageDeliveryStartOptions } from './searchAttributes.js';
 import { bridgeMetrics } from './sinks.js';
@@ -91,6 +92,12 @@ const PATCHES = {
    * a cancelled turn's message was never answered and, having a delivery, never handed again.
    */
   statusOnlyPauses: 'conversation-status-only-pause',
+  /**
+   * A customer message (or a label) asking for a person hands the conversation to the team: no
+   * turn. Decided when such an event comes (before the change, the message was a turn and the
+   * label event was ignored), so actors running at the deploy get it too.
+   */
+  customerAsksForHuman: 'customer-asks-for-human',
 } as const;
 
 /**
@@ -100,6 +107,12 @@ const PATCHES = {
  * individual patches as they did.
  */
 const CONSOLIDATED_PATCH = 'conversation-2026-12-consolidated';
+
+/** What the consolidated marker stands for (a change made after it still calls `patched()`). */
+const IN_CONSOLIDATED: ReadonlySet<string> = new Set([
+  ...Object.values(PATCHES),
+  TURN_ANSWERS_PATCH,
+]);
 
 /**
  * One conversation's actor: receives every event about the conversation (signal-with-start
@@ -114,7 +127,7 @@ export async function conversationWorkflow(
   const { accountId, conversationId, settings } = input;
   const actorId = workflowInfo().workflowId;
   const consolidated = patched(CONSOLIDATED_PATCH);
-  const has = (change: string) => consolidated || patched(change);
+  const has = (change: string) => (consolidated && IN_CONSOLIDATED.has(change)) || patched(change);
   const orderByCreation = has(PATCHES.orderByCreation);
   const takeoverFacts = has(PATCHES.takeoverFacts);
   const ownMessages = has(PATCHES.ownMessages);
@@ -216,6 +229,9 @@ export async function conversationWorkflow(
     for (const action of actions) {
       if (action.type === 'startTurn') startTurn();
       if (action.type === 'cancelTurn') running?.scope.cancel();
+      if (action.type === 'startHandOver') {
+        handOver((action.params as { request: HandOverOrder }).request);
+      }
     }
   };
 
@@ -305,7 +321,7 @@ export async function conversationWorkflow(
   function answeredIn(merged: InboundMessage[]): Pick<MessageDeliveryInput, 'submittedValues'> {
     const answer = merged.findLast((part) => part.submittedValues)?.submittedValues;
     // Decided only for turns that carry an answer: older histories have none and replay as before.
-    return answer && patched(TURN_ANSWERS_PATCH) ? { submittedValues: answer } : {};
+    return answer && has(TURN_ANSWERS_PATCH) ? { submittedValues: answer } : {};
   }
 
   function postGreeting(greeting: string[], route: AgentRouteSettings): void {
@@ -333,6 +349,21 @@ export async function conversationWorkflow(
     };
     void post()
       .catch((error: unknown) => log.warn('greeting not posted', { error: String(error) }))
+      .finally(() => {
+        effects -= 1;
+      });
+  }
+
+  /** The customer asked for a person: acknowledgement, conversation opened, private note. */
+  function handOver(order: HandOverOrder): void {
+    effects += 1;
+    void handOverToTeam(chatwoot, { accountId, conversationId, actorId }, order)
+      .then((posted) => {
+        if (ownMessages) for (const id of posted) rememberOwn(id);
+      })
+      .catch((error: unknown) =>
+        log.warn('hand-over to the team not completed', { error: String(error) }),
+      )
       .finally(() => {
         effects -= 1;
       });
@@ -372,6 +403,17 @@ export async function conversationWorkflow(
             reason: `${event.conversation?.ownerName ?? 'a human agent'} owns the conversation`,
             at: now,
           });
+        }
+        if (event.humanRequest && has(PATCHES.customerAsksForHuman)) {
+          // No turn: the team takes it from here (a turn already running finishes first).
+          settledMessages.add(messageId);
+          stepConversation({
+            type: 'HUMAN_REQUESTED',
+            reason: event.humanRequest.reason,
+            at: now,
+            request: { request: event.humanRequest, policy: event.route.policy },
+          });
+          return;
         }
         stepSession({
           type: 'TURN',
@@ -450,6 +492,16 @@ export async function conversationWorkflow(
         return;
       case 'resolved':
         stepConversation({ type: 'RESOLVED', reason: 'conversation resolved' });
+        return;
+      case 'human_requested':
+        // Before the change an actor ignored this event: a replay of such a run does too.
+        if (!has(PATCHES.customerAsksForHuman)) return;
+        stepConversation({
+          type: 'HUMAN_REQUESTED',
+          reason: event.request.reason,
+          at: now,
+          request: { request: event.request, policy: event.route.policy },
+        });
         return;
       case 'greet':
         if (event.greeting.length === 0) return;

@@ -264,11 +264,38 @@ export interface ConversationFacts {
   ownerName?: string;
 }
 
+/**
+ * A customer asked for a person (by what they wrote, or a label the team's automation added):
+ * the actor hands the conversation to the team instead of giving the agent a turn.
+ */
+export interface HumanRequest {
+  /** Why, in a few words: the actor's paused reason. */
+  reason: string;
+  /** Posted to the customer first; unset: nothing is posted to the customer. */
+  acknowledgement?: string;
+  /** The private note for the team. */
+  note: string;
+  /** Unique per request in the conversation (`message-1001`, `label-…`): the posts' markers. */
+  key: string;
+}
+
 /** Everything the webhook tells a conversation actor. */
 export type ConversationSignal =
   | {
       type: 'customer_message';
       message: InboundMessage;
+      route: AgentRouteSettings;
+      conversation?: ConversationFacts;
+      /**
+       * The message asks for a person: handed to the team, no turn. A customer message still, so
+       * an actor of an older deploy answers it as one instead of dropping an unknown event.
+       */
+      humanRequest?: HumanRequest;
+    }
+  /** A label added to the conversation asks for a person (`routes[].humanRequest.label`). */
+  | {
+      type: 'human_requested';
+      request: HumanRequest;
       route: AgentRouteSettings;
       conversation?: ConversationFacts;
     }
