@@ -55,6 +55,8 @@ export interface DevServerOptions {
   logLevel?: string;
   /** Receives the server's output lines. Default: discard. */
   log?: (line: string) => void;
+  /** Serve Prometheus metrics (the `action` counter Temporal Cloud bills) on this port; 0: a free port. Default: none. */
+  metricsPort?: number;
 }
 
 export interface DevServer {
@@ -62,6 +64,10 @@ export interface DevServer {
   address: string;
   uiUrl?: string;
   namespace: string;
+  /** The server's Prometheus endpoint, when started with `metricsPort`. */
+  metricsUrl?: string;
+  /** The server process (benchmarks read its CPU time). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -86,6 +92,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   args.push(...(uiPort === undefined ? ['--headless'] : ['--ui-port', String(uiPort)]));
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
   if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
+  const metricsPort =
+    options.metricsPort === undefined
+      ? undefined
+      : options.metricsPort || (await freePort(host));
+  if (metricsPort !== undefined) args.push('--metrics-port', String(metricsPort));
   args.push('--namespace', namespace, '--log-level', options.logLevel ?? 'warn');
   for (const [name, type] of Object.entries(options.searchAttributes ?? {})) {
     args.push('--search-attribute', `${name}=${type}`);
@@ -117,7 +128,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 
   const uiHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const uiUrl = uiPort === undefined ? undefined : `http://${formatHost(uiHost)}:${uiPort}`;
-  return { address, uiUrl, namespace, stop };
+  const metricsUrl =
+    metricsPort === undefined ? undefined : `http://${formatHost(uiHost)}:${metricsPort}/metrics`;
+  return { address, uiUrl, namespace, metricsUrl, pid: child.pid, stop };
 }
 
 /**
