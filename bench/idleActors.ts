@@ -19,6 +19,12 @@ export interface IdleReading {
   actorsUnanswered: number;
 }
 
+export interface IdlePopulation extends IdleReading {
+  /** Actions per message while the new actors of this population were opened (first messages). */
+  firstMessageActions: number;
+  firstMessageActionsByType: Record<string, number>;
+}
+
 /** Watches an idle population: memory and CPU over `idleSeconds`, then asks each actor for its timers. */
 export async function watchIdle(options: {
   client: Client;

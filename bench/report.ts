@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Stage } from './breakdown.js';
-import type { IdleReading } from './idleActors.js';
+import type { IdlePopulation } from './idleActors.js';
 import type { PathResult } from './measure.js';
 import type { BenchOptions } from './options.js';
 import { DOLLARS_PER_MILLION_ACTIONS, totalActions, type ActionCounts } from './serverActions.js';
@@ -245,11 +245,11 @@ export function formatCosts(costs: PathCost[]): string {
 }
 
 /** Idle populations side by side, with the last one over the first (the 2× target). */
-export function formatIdle(readings: IdleReading[]): string {
+export function formatIdle(readings: IdlePopulation[]): string {
   const first = readings[0];
   const last = readings.at(-1);
   const roles = Object.keys(first?.cpuMsPerS ?? {});
-  const growth = (pick: (reading: IdleReading) => number) =>
+  const growth = (pick: (reading: IdlePopulation) => number) =>
     first && last && readings.length > 1 && pick(first)
       ? `×${(pick(last) / pick(first)).toFixed(2)}`
       : '';
@@ -276,6 +276,7 @@ export function formatIdle(readings: IdleReading[]): string {
       growth((r) => r.cpuMsPerS[role] ?? NaN),
     ]),
     ['actors with a pending timer', ...readings.map((r) => String(r.actorsWithTimer)), ''],
+    ['actions per first message', ...readings.map((r) => r.firstMessageActions.toFixed(2)), ''],
     ['actors not answering the query', ...readings.map((r) => String(r.actorsUnanswered)), ''],
   ];
   return [

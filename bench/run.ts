@@ -22,7 +22,7 @@ import {
   type FloorWorkerProcess,
 } from './floor/process.js';
 import { BRIDGE_DELIVERY_SHAPE, expectedHistoryShape } from './floor/shape.js';
-import { watchIdle, type IdleReading } from './idleActors.js';
+import { watchIdle, type IdlePopulation } from './idleActors.js';
 import {
   drive,
   MessageIds,
@@ -51,7 +51,8 @@ import {
   type PathCost,
 } from './report.js';
 import { ReplyTracker } from './replyTracker.js';
-import { settledActionCounts, actionDelta } from './serverActions.js';
+import { settledActionCounts, actionDelta, totalActions } from './serverActions.js';
+import { round } from './stats.js';
 import {
   INBOX_ID,
   MULTI_INBOX_ID,
@@ -142,7 +143,7 @@ try {
   const bridge = await runPath(bridgePath, options);
   const multi =
     options.multiMessages > 0
-      ? await runPath(multiPath, { ...options, messages: options.multiMessages, warmup: 0 })
+      ? await runPath(multiPath, { ...options, messages: options.multiMessages })
       : undefined;
   const comparison = compare(baseline.result, bridge.result);
   const bridgeWorkflows = await countWorkflows(stack);
@@ -229,7 +230,10 @@ async function runPath(path: PathUnderTest, opts: BenchOptions) {
     timeoutMs: opts.timeoutMs,
   };
   const name = path.target.name;
-  console.log(`${name}: ${opts.warmup} warmup messages…`);
+  // Every conversation opened before measuring: the measured phase costs what a message to an
+  // open conversation costs (a first message's actor start is measured with the idle actors).
+  settings.count = Math.max(opts.warmup, opts.conversations);
+  console.log(`${name}: ${settings.count} warmup messages…`);
   const warmup = await drive(path.target, settings, ids);
   await path.settle();
 
@@ -289,7 +293,6 @@ async function runFloor(opts: BenchOptions) {
         ? await runPath(floorPath('floor-multi', ACCOUNTS.floorMulti, MULTI_REPLIES), {
             ...opts,
             messages: opts.multiMessages,
-            warmup: 0,
           })
         : undefined;
     return { single, multi };
@@ -299,7 +302,7 @@ async function runFloor(opts: BenchOptions) {
 }
 
 /** Grows the idle population to each size in turn and watches it. */
-async function runIdleActors(opts: BenchOptions): Promise<IdleReading[]> {
+async function runIdleActors(opts: BenchOptions): Promise<IdlePopulation[]> {
   const target = webhookTarget({
     name: 'idle',
     accountId: ACCOUNTS.idle,
@@ -308,11 +311,12 @@ async function runIdleActors(opts: BenchOptions): Promise<IdleReading[]> {
     secret: WEBHOOK_SECRET,
     replies: tracker,
   });
-  const readings: IdleReading[] = [];
+  const readings: IdlePopulation[] = [];
   let opened = 0;
   for (const size of opts.idleActors) {
     const add = size - opened;
     console.log(`idle actors: opening ${add} more (${size} in all), one message each…`);
+    const actionsBefore = await settledCounts();
     const phase = await drive(
       target,
       {
@@ -326,20 +330,26 @@ async function runIdleActors(opts: BenchOptions): Promise<IdleReading[]> {
       ids,
     );
     await untilNoneRunning(stack, 'messageDeliveryWorkflow', opts.timeoutMs);
+    const opening = actionDelta(actionsBefore, await settledCounts());
     const unanswered = phase.samples.filter((sample) => sample.repliedAt === undefined).length;
     if (unanswered > 0) console.warn(`idle actors: ${unanswered} messages got no reply`);
     opened = size;
     console.log(`idle actors: watching ${size} idle actors for ${opts.idleSeconds} s…`);
-    readings.push(
-      await watchIdle({
+    readings.push({
+      ...(await watchIdle({
         client: stack.client,
         accountId: ACCOUNTS.idle,
         conversationIds: Array.from({ length: size }, (_, i) => i + 1),
         idleSeconds: opts.idleSeconds,
         roles: bridgeRoles,
         workerPids: () => stack.workers.map((worker) => worker.pid),
-      }),
-    );
+      })),
+      // A conversation's first message: the actor's start on top of the delivery.
+      firstMessageActions: round(totalActions(opening) / add, 2),
+      firstMessageActionsByType: Object.fromEntries(
+        Object.entries(opening).map(([type, value]) => [type, round(value / add, 2)]),
+      ),
+    });
   }
   return readings;
 }

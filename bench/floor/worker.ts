@@ -21,7 +21,7 @@ const taskQueue = env('FLOOR_TASK_QUEUE');
 const codePath = env('FLOOR_BUNDLE_PATH');
 const namespace = process.env.FLOOR_NAMESPACE ?? 'default';
 
-Runtime.install({ logger: new DefaultLogger('WARN') });
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 const nativeConnection = await NativeConnection.connect({ address });
 const connection = await Connection.connect({ address });
 const client = new Client({ connection, namespace });
