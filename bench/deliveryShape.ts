@@ -12,16 +12,29 @@ export async function historyShape(
   agentQueue: string,
 ): Promise<HistoryShape> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const shape: HistoryShape = { localActivities: 0, upserts: 0, activitiesByQueue: {}, signals: 0 };
+  const shape: HistoryShape = {
+    patches: 0,
+    localActivities: 0,
+    upserts: 0,
+    activitiesByQueue: {},
+    signals: 0,
+  };
   for (const event of history.events ?? []) {
     switch (event.eventType) {
       case EventType.EVENT_TYPE_MARKER_RECORDED:
         if (event.markerRecordedEventAttributes?.markerName === 'core_local_activity')
           shape.localActivities += 1;
+        if (event.markerRecordedEventAttributes?.markerName === 'core_patch') shape.patches += 1;
         break;
-      case EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-        shape.upserts += 1;
+      case EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
+        const fields =
+          event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ??
+          {};
+        // The SDK's own upsert for a patch is counted with the patch.
+        if (!Object.keys(fields).every((key) => key === 'TemporalChangeVersion'))
+          shape.upserts += 1;
         break;
+      }
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
         shape.signals += 1;
         break;
@@ -42,6 +55,7 @@ export function shapeDifferences(bridge: HistoryShape, floor: HistoryShape): str
   const compare = (what: string, a: number, b: number) => {
     if (a !== b) differences.push(`${what}: bridge ${a}, floor ${b}`);
   };
+  compare('patched() ids', bridge.patches, floor.patches);
   compare('local activities', bridge.localActivities, floor.localActivities);
   compare('search-attribute upserts', bridge.upserts, floor.upserts);
   compare('signals received', bridge.signals, floor.signals);

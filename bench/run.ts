@@ -170,6 +170,7 @@ try {
 
   console.log(`\n${formatReport(options, baseline.result, bridge.result, comparison)}`);
   console.log(formatCosts(costs));
+  shapes.push(...heartbeatDifference(costs));
   if (shapes.length > 0) {
     console.log(
       `\nWARNING: the floor's shape (bench/floor/shape.ts) differs from the bridge delivery:`,
@@ -370,6 +371,24 @@ async function compareShapes(single: Sample[], multi: Sample[] | undefined): Pro
     ...(await check(ACCOUNTS.bridge, single, 1, '1 reply')),
     ...(multi ? await check(ACCOUNTS.multi, multi, MULTI_REPLIES, `${MULTI_REPLIES} replies`) : []),
   ];
+}
+
+/** Heartbeats leave no history event: their actions tell whether the floor beats like the bridge. */
+function heartbeatDifference(costs: PathCost[]): string[] {
+  const type = 'grpc_RecordActivityTaskHeartbeat';
+  const pairs = [
+    ['bridge', 'floor'],
+    [`bridge, ${MULTI_REPLIES} replies`, `floor, ${MULTI_REPLIES} replies`],
+  ] as const;
+  return pairs.flatMap(([bridgePath, floorPath]) => {
+    const bridge = costs.find((cost) => cost.path === bridgePath)?.actionsPerMessageByType;
+    const floor = costs.find((cost) => cost.path === floorPath)?.actionsPerMessageByType;
+    if (!bridge || !floor) return [];
+    const [a, b] = [bridge[type] ?? 0, floor[type] ?? 0];
+    return Math.abs(a - b) > 0.25
+      ? [`${bridgePath}: heartbeat actions per message: bridge ${a}, floor ${b}`]
+      : [];
+  });
 }
 
 /** Polls visibility until no workflow of this type runs (bounded); actors stay open. */

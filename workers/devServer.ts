@@ -93,9 +93,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
   if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   const metricsPort =
-    options.metricsPort === undefined
-      ? undefined
-      : options.metricsPort || (await freePort(host));
+    options.metricsPort === undefined ? undefined : options.metricsPort || (await freePort(host));
   if (metricsPort !== undefined) args.push('--metrics-port', String(metricsPort));
   args.push('--namespace', namespace, '--log-level', options.logLevel ?? 'warn');
   for (const [name, type] of Object.entries(options.searchAttributes ?? {})) {

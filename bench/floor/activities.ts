@@ -9,15 +9,23 @@ export const POSTED_LINE = 'floor posted';
 export function createFloorActivities(client: Client) {
   return {
     floorTyping: (): Promise<void> => Promise.resolve(),
-    floorExchange: async ({ heartbeats, signals }: { heartbeats: number; signals: number }) => {
+    floorExchange: async (input: {
+      heartbeats: number;
+      replies: number;
+      signalsPerReply: number;
+    }) => {
       const context = Context.current();
-      for (let i = 0; i < heartbeats; i++) context.heartbeat(i);
       const workflowId = context.info.workflowExecution?.workflowId;
       if (!workflowId) throw new Error('floorExchange runs inside a workflow');
+      for (let i = 0; i < input.heartbeats; i++) context.heartbeat(i);
       const handle = client.workflow.getHandle(workflowId);
-      for (let i = 0; i < signals; i++) await handle.signal(floorReplySignal, i);
+      for (let reply = 0; reply < input.replies; reply++) {
+        for (let i = 0; i < input.signalsPerReply; i++)
+          await handle.signal(floorReplySignal, reply);
+      }
     },
-    floorPost: (messageId: number, reply: number): Promise<void> => {
+    floorPost: (messageId: number, reply: number, heartbeats: number): Promise<void> => {
+      for (let i = 0; i < heartbeats; i++) Context.current().heartbeat(i);
       process.stdout.write(`${POSTED_LINE} ${messageId} ${reply} ${Date.now()}\n`);
       return Promise.resolve();
     },

@@ -5,12 +5,23 @@
  * warns when they differ.
  */
 export interface DeliveryShape {
+  /**
+   * `patched()` ids a delivery runs through: the SDK records a marker and upserts the
+   * `TemporalChangeVersion` search attribute for each (an upsert action apiece).
+   */
+  patches: number;
   /** Local activities before the exchange (typing on). */
   localActivitiesBefore: number;
   /** Search-attribute upserts before the exchange (status `exchanging`). */
   upsertsBefore: number;
-  /** Heartbeats the exchange (one activity on the agent task queue) sends (the SDK sends the first at once and throttles the rest). */
-  heartbeats: number;
+  /**
+   * Heartbeats the exchange (one activity on the agent task queue) sends: the bridge's beats at
+   * each phase change, but the SDK sends the first at once and throttles the rest. Heartbeats
+   * leave no history event: the benchmark compares the heartbeat actions instead.
+   */
+  exchangeHeartbeats: number;
+  /** Heartbeats each post activity sends (the bridge's records its progress). */
+  postHeartbeats: number;
   /** Signals the exchange sends to the delivery, per agent reply it hands over by signal. */
   signalsPerReply: number;
   /** The last reply comes back in the exchange's result instead of a signal. */
@@ -24,9 +35,11 @@ export interface DeliveryShape {
 }
 
 export const BRIDGE_DELIVERY_SHAPE: DeliveryShape = {
+  patches: 2,
   localActivitiesBefore: 1,
   upsertsBefore: 1,
-  heartbeats: 1,
+  exchangeHeartbeats: 1,
+  postHeartbeats: 1,
   signalsPerReply: 1,
   lastReplyInResult: false,
   postsPerReply: 1,
@@ -36,7 +49,10 @@ export const BRIDGE_DELIVERY_SHAPE: DeliveryShape = {
 
 /** What a delivery's history shows of its shape (heartbeats leave no event). */
 export interface HistoryShape {
+  /** `patched()` markers (each comes with a TemporalChangeVersion upsert). */
+  patches: number;
   localActivities: number;
+  /** Upserts of the workflow's own search attributes (patch upserts apart). */
   upserts: number;
   /** Scheduled activities on the `workflow` and the `agent` task queue. */
   activitiesByQueue: Record<string, number>;
@@ -46,6 +62,7 @@ export interface HistoryShape {
 /** The history counts a floor delivery with this shape and `replies` replies records. */
 export function expectedHistoryShape(shape: DeliveryShape, replies: number): HistoryShape {
   return {
+    patches: shape.patches,
     localActivities: shape.localActivitiesBefore + shape.localActivitiesAfter,
     upserts: shape.upsertsBefore + shape.upsertsAfter,
     activitiesByQueue: {

@@ -8,6 +8,7 @@ import {
   defineSignal,
   executeChild,
   proxyActivities,
+  patched,
   proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
@@ -65,12 +66,17 @@ export async function floorDeliveryWorkflow(message: FloorMessage): Promise<void
   });
   const upsert = (value: string) => upsertSearchAttributes([{ key: status, value }]);
 
+  for (let i = 0; i < shape.patches; i++) patched(`floor-patch-${i}`);
   for (let i = 0; i < shape.localActivitiesBefore; i++) await typing.floorTyping();
   for (let i = 0; i < shape.upsertsBefore; i++) upsert('exchanging');
   const signalled = signalledReplies(shape, replies);
   let exchangeDone = false;
   const exchanged = exchange
-    .floorExchange({ heartbeats: shape.heartbeats, signals: shape.signalsPerReply * signalled })
+    .floorExchange({
+      heartbeats: shape.exchangeHeartbeats,
+      replies: signalled,
+      signalsPerReply: shape.signalsPerReply,
+    })
     .finally(() => {
       exchangeDone = true;
     });
@@ -79,7 +85,8 @@ export async function floorDeliveryWorkflow(message: FloorMessage): Promise<void
     await condition(() =>
       reply < signalled ? received >= (reply + 1) * shape.signalsPerReply : exchangeDone,
     );
-    for (let i = 0; i < shape.postsPerReply; i++) await posts.floorPost(message.messageId, reply);
+    for (let i = 0; i < shape.postsPerReply; i++)
+      await posts.floorPost(message.messageId, reply, shape.postHeartbeats);
   }
   await exchanged;
   for (let i = 0; i < shape.localActivitiesAfter; i++) await typing.floorTyping();
