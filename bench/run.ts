@@ -123,7 +123,7 @@ try {
   };
   const bridgePath: PathUnderTest = {
     target: webhookTarget(webhook('bridge', ACCOUNTS.bridge)),
-    settle: () => untilNoneRunning(stack, 'messageDeliveryWorkflow', options.timeoutMs),
+    settle: () => untilNoDeliveriesRun(stack, options.timeoutMs),
     audit: auditChatwootReplies(stack.chatwoot, ACCOUNTS.bridge, echoReplies),
     roles: bridgeRoles,
     actions: true,
@@ -283,7 +283,7 @@ async function runFloor(opts: BenchOptions) {
         shape: BRIDGE_DELIVERY_SHAPE,
         posts,
       }),
-      settle: () => untilNoneRunning(stack, 'floorDeliveryWorkflow', opts.timeoutMs),
+      settle: () => untilNoneRunning(stack, 'WorkflowType="floorDeliveryWorkflow"', opts.timeoutMs),
       audit: posts.audit(replies),
       roles: () => ({ ...serverRoles(), workers: workers.map((worker) => worker.pid) }),
       actions: true,
@@ -330,7 +330,7 @@ async function runIdleActors(opts: BenchOptions): Promise<IdlePopulation[]> {
       },
       ids,
     );
-    await untilNoneRunning(stack, 'messageDeliveryWorkflow', opts.timeoutMs);
+    await untilNoDeliveriesRun(stack, opts.timeoutMs);
     const opening = actionDelta(actionsBefore, await settledCounts());
     const unanswered = phase.samples.filter((sample) => sample.repliedAt === undefined).length;
     if (unanswered > 0) console.warn(`idle actors: ${unanswered} messages got no reply`);
@@ -391,20 +391,29 @@ function heartbeatDifference(costs: PathCost[]): string[] {
   });
 }
 
-/** Polls visibility until no workflow of this type runs (bounded); actors stay open. */
-async function untilNoneRunning(bench: BenchStack, workflowType: string, timeoutMs: number) {
+/**
+ * The bridge's deliveries are done: nothing runs on its task queue but the conversation actors
+ * (which stay open). By elimination, so a renamed or versioned delivery workflow is waited for too.
+ */
+function untilNoDeliveriesRun(bench: BenchStack, timeoutMs: number) {
+  const queue = `TaskQueue="${bench.config.temporal.taskQueue}"`;
+  return untilNoneRunning(bench, `${queue} AND WorkflowType!="conversationWorkflow"`, timeoutMs);
+}
+
+/** Polls visibility until no workflow matching `filter` runs (bounded). */
+async function untilNoneRunning(bench: BenchStack, filter: string, timeoutMs: number) {
   const deadline = performance.now() + timeoutMs;
-  const query = `WorkflowType="${workflowType}" AND ExecutionStatus="Running"`;
+  const query = `${filter} AND ExecutionStatus="Running"`;
   while (performance.now() < deadline) {
     const { count } = await bench.client.workflow.count(query);
     if (count === 0) return;
     await sleep(250);
   }
-  console.warn(`${workflowType} workflows still running after ${timeoutMs} ms`);
+  console.warn(`workflows (${filter}) still running after ${timeoutMs} ms`);
 }
 
 async function countWorkflows(bench: BenchStack) {
-  const deliveries = `TaskQueue="${bench.config.temporal.taskQueue}" AND WorkflowType="messageDeliveryWorkflow"`;
+  const deliveries = `TaskQueue="${bench.config.temporal.taskQueue}" AND WorkflowType!="conversationWorkflow"`;
   const [total, notDelivered] = await Promise.all([
     bench.client.workflow.count(deliveries),
     bench.client.workflow.count(`${deliveries} AND DeliveryStatus!="delivered"`),
