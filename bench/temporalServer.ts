@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from '@temporalio/client';
 import {
   BRIDGE_SEARCH_ATTRIBUTES,
+  freePort,
   LOW_LATENCY_DYNAMIC_CONFIG,
   startDevServer,
 } from '../workers/devServer.js';
@@ -47,7 +48,7 @@ export async function startBenchTemporal(
     searchAttributes: BRIDGE_SEARCH_ATTRIBUTES,
     // The same server tuning `npm start` uses; experiments may add or override values.
     dynamicConfig: { ...LOW_LATENCY_DYNAMIC_CONFIG, ...dynamicConfig },
-    metricsPort: 0,
+    metricsPort: await freePort(),
   });
   return {
     kind,

@@ -53,10 +53,10 @@ export interface DevServerOptions {
   uiCodecEndpoint?: string;
   /** Default 'warn'. */
   logLevel?: string;
+  /** Serve the server's Prometheus metrics (its `action` counter, …) on this port. */
+  metricsPort?: number;
   /** Receives the server's output lines. Default: discard. */
   log?: (line: string) => void;
-  /** Serve Prometheus metrics (the `action` counter Temporal Cloud bills) on this port; 0: a free port. Default: none. */
-  metricsPort?: number;
 }
 
 export interface DevServer {
@@ -92,9 +92,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   args.push(...(uiPort === undefined ? ['--headless'] : ['--ui-port', String(uiPort)]));
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
   if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
-  const metricsPort =
-    options.metricsPort === undefined ? undefined : options.metricsPort || (await freePort(host));
-  if (metricsPort !== undefined) args.push('--metrics-port', String(metricsPort));
+  if (options.metricsPort !== undefined) args.push('--metrics-port', String(options.metricsPort));
   args.push('--namespace', namespace, '--log-level', options.logLevel ?? 'warn');
   for (const [name, type] of Object.entries(options.searchAttributes ?? {})) {
     args.push('--search-attribute', `${name}=${type}`);
@@ -127,7 +125,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const uiHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const uiUrl = uiPort === undefined ? undefined : `http://${formatHost(uiHost)}:${uiPort}`;
   const metricsUrl =
-    metricsPort === undefined ? undefined : `http://${formatHost(uiHost)}:${metricsPort}/metrics`;
+    options.metricsPort === undefined
+      ? undefined
+      : `http://${formatHost(uiHost)}:${options.metricsPort}/metrics`;
   return { address, uiUrl, namespace, metricsUrl, pid: child.pid, stop };
 }
 
