@@ -1,13 +1,25 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { messageCreatedPayload, signWebhook } from '../sandbox/chatwootWebhooks.js';
-import type { ReplyTracker } from './replyTracker.js';
 
-/** One path under test: where its webhooks go and the account that keeps its replies apart. */
+/** Where replies show up, keyed by their content. */
+export interface Replies {
+  /** Register before sending, so a very fast reply cannot slip past. Resolves with its time. */
+  expect(key: string): Promise<number>;
+  /** performance.now() of the first such reply, if any arrived. */
+  repliedAt(key: string): number | undefined;
+}
+
+/** One path under test: how a message is handed over, and the reply that answers it. */
 export interface Target {
   name: string;
-  webhookUrl: string;
+  /** Keeps this path's conversations and replies apart from the others'. */
   accountId: number;
+  /** Hands one message over, recording its acknowledgement on the sample. */
+  send(sample: Sample): Promise<void>;
+  /** The reply whose arrival answers the message (the last one when there are several). */
+  answeredBy(sample: Sample): string;
+  replies: Replies;
 }
 
 export interface LoadSettings {
@@ -15,9 +27,29 @@ export interface LoadSettings {
   rate: number;
   concurrency: number;
   conversations: number;
+  /** Conversation ids start after this one (idle-actor batches take fresh conversations). */
+  conversationOffset?: number;
   timeoutMs: number;
+}
+
+/** A path fed by signed Chatwoot `message_created` webhooks over real HTTP. */
+export function webhookTarget(options: {
+  name: string;
+  webhookUrl: string;
+  accountId: number;
   inboxId: number;
   secret: string;
+  replies: Replies;
+  /** Default: the echo agent's `echo: <content>`. */
+  answeredBy?: (sample: Sample) => string;
+}): Target {
+  return {
+    name: options.name,
+    accountId: options.accountId,
+    replies: options.replies,
+    answeredBy: options.answeredBy ?? ((sample) => `echo: ${sample.content}`),
+    send: (sample) => sendWebhook(options, sample),
+  };
 }
 
 export interface Sample {
@@ -56,7 +88,6 @@ export class MessageIds {
 export async function drive(
   target: Target,
   settings: LoadSettings,
-  tracker: ReplyTracker,
   ids: MessageIds,
 ): Promise<PhaseResult> {
   const slots = new Semaphore(settings.concurrency);
@@ -75,15 +106,16 @@ export async function drive(
     const messageId = ids.take();
     const sample: Sample = {
       messageId,
-      conversationId: (messageId % settings.conversations) + 1,
+      conversationId: (settings.conversationOffset ?? 0) + (messageId % settings.conversations) + 1,
       content: `bench ${target.name} message ${messageId}`,
       sentAt: 0,
     };
     samples.push(sample);
-    const reply = tracker.expect(`echo: ${sample.content}`);
+    const reply = target.replies.expect(target.answeredBy(sample));
     replies.push(reply);
     inFlight.push(
-      send(target, settings, sample)
+      target
+        .send(sample)
         .then(() => withTimeout(reply, settings.timeoutMs))
         .finally(() => slots.release()),
     );
@@ -92,16 +124,20 @@ export async function drive(
   await Promise.all(inFlight);
   // Messages whose slot timed out early may still answer until the shared deadline.
   await withTimeout(Promise.all(replies), lastSentAt + settings.timeoutMs - performance.now());
-  for (const sample of samples) sample.repliedAt = tracker.repliedAt(`echo: ${sample.content}`);
+  for (const sample of samples)
+    sample.repliedAt = target.replies.repliedAt(target.answeredBy(sample));
   return { samples, startedAt, lastSentAt };
 }
 
-async function send(target: Target, settings: LoadSettings, sample: Sample): Promise<void> {
+async function sendWebhook(
+  target: { webhookUrl: string; accountId: number; inboxId: number; secret: string },
+  sample: Sample,
+): Promise<void> {
   const body = JSON.stringify(
     messageCreatedPayload({
       accountId: target.accountId,
       conversationId: sample.conversationId,
-      inboxId: settings.inboxId,
+      inboxId: target.inboxId,
       messageId: sample.messageId,
       content: sample.content,
     }),
@@ -110,7 +146,7 @@ async function send(target: Target, settings: LoadSettings, sample: Sample): Pro
   try {
     const response = await fetch(target.webhookUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...signWebhook(body, settings.secret) },
+      headers: { 'content-type': 'application/json', ...signWebhook(body, target.secret) },
       body,
     });
     await response.arrayBuffer();

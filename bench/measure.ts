@@ -1,9 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { bridgeMarkerOf } from '../chatwoot/sourceId.js';
 import type { FakeChatwoot } from '../sandbox/fakeChatwoot.js';
 import type { PhaseResult, Sample } from './loadGenerator.js';
+import { readProcTable, treeCpuMs } from './processTree.js';
 import { round, summarize, type LatencySummary } from './stats.js';
 
 export interface PathResult {
@@ -32,8 +32,10 @@ export interface PathResult {
   machineCpuPercent: number;
   /** This process's CPU time (all threads) over wall time, in % of one core. */
   processCpuPercent: number;
-  /** Same for this process's children, i.e. the Temporal dev server (Linux only). */
-  childCpuPercent: number;
+  /** CPU ms each process (tree) used during the measured phase: server, API, workers… (Linux). */
+  cpuMs: Record<string, number>;
+  /** The same per measured message. */
+  cpuMsPerMessage: Record<string, number>;
   /** Main-thread event-loop lag beyond the sampling interval. */
   eventLoopLagMs: { p50: number; p99: number; max: number };
   /** 1-minute load average at the end of the phase: other tenants show up here. */
@@ -41,14 +43,26 @@ export interface PathResult {
 }
 
 const LOOP_RESOLUTION_MS = 10;
-/** Linux USER_HZ; /proc reports CPU times in these ticks. */
-const CLOCK_TICKS_PER_S = 100;
+
+/** Root pids of the processes whose CPU a phase reports, by role (`server`, `api`, `workers`…). */
+export type ProcessRoles = () => Record<string, Array<number | undefined>>;
+
+/** CPU ms per role so far: the sum of each root's process tree, `bench` for this process. */
+function roleCpuMs(roles: ProcessRoles): Record<string, number> {
+  const table = readProcTable();
+  const own = process.cpuUsage();
+  const readings: Record<string, number> = { bench: (own.user + own.system) / 1000 };
+  for (const [role, pids] of Object.entries(roles())) {
+    readings[role] = pids.reduce((sum: number, pid) => sum + treeCpuMs(pid, table), 0);
+  }
+  return readings;
+}
 
 /** CPU and event-loop readings over one phase. */
-export function startProbe() {
+export function startProbe(roles: ProcessRoles = () => ({})) {
   const cpusBefore = cpuTimes();
   const processBefore = process.cpuUsage();
-  const childrenBefore = childCpuSeconds();
+  const rolesBefore = roleCpuMs(roles);
   const wallBefore = performance.now();
   const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loop.enable();
@@ -63,7 +77,12 @@ export function startProbe() {
     return {
       machineCpuPercent: round(total ? (100 * (cpus.busy - cpusBefore.busy)) / total : NaN, 1),
       processCpuPercent: round((100 * (used.user + used.system)) / 1000 / wallMs, 1),
-      childCpuPercent: round((100_000 * (childCpuSeconds() - childrenBefore)) / wallMs, 1),
+      cpuMs: Object.fromEntries(
+        Object.entries(roleCpuMs(roles)).map(([role, ms]) => [
+          role,
+          round(ms - (rolesBefore[role] ?? NaN), 0),
+        ]),
+      ),
       eventLoopLagMs: {
         p50: lag(loop.percentile(50)),
         p99: lag(loop.percentile(99)),
@@ -72,29 +91,6 @@ export function startProbe() {
       loadAverage: round(os.loadavg()[0] ?? NaN),
     };
   };
-}
-
-/** utime + stime of this process's direct children, from /proc; NaN elsewhere. */
-function childCpuSeconds(): number {
-  try {
-    let ticks = 0;
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      } catch {
-        continue; // exited while we looked
-      }
-      // Fields after the parenthesised command: state ppid … utime(14) stime(15).
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) !== process.pid) continue;
-      ticks += Number(fields[11]) + Number(fields[12]);
-    }
-    return ticks / CLOCK_TICKS_PER_S;
-  } catch {
-    return NaN;
-  }
 }
 
 export type ProbeReading = ReturnType<ReturnType<typeof startProbe>>;
@@ -113,9 +109,8 @@ function cpuTimes(): { busy: number; total: number } {
 /** Latency and throughput from the measured phase; loss and duplicates over every message sent. */
 export function evaluate(
   name: string,
-  accountId: number,
   phases: { warmup: PhaseResult; measured: PhaseResult },
-  chatwoot: FakeChatwoot,
+  audit: (samples: Sample[]) => ReplyAudit,
   probe: ProbeReading,
 ): PathResult {
   const { measured } = phases;
@@ -125,7 +120,6 @@ export function evaluate(
   );
   const lastReply = Math.max(...replied.map((sample) => sample.repliedAt));
   const durationMs = replied.length ? lastReply - measured.startedAt : NaN;
-  const audit = auditReplies(chatwoot, accountId, all);
 
   return {
     name,
@@ -136,27 +130,61 @@ export function evaluate(
     latencyMs: rounded(summarize(replied.map((sample) => sample.repliedAt - sample.sentAt))),
     ackMs: rounded(summarize(measured.samples.map((sample) => sample.ackMs ?? NaN))),
     lost: all.filter((sample) => sample.repliedAt === undefined).length,
-    ...audit,
+    ...audit(all),
     httpErrors: all.filter(
       (sample) => sample.httpError !== undefined || (sample.httpStatus ?? 0) >= 300,
     ).length,
     ...probe,
+    cpuMsPerMessage: Object.fromEntries(
+      Object.entries(probe.cpuMs).map(([role, ms]) => [role, round(ms / measured.samples.length)]),
+    ),
   };
 }
 
-/** Reads what the fake Chatwoot stored for this path's account. */
-function auditReplies(chatwoot: FakeChatwoot, accountId: number, samples: Sample[]) {
-  const stored = chatwoot
-    .allMessages()
-    .filter((message) => message.account_id === accountId && message.message_type === 'outgoing');
-  const byContent = countBy(stored.map((message) => message.content));
-  const byMarker = countBy(stored.flatMap((message) => bridgeMarkerOf(message) ?? []));
-  const expected = new Set(samples.map((sample) => `echo: ${sample.content}`));
+export interface ReplyAudit {
+  /** Sent messages with one of their replies stored more than once. */
+  duplicated: number;
+  /** Bridge markers stored more than once. */
+  duplicateMarkers: number;
+  /** Stored replies matching no sent message. */
+  unexpected: number;
+}
+
+/** Reads what the fake Chatwoot stored for one account: every expected reply exactly once. */
+export function auditChatwootReplies(
+  chatwoot: FakeChatwoot,
+  accountId: number,
+  expectedReplies: (sample: Sample) => string[],
+) {
+  return (samples: Sample[]): ReplyAudit => {
+    const stored = chatwoot
+      .allMessages()
+      .filter((message) => message.account_id === accountId && message.message_type === 'outgoing');
+    return auditStored(
+      stored.map((message) => message.content),
+      stored.flatMap((message) => bridgeMarkerOf(message) ?? []),
+      samples,
+      expectedReplies,
+    );
+  };
+}
+
+/** Duplicates and strays among stored reply keys (contents, markers). */
+export function auditStored(
+  contents: string[],
+  markers: string[],
+  samples: Sample[],
+  expectedReplies: (sample: Sample) => string[],
+): ReplyAudit {
+  const byContent = countBy(contents);
+  const byMarker = countBy(markers);
+  const expected = new Set(samples.flatMap(expectedReplies));
   return {
-    duplicated: samples.filter((sample) => (byContent.get(`echo: ${sample.content}`) ?? 0) > 1)
-      .length,
+    duplicated: samples.filter((sample) =>
+      expectedReplies(sample).some((reply) => (byContent.get(reply) ?? 0) > 1),
+    ).length,
     duplicateMarkers: [...byMarker.values()].filter((count) => count > 1).length,
-    unexpected: stored.filter((message) => !expected.has(message.content)).length,
+    unexpected: contents.filter((content) => !expected.has(content)).length,
   };
 }
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { WorkerOptions } from '@temporalio/worker';
+import type { ServerKind } from './temporalServer.js';
 
 export interface BenchOptions {
   /** Measured messages per path. */
@@ -13,10 +13,21 @@ export interface BenchOptions {
   warmup: number;
   /** After the last send, how long a reply may still take before its message counts as lost. */
   timeoutMs: number;
-  /** Experiments only: merged into `Worker.create` options. */
-  workerOptions: Partial<WorkerOptions>;
-  /** Dev server `--dynamic-config-value` entries added to (or overriding) the embedded server's tuning. */
+  /** Experiments only: merged (deeply) into the bridge's configuration file. */
+  config: Record<string, unknown>;
+  /** Temporal dynamic config values over the server's tuning (dev: `--dynamic-config-value`). */
   dynamicConfig: Record<string, string | number | boolean>;
+  server: ServerKind;
+  /** Bridge (and floor) worker processes. */
+  workers: number;
+  /** Messages of the phase whose agent sends several replies (0: no such phase). */
+  multiMessages: number;
+  /** Run Temporal's floor (bench/floor/) with the same load. */
+  floor: boolean;
+  /** Idle conversation actors to open and watch, in increasing order (empty: none). */
+  idleActors: number[];
+  /** How long each idle population is watched. */
+  idleSeconds: number;
 }
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -26,8 +37,14 @@ const USAGE = `Usage: npm run bench -- [options]
   --conversations K   distinct conversations (default 50)
   --warmup W          unmeasured messages per path first (default 20)
   --timeout MS        wait for replies after the last send (default 30000)
-  --worker-options J  JSON merged into Worker.create options (experiments)
-  --dynamic-config J  JSON of dev server dynamic config values, over npm start's tuning`;
+  --server dev|cluster  Temporal dev server, or 1.29.1 on PostgreSQL as test:cluster (default dev)
+  --workers N         worker processes, for the bridge and for the floor (default 1)
+  --multi-messages M  messages of the 3-reply phase, 0 = skip (default 100)
+  --no-floor          skip Temporal's floor (same shape, do-nothing activities)
+  --idle-actors N,M   open N idle conversation actors and watch them, then grow to M… (default none)
+  --idle-seconds S    how long each idle population is watched (default 60)
+  --config J          JSON merged into the bridge's configuration file (experiments)
+  --dynamic-config J  JSON of Temporal dynamic config values, over the server's tuning`;
 
 export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptions {
   const { values } = parseArgs({
@@ -40,8 +57,14 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
       conversations: { type: 'string', default: '50' },
       warmup: { type: 'string', default: '20' },
       timeout: { type: 'string', default: '30000' },
-      'worker-options': { type: 'string', default: '{}' },
+      config: { type: 'string', default: '{}' },
       'dynamic-config': { type: 'string', default: '{}' },
+      server: { type: 'string', default: 'dev' },
+      workers: { type: 'string', default: '1' },
+      'multi-messages': { type: 'string', default: '100' },
+      'no-floor': { type: 'boolean', default: false },
+      'idle-actors': { type: 'string', default: '' },
+      'idle-seconds': { type: 'string', default: '60' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -56,12 +79,33 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
     conversations: count('conversations', values.conversations, 1),
     warmup: count('warmup', values.warmup, 0),
     timeoutMs: count('timeout', values.timeout, 1),
-    workerOptions: jsonObject('worker-options', values['worker-options']),
+    config: jsonObject('config', values.config),
     dynamicConfig: jsonObject('dynamic-config', values['dynamic-config']) as Record<
       string,
       string | number | boolean
     >,
+    server: serverKind(values.server),
+    workers: count('workers', values.workers, 1),
+    multiMessages: count('multi-messages', values['multi-messages'], 0),
+    floor: !values['no-floor'],
+    idleActors: idleActors(values['idle-actors']),
+    idleSeconds: count('idle-seconds', values['idle-seconds'], 1),
   };
+}
+
+function serverKind(raw: string): ServerKind {
+  if (raw === 'dev' || raw === 'cluster') return raw;
+  throw new Error(`--server must be "dev" or "cluster", got "${raw}"\n${USAGE}`);
+}
+
+/** "100,10000" → [100, 10000]: each population grows from the one before. */
+function idleActors(raw: string): number[] {
+  if (raw === '') return [];
+  const counts = raw.split(',').map((part) => count('idle-actors', part.trim(), 1));
+  if (counts.some((value, i) => i > 0 && value <= (counts[i - 1] as number))) {
+    throw new Error(`--idle-actors must increase (e.g. 100,10000), got "${raw}"`);
+  }
+  return counts;
 }
 
 function count(name: string, raw: string, min: number): number {

@@ -67,6 +67,10 @@ export interface DevServer {
   address: string;
   uiUrl?: string;
   namespace: string;
+  /** The server's Prometheus endpoint, when started with `metricsPort`. */
+  metricsUrl?: string;
+  /** The server process (benchmarks read its CPU time). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -123,7 +127,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 
   const uiHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const uiUrl = uiPort === undefined ? undefined : `http://${formatHost(uiHost)}:${uiPort}`;
-  return { address, uiUrl, namespace, stop };
+  const metricsUrl =
+    options.metricsPort === undefined
+      ? undefined
+      : `http://${formatHost(uiHost)}:${options.metricsPort}/metrics`;
+  return { address, uiUrl, namespace, metricsUrl, pid: child.pid, stop };
 }
 
 /**

@@ -16,6 +16,8 @@ export interface Postgres {
   port: number;
   /** A superuser with trust authentication on loopback. */
   user: string;
+  /** The postmaster's process id (its first line of postmaster.pid), while it runs. */
+  pid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -91,7 +93,14 @@ export async function startPostgres(
     await pg('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']).catch(() => {});
     rmSync(root, { recursive: true, force: true });
   };
-  return { host: '127.0.0.1', port, user, stop };
+  const pid = () => {
+    try {
+      return Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    } catch {
+      return undefined; // stopped
+    }
+  };
+  return { host: '127.0.0.1', port, user, pid, stop };
 }
 
 /** Uid and gid of a system user, read from /etc/passwd (called once at start-up). */

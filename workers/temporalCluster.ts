@@ -58,6 +58,8 @@ export interface TemporalCluster {
   connectionOptions: ConnectionOptions;
   /** The server's Prometheus endpoint (the `action` counter Temporal Cloud bills lives here). */
   metricsUrl: string;
+  /** Process ids of the server and of PostgreSQL's postmaster (benchmarks read their CPU time). */
+  pids(): { server?: number; postgres?: number };
   /** Stops the server, keeping PostgreSQL: a restart finds its history again. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -121,6 +123,7 @@ export async function startTemporalCluster(
       namespace,
       connectionOptions,
       metricsUrl: `http://127.0.0.1:${ports.metrics}/metrics`,
+      pids: () => ({ server: server.pid, postgres: postgres.pid() }),
       async restart() {
         await stopServer();
         server = spawnServer(binaries.server, root, log);
@@ -337,6 +340,7 @@ function spawnServer(binary: string, root: string, log: (line: string) => void) 
   });
   exited.catch(() => {});
   return {
+    pid: child.pid,
     exited,
     async stop() {
       process.off('exit', killOnExit);

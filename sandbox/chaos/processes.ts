@@ -52,6 +52,11 @@ export class BridgeProcess {
     return this.options.name;
   }
 
+  /** The running process's id (benchmarks read its CPU time and memory). */
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
+  }
+
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && !this.child.signalCode;
   }
