@@ -35,16 +35,16 @@ export interface DeliveryShape {
 }
 
 export const BRIDGE_DELIVERY_SHAPE: DeliveryShape = {
-  patches: 2,
-  localActivitiesBefore: 1,
-  upsertsBefore: 1,
-  exchangeHeartbeats: 1,
-  postHeartbeats: 1,
+  patches: 0,
+  localActivitiesBefore: 0,
+  upsertsBefore: 0,
+  exchangeHeartbeats: 0,
+  postHeartbeats: 0,
   signalsPerReply: 1,
-  lastReplyInResult: false,
+  lastReplyInResult: true,
   postsPerReply: 1,
-  localActivitiesAfter: 1,
-  upsertsAfter: 1,
+  localActivitiesAfter: 0,
+  upsertsAfter: 0,
 };
 
 /** What a delivery's history shows of its shape (heartbeats leave no event). */
