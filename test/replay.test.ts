@@ -51,7 +51,12 @@ describe('replay of recorded histories', () => {
 
   it('the newest capture has a history of every workflow type the worker runs', () => {
     const types = new Set(newestFiles.map(({ history }) => workflowType(history)));
-    expect([...types].sort()).toEqual(Object.keys(bridgeWorkflows).sort());
+    // Kept only so the runs it recorded replay: nothing starts it now, older captures hold it.
+    const retired = new Set(['messageDeliveryWorkflow']);
+    const started = Object.keys(bridgeWorkflows).filter((type) => !retired.has(type));
+    expect([...types].sort()).toEqual(started.sort());
+    const recorded = new Set(histories.map(({ history }) => workflowType(history)));
+    for (const type of retired) expect(recorded, type).toContain(type);
   });
 
   it('the newest capture covers the cases an upgrade must not break', () => {
