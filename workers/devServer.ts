@@ -32,7 +32,9 @@ export const LOW_LATENCY_DYNAMIC_CONFIG = {
   // The dev server rereads search attributes from its database on every visibility read so that
   // ones added at run time show at once; the bridge registers its own at start (--search-attribute).
   'system.forceSearchAttributesCacheRefreshOnRead': false,
-} as const satisfies Record<string, number | boolean>;
+  // A timer fires up to this late (default 1 s): the actor's 300 ms reorder window took a second.
+  'history.timerProcessorMaxTimeShift': '10ms',
+} as const satisfies Record<string, number | boolean | string>;
 
 export interface DevServerOptions {
   /** Default: `await ensureTemporalCli()`. */

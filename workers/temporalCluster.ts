@@ -304,6 +304,8 @@ export const CLUSTER_DYNAMIC_CONFIG = {
   'frontend.enableExecuteMultiOperation': true,
   'frontend.workerVersioningWorkflowAPIs': true,
   'system.enableEagerWorkflowStart': true,
+  // Timers fire on time instead of up to a second late (the actor's 300 ms reorder window).
+  'history.timerProcessorMaxTimeShift': '10ms',
 } as const satisfies Record<string, boolean | number | string>;
 
 function spawnServer(binary: string, root: string, log: (line: string) => void) {
