@@ -43,6 +43,7 @@ const ACCOUNT_ID = 1;
 const WEBHOOK_SECRET = 'demo-webhook-secret';
 const API_KEY = 'demo-api-key-change-me';
 const CHATWOOT_TOKEN = 'demo-chatwoot-token';
+const CHATWOOT_USER_TOKEN = 'demo-chatwoot-user-token';
 const HOST = '127.0.0.1';
 const RESULT_TIMEOUT_MS = 60_000;
 
@@ -54,9 +55,13 @@ const SAMPLES = [
   { conversationId: 101, inboxId: 1, content: 'Hi, where is my order #1234?' },
   { conversationId: 102, inboxId: 2, content: 'Can you explain your pricing plans?' },
   { conversationId: 103, inboxId: 1, content: 'Do you ship to Canada?' },
-  // Inbox 4: an agent that answers with a file (README "Files in agent replies").
+  // Inbox 5: an agent that answers with a file (README "Files in agent replies").
   { conversationId: 105, inboxId: 5, content: 'Can I have a receipt for order #1234?' },
+  // Inbox 6: an agent that labels the conversation (README "Agent actions").
+  { conversationId: 106, inboxId: 6, content: 'I would like to upgrade to the premium plan.' },
 ];
+/** The action the concierge agent asks for with its reply (allowed by its `allowedActions`). */
+const LABEL_ACTION = { type: 'add_labels', labels: ['premium'] };
 const PROACTIVE = {
   inboxId: 3,
   contact: { email: 'jane@example.com', name: 'Jane Doe' },
@@ -125,6 +130,8 @@ async function run(): Promise<void> {
       host: HOST,
       port: port('chatwoot-port'),
       apiAccessToken: CHATWOOT_TOKEN,
+      // Labels take a user's token in Chatwoot (README "Agent actions").
+      userApiAccessToken: CHATWOOT_USER_TOKEN,
       inboxes: [1, 2, 3],
     }),
     startMockAgent({ host: HOST, port: port('agent-port'), agentId: 'demo' }),
@@ -134,9 +141,16 @@ async function run(): Promise<void> {
     () => chatwoot.close(),
     () => agents.close(),
   );
+  // Chatwoot keeps only labels the account has created.
+  chatwoot.conversationActions.defineLabels(ACCOUNT_ID, LABEL_ACTION.labels);
 
   const config = parseConfig({
-    chatwoot: { baseUrl: chatwoot.url, apiAccessToken: CHATWOOT_TOKEN, accountId: ACCOUNT_ID },
+    chatwoot: {
+      baseUrl: chatwoot.url,
+      apiAccessToken: CHATWOOT_TOKEN,
+      actionsApiAccessToken: CHATWOOT_USER_TOKEN,
+      accountId: ACCOUNT_ID,
+    },
     webhook: { secrets: [WEBHOOK_SECRET] },
     api: { keys: [API_KEY] },
     agents: [
@@ -144,12 +158,19 @@ async function run(): Promise<void> {
       { id: 'storyteller', transport: 'ws', url: agents.url('multi?count=3&delayMs=400') },
       { id: 'clerk', transport: 'ws', url: agents.url('receipt') },
       { id: 'picker', transport: 'ws', url: agents.url('rich?kind=select') },
+      {
+        id: 'concierge',
+        transport: 'ws',
+        url: agents.url(`actions?actions=${encodeURIComponent(JSON.stringify([LABEL_ACTION]))}`),
+        allowedActions: ['add_labels'],
+      },
     ],
     routes: [
       { inboxId: 1, agentId: 'echo' },
       { inboxId: 2, agentId: 'storyteller' },
       { inboxId: 5, agentId: 'clerk' },
       { inboxId: RICH_SAMPLE.inboxId, agentId: 'picker' },
+      { inboxId: 6, agentId: 'concierge' },
     ],
     http: { host: HOST, port: port('api-port') },
     temporal: { address: devServer.address },
@@ -243,6 +264,11 @@ chatwoot-bridge demo
         );
       }
     }
+    for (const action of report.actions ?? []) {
+      console.log(`  action:   ${action.summary ?? action.type}: ${action.status}`);
+    }
+    const { labels } = chatwoot.conversationActions.state(ACCOUNT_ID, delivery.conversationId);
+    if (labels.length > 0) console.log(`  labels:   ${labels.join(', ')}`);
     console.log(`  workflow: ${delivery.workflowId}`);
     console.log(`            ${uiLink(delivery.workflowId)}\n`);
   }

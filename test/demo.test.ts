@@ -53,7 +53,9 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(
       /posted: {3}Here is your receipt\.\n {2}file: {5}receipt\.txt \(text\/plain, \d+ bytes\)/,
     );
-    expect(links).toHaveLength(7);
+    // A label set by the agent's action.
+    expect(stdout).toMatch(/action: {3}add labels premium: done\n {2}labels: {3}premium/);
+    expect(links).toHaveLength(8);
     expect(links?.at(-1)).toMatch(/\/workflows\/proactive%3A1%3Ademo-\d+$/);
   }, 120_000);
 });
