@@ -139,7 +139,19 @@ function classifyMessage(payload: unknown, config: BridgeConfig): WebhookDecisio
     // No turn, so no delivery workflow to name.
     return { kind: 'customer_turn', target, signal: { ...signal, humanRequest } };
   }
-  // Merged turns run under their newest message's id; single ones under their own.
+  return customerTurn(target, signal, route, message.id);
+}
+
+/**
+ * A customer turn for the actor. Merged turns run under their newest message's id, so only a
+ * single one can name its delivery workflow now.
+ */
+export function customerTurn(
+  target: ConversationTarget,
+  signal: CustomerMessageEvent,
+  route: { debounce?: unknown; abortOnNewer: boolean },
+  messageId: number,
+): WebhookDecision {
   const merges = route.debounce !== undefined || route.abortOnNewer;
   return {
     kind: 'customer_turn',
@@ -147,7 +159,7 @@ function classifyMessage(payload: unknown, config: BridgeConfig): WebhookDecisio
     signal,
     ...(merges
       ? {}
-      : { workflowId: messageWorkflowId(target.accountId, target.conversationId, message.id) }),
+      : { workflowId: messageWorkflowId(target.accountId, target.conversationId, messageId) }),
   };
 }
 

@@ -1,8 +1,13 @@
 import { routeSettings } from '../api/deliveries.js';
 import type { BridgeConfig } from '../config/schema.js';
 import { matchRoute, routingFacts } from '../routing/matchRoute.js';
-import { messageWorkflowId, type SubmittedAnswer } from '../workflows/shared.js';
-import type { ConversationTarget, CustomerMessageEvent, WebhookDecision } from './events.js';
+import type { SubmittedAnswer } from '../workflows/shared.js';
+import {
+  customerTurn,
+  type ConversationTarget,
+  type CustomerMessageEvent,
+  type WebhookDecision,
+} from './events.js';
 import { conversationFacts } from './ownership.js';
 import { isBridgeMessage } from './sourceId.js';
 import { inboxIdOf, messageCreatedSchema, type MessageCreatedWebhook } from './webhookSchema.js';
@@ -62,15 +67,7 @@ export function classifyMessageUpdate(payload: unknown, config: BridgeConfig): W
     },
     conversation: conversationFacts(message.conversation, config.conversation.botAssigneeIds),
   };
-  const merges = route.debounce !== undefined || route.abortOnNewer;
-  return {
-    kind: 'customer_turn',
-    target,
-    signal,
-    ...(merges
-      ? {}
-      : { workflowId: messageWorkflowId(target.accountId, target.conversationId, message.id) }),
-  };
+  return customerTurn(target, signal, route, message.id);
 }
 
 /** The answer as the agent reads it: `Selected: Blue`, `Form: name=Ada, email=ada@example.com`. */

@@ -210,17 +210,7 @@ chatwoot-bridge demo
         messageId: 5_000 + index,
         ...sample,
       });
-      const body = JSON.stringify(payload);
-      const response = await fetch(`${apiUrl}/webhook/chatwoot`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...signWebhook(body, WEBHOOK_SECRET) },
-        body,
-      });
-      const json = (await response.json()) as { workflowId?: string };
-      if (!response.ok || !json.workflowId) {
-        throw new Error(`webhook answered ${response.status}: ${JSON.stringify(json)}`);
-      }
-      return { ...sample, workflowId: json.workflowId };
+      return { ...sample, workflowId: await sendWebhook(apiUrl, payload) };
     }),
   );
 
@@ -339,19 +329,7 @@ async function showButtonsAndChoice({
   uiLink: (workflowId: string) => string;
 }): Promise<void> {
   const { conversationId, inboxId } = RICH_SAMPLE;
-  const post = async (payload: Record<string, unknown>) => {
-    const body = JSON.stringify(payload);
-    const response = await fetch(`${apiUrl}/webhook/chatwoot`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...signWebhook(body, WEBHOOK_SECRET) },
-      body,
-    });
-    const json = (await response.json()) as { workflowId?: string };
-    if (!response.ok || !json.workflowId) {
-      throw new Error(`webhook answered ${response.status}: ${JSON.stringify(json)}`);
-    }
-    return json.workflowId;
-  };
+  const post = (payload: Record<string, unknown>) => sendWebhook(apiUrl, payload);
   const asked = await post(
     messageCreatedPayload({ accountId: ACCOUNT_ID, messageId: 5_100, ...RICH_SAMPLE }),
   );
@@ -391,4 +369,19 @@ async function showButtonsAndChoice({
   }
   console.log(`  workflow: ${answer}`);
   console.log(`            ${uiLink(answer)}\n`);
+}
+
+/** Posts a signed webhook to the bridge; the delivery workflow it names. */
+async function sendWebhook(apiUrl: string, payload: Record<string, unknown>): Promise<string> {
+  const body = JSON.stringify(payload);
+  const response = await fetch(`${apiUrl}/webhook/chatwoot`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...signWebhook(body, WEBHOOK_SECRET) },
+    body,
+  });
+  const json = (await response.json()) as { workflowId?: string };
+  if (!response.ok || !json.workflowId) {
+    throw new Error(`webhook answered ${response.status}: ${JSON.stringify(json)}`);
+  }
+  return json.workflowId;
 }
