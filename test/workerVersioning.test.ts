@@ -117,24 +117,38 @@ const temporalCli = async (...args: string[]) =>
     'json',
   ]);
 
-/** The distinct task queues a version's workers poll. */
+/** The task queues a version's workers poll, each with its type (workflow or activity). */
 async function versionQueues(stack: Stack, deploymentName: string, buildId: string) {
   const { workerDeploymentVersionInfo } =
     await stack.temporal.connection.workflowService.describeWorkerDeploymentVersion({
       namespace: stack.config.temporal.namespace,
       deploymentVersion: { deploymentName, buildId },
     });
-  // One entry per task queue type: the main queue serves workflows and activities.
-  const names = (workerDeploymentVersionInfo?.taskQueueInfos ?? []).map(({ name }) => name);
-  return [...new Set(names)].sort();
+  const entries = (workerDeploymentVersionInfo?.taskQueueInfos ?? []).map(
+    ({ name, type }) => `${name}:${taskQueueTypeName(type)}`,
+  );
+  return [...new Set(entries)].sort();
 }
 
-/** What an operator does once the new workers poll (README "Changing workflow code safely"). */
+const taskQueueTypeName = (type: number | null | undefined) =>
+  type === 1 ? 'workflow' : type === 2 ? 'activity' : `type-${type}`;
+
+/**
+ * What an operator does once the new workers poll (README "Changing workflow code safely").
+ * The server refuses a version that lacks a queue type the current one has, and a queue's
+ * workflow and activity pollers register separately, so wait for every pair.
+ */
 async function makeCurrent(stack: Stack, deploymentName: string, buildId: string) {
   const { taskQueue } = stack.config.temporal;
   await expect
     .poll(() => versionQueues(stack, deploymentName, buildId).catch(() => []), { timeout: 20_000 })
-    .toEqual([taskQueue, agentTaskQueue(taskQueue)].sort());
+    .toEqual(
+      [
+        `${taskQueue}:workflow`,
+        `${taskQueue}:activity`,
+        `${agentTaskQueue(taskQueue)}:activity`,
+      ].sort(),
+    );
   await temporalCli(
     'worker',
     'deployment',
