@@ -6,6 +6,8 @@ import { runAgentExchange } from '../agents/registry.js';
 import { turnFromMessage } from '../agents/turn.js';
 import type { AgentLookup } from '../config/live.js';
 import type { ChatwootClient } from '../chatwoot/client.js';
+import { plainReplyText } from '../workflows/replyPosts.js';
+import type { SolePostOutcome } from './chatwoot.js';
 import type { ConnectionPhase } from '../machines/connection.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
 import {
@@ -35,6 +37,11 @@ export interface AgentExchangeInput {
    * the workflow does not spend two local-activity markers on it (messageDeliveryV2Workflow).
    */
   manageTyping?: boolean;
+  /**
+   * When the attempt's one and only reply is plain text, the exchange posts it itself under this
+   * marker, as `createMessage`'s first attempt would: one activity (a billed action) less.
+   */
+  postSoleReply?: { sourceId: string; splitRepliesAtChars?: number };
 }
 
 export interface AgentExchangeDeps {
@@ -48,7 +55,15 @@ export interface AgentExchangeDeps {
   metrics?: WorkerMetrics;
   /** The bridge's workflow task queue, where the agent lease workflows run. */
   workflowTaskQueue: string;
+  /** Posts a sole plain reply (`postSoleReply`); unset: the workflow posts every reply. */
+  soleReplyPoster?: (
+    input: ConversationRefLike & { content: string; sourceId: string },
+  ) => Promise<SolePostOutcome>;
+  /** The Chatwoot client's timeout per request. */
+  chatwootRequestTimeoutMs?: number;
 }
+
+type ConversationRefLike = { accountId: number; conversationId: number };
 
 export function createAgentExchangeActivity({
   agents,
@@ -56,6 +71,8 @@ export function createAgentExchangeActivity({
   chatwoot,
   metrics,
   workflowTaskQueue,
+  soleReplyPoster,
+  chatwootRequestTimeoutMs = 0,
 }: AgentExchangeDeps) {
   return {
     async agentExchange(input: AgentExchangeInput): Promise<ExchangeResult> {
@@ -118,7 +135,46 @@ export function createAgentExchangeActivity({
         relayTyping(true);
       };
 
+      /**
+       * The attempt's only reply, when plain, posted here. Only while the server cannot have
+       * given this attempt up (its heartbeat timeout counted from the schedule, as if no
+       * heartbeat had arrived): a create sent later could race the next attempt's own post.
+       */
+      const postSoleReply = async (
+        received: AgentReply[],
+        signals: number,
+      ): Promise<ExchangeResult['soleReply']> => {
+        const sole = received[0];
+        const asked = input.postSoleReply;
+        if (!asked || !soleReplyPoster || !sole || received.length !== 1 || signals > 0) return;
+        if (sole.index !== 0 || input.skipReplies !== 0) return;
+        const content = plainReplyText(sole, asked.splitRepliesAtChars);
+        const { info } = context;
+        const givenUpAt =
+          info.currentAttemptScheduledTimestampMs +
+          Math.min(info.heartbeatTimeoutMs || Infinity, info.startToCloseTimeoutMs);
+        if (content === undefined || context.cancellationSignal.aborted) return;
+        if (Date.now() + chatwootRequestTimeoutMs >= givenUpAt) return;
+        const sentAtMs = Date.now();
+        const outcome = await soleReplyPoster({
+          accountId: input.message.accountId,
+          conversationId: input.message.conversationId,
+          content,
+          sourceId: asked.sourceId,
+        });
+        if (outcome.posted) return { index: 0, chatwootMessageId: outcome.chatwootMessageId };
+        logger.warn('posting the reply from the exchange failed; the workflow posts it', {
+          error: outcome.error,
+        });
+        return {
+          index: 0,
+          error: outcome.error,
+          ...(outcome.answered ? {} : { uncertainCreate: { sentAtMs, untilMs: Date.now() } }),
+        };
+      };
+
       const replies: AgentReply[] = [];
+      let signalled = 0;
       let resultBytes = 0;
       const startedAt = performance.now();
       let outcome = 'error'; // until the exchange returns
@@ -161,7 +217,10 @@ export function createAgentExchangeActivity({
               const fitsResult = resultBytes <= RESULT_BUDGET_BYTES;
               // The final reply comes back with the result, a moment later, instead of costing a
               // signal; the workflow posts by index, so a (non-conforming) later one still waits.
-              if (!(reply.final && fitsResult)) await workflow.signal(agentReplySignal, agentReply);
+              if (!(reply.final && fitsResult)) {
+                signalled += 1;
+                await workflow.signal(agentReplySignal, agentReply);
+              }
               // The result repeats the replies as a safety net, within Temporal's payload limit:
               // past the budget the (accepted) signals alone carry them.
               if (fitsResult) replies.push(agentReply);
@@ -180,7 +239,8 @@ export function createAgentExchangeActivity({
             details: [{ reason: output.reason, replies: output.replies }],
           });
         }
-        return { endReason: output.endReason, replies };
+        const soleReply = await postSoleReply(replies, signalled);
+        return { endReason: output.endReason, replies, ...(soleReply ? { soleReply } : {}) };
       } finally {
         clearInterval(timer);
         if (typingStarted) relayTyping(false);

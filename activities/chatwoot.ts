@@ -32,6 +32,12 @@ export interface CreateMessageInput extends ConversationRef {
    * and `untilMs` (the reset), so even a first attempt looks before it posts.
    */
   earlierRun?: { sinceMs: number; untilMs: number };
+  /**
+   * Set when the agent exchange tried to post this part itself and got no answer (or its attempt
+   * was lost): a create sent between `sentAtMs` and `untilMs` may still commit, so even a first
+   * attempt waits out the grace after `untilMs` and looks before it posts.
+   */
+  uncertainCreate?: { sentAtMs: number; untilMs: number };
   /** The reply's metadata `attachments`, as the agent wrote them; fetched when posting. */
   attachments?: unknown[];
   /** Whose `attachments` policy applies. */
@@ -133,7 +139,7 @@ export function createChatwootActivities(
           ...(nextRetryDelayMs !== undefined ? { nextRetryDelay: nextRetryDelayMs } : {}),
         });
       };
-      if (info.attempt > 1 || input.earlierRun) {
+      if (info.attempt > 1 || input.earlierRun || input.uncertainCreate) {
         const waitMs = lateCommitsSettledAt(input, info, previous) - Date.now();
         // Room for a look-up and the post after the wait, within this attempt's timeout.
         if (waitMs > deadline - Date.now() - 2 * requestTimeoutMs) {
@@ -149,7 +155,11 @@ export function createChatwootActivities(
           });
           await sleep(waitMs, undefined, { signal: context.cancellationSignal });
         }
-        const since = Math.min(info.scheduledTimestampMs, input.earlierRun?.sinceMs ?? Infinity);
+        const since = Math.min(
+          info.scheduledTimestampMs,
+          input.earlierRun?.sinceMs ?? Infinity,
+          input.uncertainCreate?.sentAtMs ?? Infinity,
+        );
         const existing = await findByMarker(chatwoot, input, since);
         if (existing !== undefined) {
           return {
@@ -170,15 +180,7 @@ export function createChatwootActivities(
       // next attempt without one waits out late commits and looks, as after `{ attempt }` alone.
       const progress: PostProgress = { attempt: info.attempt };
       try {
-        const body = {
-          content: input.content,
-          message_type: 'outgoing',
-          private: input.private,
-          content_type: input.contentType ?? 'text',
-          // The marker beside the agent's attributes, never instead of them (nor overwritten).
-          content_attributes: { ...input.contentAttributes, [MARKER_ATTRIBUTE]: input.sourceId },
-          ...(markerInSourceId ? { source_id: input.sourceId } : {}),
-        } as const;
+        const body = markedMessageBody(input, markerInSourceId);
         const message = files?.files.length
           ? await chatwoot.createMessageWithFiles(
               input.accountId,
@@ -215,6 +217,56 @@ export function createChatwootActivities(
         chatwoot.toggleStatus(input.accountId, input.conversationId, input.status),
       );
     },
+  };
+}
+
+/** The create request for a message: the bridge's marker beside the agent's attributes. */
+function markedMessageBody(
+  input: Pick<
+    CreateMessageInput,
+    'content' | 'private' | 'sourceId' | 'contentType' | 'contentAttributes'
+  >,
+  markerInSourceId: boolean,
+) {
+  return {
+    content: input.content,
+    message_type: 'outgoing',
+    private: input.private,
+    content_type: input.contentType ?? 'text',
+    // The marker beside the agent's attributes, never instead of them (nor overwritten).
+    content_attributes: { ...input.contentAttributes, [MARKER_ATTRIBUTE]: input.sourceId },
+    ...(markerInSourceId ? { source_id: input.sourceId } : {}),
+  } as const;
+}
+
+/** What posting a sole plain reply from inside the agent exchange came to. */
+export type SolePostOutcome =
+  | { posted: true; chatwootMessageId: number }
+  /** Chatwoot answered with an error: nothing was created, the workflow posts as usual. */
+  | { posted: false; answered: true; error: string }
+  /** No answer: the create may still commit; the workflow's post looks before it posts. */
+  | { posted: false; answered: false; error: string };
+
+/**
+ * One create of a plain public reply, as `createMessage`'s first attempt sends it, for the agent
+ * exchange to post the reply it just received without another activity (and its billed action).
+ */
+export function createSoleReplyPoster(chatwoot: ChatwootClient, markerInSourceId = false) {
+  return async (
+    input: ConversationRef & { content: string; sourceId: string },
+  ): Promise<SolePostOutcome> => {
+    try {
+      const message = await chatwoot.createMessage(
+        input.accountId,
+        input.conversationId,
+        markedMessageBody({ ...input, private: false }, markerInSourceId),
+      );
+      return { posted: true, chatwootMessageId: message.id };
+    } catch (error) {
+      const answered = error instanceof ChatwootRequestError && answeredByChatwoot(error.status);
+      const detail = error instanceof Error ? error.message : String(error);
+      return { posted: false, answered, error: detail };
+    }
   };
 }
 
@@ -260,6 +312,7 @@ function lateCommitsSettledAt(
   if (input.earlierRun) {
     settledAt = Math.max(settledAt, input.earlierRun.untilMs + info.startToCloseTimeoutMs + grace);
   }
+  if (input.uncertainCreate) settledAt = Math.max(settledAt, input.uncertainCreate.untilMs + grace);
   return settledAt;
 }
 

@@ -5,7 +5,7 @@ import type { BridgeConfig } from '../config/schema.js';
 import { WorkerMetrics } from '../observability/metrics.js';
 import { createAgentExchangeActivity } from './agentExchange.js';
 import { createCatchUpActivities } from './catchUp.js';
-import { createChatwootActivities } from './chatwoot.js';
+import { createChatwootActivities, createSoleReplyPoster } from './chatwoot.js';
 import { createConversationActionActivities } from './conversationActions.js';
 import { createProactiveActivities } from './proactive.js';
 import { createPullAgentActivities } from './pullAgents.js';
@@ -64,6 +64,8 @@ export function createActivities({ config, temporal, live, ...deps }: ActivityDe
         chatwoot,
         metrics,
         workflowTaskQueue: config.temporal.taskQueue,
+        soleReplyPoster: createSoleReplyPoster(chatwoot, config.chatwoot.markerInSourceId),
+        chatwootRequestTimeoutMs: config.delivery.chatwootRequestTimeoutMs,
       }),
       ...createPullAgentActivities({ temporal }),
     },

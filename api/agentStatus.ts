@@ -1,6 +1,10 @@
 import type { Client } from '@temporalio/client';
 import type { AgentConfig, BridgeConfig } from '../config/schema.js';
-import { messageDeliveryV2Workflow, messageDeliveryWorkflow } from '../workflows/index.js';
+import {
+  messageDeliveryV2Workflow,
+  messageDeliveryV3Workflow,
+  messageDeliveryWorkflow,
+} from '../workflows/index.js';
 import type { DeliveryReport } from '../workflows/shared.js';
 
 /** One agent's health as seen from its recent deliveries. */
@@ -79,7 +83,7 @@ async function agentStatus(
   sampleSize: number,
 ): Promise<AgentStatus> {
   const ofAgent = [
-    `WorkflowType IN (${quote(messageDeliveryV2Workflow.name)}, ${quote(messageDeliveryWorkflow.name)})`,
+    `WorkflowType IN (${[messageDeliveryV3Workflow, messageDeliveryV2Workflow, messageDeliveryWorkflow].map((type) => quote(type.name)).join(', ')})`,
     `TaskQueue = ${quote(config.temporal.taskQueue)}`,
     `AgentId = ${quote(agent.id)}`,
   ].join(' AND ');

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ServerKind } from './temporalServer.js';
 
@@ -28,6 +29,8 @@ export interface BenchOptions {
   idleActors: number[];
   /** How long each idle population is watched. */
   idleSeconds: number;
+  /** Write V8 CPU profiles of the API and worker processes here (`node --cpu-prof`); unset: off. */
+  cpuProfDir?: string;
 }
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -44,7 +47,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --idle-actors N,M   open N idle conversation actors and watch them, then grow to M… (default none)
   --idle-seconds S    how long each idle population is watched (default 60)
   --config J          JSON merged into the bridge's configuration file (experiments)
-  --dynamic-config J  JSON of Temporal dynamic config values, over the server's tuning`;
+  --dynamic-config J  JSON of Temporal dynamic config values, over the server's tuning
+  --cpu-prof DIR      write CPU profiles of the API and worker processes into DIR (node --cpu-prof)`;
 
 export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptions {
   const { values } = parseArgs({
@@ -65,6 +69,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
       'no-floor': { type: 'boolean', default: false },
       'idle-actors': { type: 'string', default: '' },
       'idle-seconds': { type: 'string', default: '60' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -90,6 +95,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
     floor: !values['no-floor'],
     idleActors: idleActors(values['idle-actors']),
     idleSeconds: count('idle-seconds', values['idle-seconds'], 1),
+    ...(values['cpu-prof'] ? { cpuProfDir: resolve(values['cpu-prof']) } : {}),
   };
 }
 

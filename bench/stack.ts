@@ -31,6 +31,8 @@ export interface StackSettings {
   dynamicConfig: Record<string, string | number | boolean>;
   /** Merged (deeply) into the bridge's configuration file: experiments with config keys. */
   config: Record<string, unknown>;
+  /** V8 CPU profiles of the API and worker processes go here (unset: none). */
+  cpuProfDir?: string;
 }
 
 /**
@@ -90,8 +92,12 @@ export async function startBenchStack(settings: StackSettings) {
     const configPath = join(runDir, 'config.json');
     writeFileSync(configPath, JSON.stringify(raw, null, 2));
 
+    const nodeArgs = settings.cpuProfDir
+      ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`]
+      : [];
     const api = new BridgeProcess({
       kind: 'api',
+      nodeArgs,
       name: 'api',
       configPath,
       logPath: join(runDir, 'api.log'),
@@ -105,6 +111,7 @@ export async function startBenchStack(settings: StackSettings) {
         new BridgeProcess({
           kind: 'worker',
           name: `worker-${i + 1}`,
+          nodeArgs,
           configPath,
           workflowBundlePath: join(runDir, 'workflows.js'),
           logPath: join(runDir, `worker-${i + 1}.log`),

@@ -694,7 +694,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         address: options.temporalAddress ?? `127.0.0.1:${devPort}`,
       });
       const client = new Client({ connection });
-      const query = `WorkflowType IN ("messageDeliveryV2Workflow", "messageDeliveryWorkflow") AND TaskQueue = "${taskQueue}"`;
+      const query = `WorkflowType IN ("messageDeliveryV3Workflow", "messageDeliveryV2Workflow", "messageDeliveryWorkflow") AND TaskQueue = "${taskQueue}"`;
       let stableSince = Date.now();
       const waitUntil = Date.now() + 300_000;
       for (;;) {

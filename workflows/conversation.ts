@@ -27,7 +27,11 @@ import { sessionMachine, type SessionEvent } from '../machines/session.js';
 import { chatwootOptions } from './activityOptions.js';
 import { CARRIED_STATE_VERSION, migrateCarried } from './conversationCarried.js';
 import { handOverToTeam, type HandOverOrder } from './humanHandOver.js';
-import { messageDeliveryV2Workflow, messageDeliveryWorkflow } from './messageDelivery.js';
+import {
+  messageDeliveryV2Workflow,
+  messageDeliveryV3Workflow,
+  messageDeliveryWorkflow,
+} from './messageDelivery.js';
 import { messageDeliveryStartOptions } from './searchAttributes.js';
 import { bridgeMetrics } from './sinks.js';
 import {
@@ -108,6 +112,13 @@ const PATCHES = {
  */
 const CONSOLIDATED_PATCH = 'conversation-2026-12-consolidated';
 
+/**
+ * The consolidated patch, and deliveries run as `messageDeliveryV3Workflow` (the exchange posts
+ * a sole plain reply itself). Still one marker per run: a run that has it does not call the one
+ * before.
+ */
+const V3_DELIVERIES_PATCH = 'conversation-2026-12-v3-deliveries';
+
 /** What the consolidated marker stands for (a change made after it still calls `patched()`). */
 const IN_CONSOLIDATED: ReadonlySet<string> = new Set([
   ...Object.values(PATCHES),
@@ -126,7 +137,8 @@ export async function conversationWorkflow(
 ): Promise<ConversationView> {
   const { accountId, conversationId, settings } = input;
   const actorId = workflowInfo().workflowId;
-  const consolidated = patched(CONSOLIDATED_PATCH);
+  const v3Deliveries = patched(V3_DELIVERIES_PATCH);
+  const consolidated = v3Deliveries || patched(CONSOLIDATED_PATCH);
   const has = (change: string) => (consolidated && IN_CONSOLIDATED.has(change)) || patched(change);
   const orderByCreation = has(PATCHES.orderByCreation);
   const takeoverFacts = has(PATCHES.takeoverFacts);
@@ -305,7 +317,12 @@ export async function conversationWorkflow(
       ...(merged.length > 1 ? { mergedMessageIds: merged.map((part) => part.messageId) } : {}),
       ...answeredIn(merged),
     };
-    return executeChild(consolidated ? messageDeliveryV2Workflow : messageDeliveryWorkflow, {
+    const delivery = v3Deliveries
+      ? messageDeliveryV3Workflow
+      : consolidated
+        ? messageDeliveryV2Workflow
+        : messageDeliveryWorkflow;
+    return executeChild(delivery, {
       workflowId: messageWorkflowId(accountId, conversationId, message.messageId),
       args: [childInput],
       // The message's id stays taken: a webhook retried after the actor ended starts nothing.

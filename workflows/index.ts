@@ -1,5 +1,9 @@
 // Everything the worker bundles as workflow code.
-export { messageDeliveryWorkflow, messageDeliveryV2Workflow } from './messageDelivery.js';
+export {
+  messageDeliveryWorkflow,
+  messageDeliveryV2Workflow,
+  messageDeliveryV3Workflow,
+} from './messageDelivery.js';
 export { conversationWorkflow } from './conversation.js';
 export { proactiveMessageWorkflow } from './proactive.js';
 export { agentInboxWorkflow } from './agentInbox.js';

@@ -38,6 +38,7 @@ import {
   type AttemptReport,
   type DeliveryReport,
   type DeliveryStatus,
+  type ExchangeResult,
   type MessageDeliveryInput,
   type ReplyReport,
 } from './shared.js';
@@ -72,6 +73,22 @@ export async function messageDeliveryV2Workflow(
   });
 }
 
+/**
+ * V2, and the exchange posts a reply that is its only one and plain text itself: one activity,
+ * a billed action, less per message. A new type rather than a patch: a patch costs two actions
+ * per message, and a worker without this code cannot run this type at all, so it never posts a
+ * reply a second time for want of knowing the exchange posted it.
+ */
+export async function messageDeliveryV3Workflow(
+  input: MessageDeliveryInput,
+): Promise<DeliveryReport> {
+  return deliverMessage(input, {
+    has: (change) => IN_V2_FROM_ITS_START.has(change) || patched(change),
+    lean: true,
+    soleReplyInExchange: true,
+  });
+}
+
 /** Interactive replies (buttons, cards, forms, articles) and long replies in parts (2026-12). */
 const RICH_REPLIES_PATCH = 'rich-replies';
 
@@ -95,6 +112,8 @@ interface DeliveryVersion {
   has: (change: string) => boolean;
   /** Typing inside the exchange, status recorded only when not delivered. */
   lean: boolean;
+  /** The exchange posts a sole plain reply itself (V3). */
+  soleReplyInExchange?: boolean;
 }
 
 async function deliverMessage(
@@ -175,6 +194,25 @@ async function deliverMessage(
   const conversation = { accountId: input.accountId, conversationId: input.conversationId };
   const agentActions = createAgentActions({ ...conversation, policy }, has);
 
+  /**
+   * The exchange may post its sole plain reply itself (V3), not in a reset run (the run before
+   * may have posted it: the workflow's post looks first) nor when Chatwoot calls are on the
+   * fleet's rate-limited queue.
+   */
+  const exchangeMayPost = (exchangeAttempt: number) => {
+    const info = workflowInfo();
+    return (
+      version.soleReplyInExchange === true &&
+      !pull &&
+      robustPosting &&
+      policy.chatwootTaskQueue === undefined &&
+      info.runId === info.originalExecutionRunId &&
+      exchangeAttempt === 1
+    );
+  };
+  /** The exchange posted its sole reply (its Chatwoot id), or may have (its create's window). */
+  let soleReply: ExchangeResult['soleReply'] | undefined;
+
   /** When this run first ran past the reset point (reset runs only; a later value is safe). */
   let resetSeenAt: number | undefined;
   /** One message to create, with what a retry (or a reset run) needs to avoid a second copy. */
@@ -209,6 +247,8 @@ async function deliverMessage(
     for (;;) {
       attempt += 1;
       setStatus(attempt === 1 ? 'exchanging' : 'retrying');
+      const asksToPost = exchangeMayPost(attempt);
+      const attemptStartedAt = Date.now();
       try {
         if (typingInExchange) typingMayBeOn = true;
         const result = pull
@@ -225,10 +265,21 @@ async function deliverMessage(
                   skipReplies: contiguousCount(received),
                   message: input,
                   ...(typingInExchange ? { manageTyping: true } : {}),
+                  ...(asksToPost
+                    ? {
+                        postSoleReply: {
+                          sourceId: bridgeSourceId(workflowId, 0),
+                          ...(policy.splitRepliesAtChars !== undefined
+                            ? { splitRepliesAtChars: policy.splitRepliesAtChars }
+                            : {}),
+                        },
+                      }
+                    : {}),
                 },
               ],
             );
         typingMayBeOn = false;
+        if (result.soleReply) soleReply = result.soleReply;
         // Signals normally arrive first; the result is the safety net if one was lost.
         result.replies.forEach(acceptReply);
         attempts.push({ attempt, outcome: 'completed', detail: result.endReason });
@@ -237,6 +288,14 @@ async function deliverMessage(
         // Cancelled and reported so by the activity (it waits for that): its cleanup ran.
         if (error instanceof ActivityFailure && error.cause instanceof CancelledFailure) {
           typingMayBeOn = false;
+        }
+        // An attempt asked to post that was lost (not one that failed on its own, before any
+        // post) may have posted: the workflow's post then waits out the create and looks first.
+        if (asksToPost && !ranItsCleanup(error)) {
+          soleReply = {
+            index: 0,
+            uncertainCreate: { sentAtMs: attemptStartedAt, untilMs: Date.now() },
+          };
         }
         if (isCancellation(error)) throw error;
         // The activity failed on its own: its cleanup (typing off) ran.
@@ -275,6 +334,12 @@ async function deliverMessage(
       const files = replyFiles(reply, input.agentId, has);
       let filesReport: ReplyReport['attachments'];
       const post = async (part: PlannedPost, withFiles: boolean) => {
+        // Posted by the exchange already; or it may have been: then the post looks first.
+        const byExchange = soleReply?.index === reply.index && part.part === reply.index;
+        if (byExchange && soleReply?.chatwootMessageId !== undefined) {
+          return { chatwootMessageId: soleReply.chatwootMessageId, alreadyPosted: false };
+        }
+        const uncertain = byExchange ? soleReply?.uncertainCreate : undefined;
         const result = await chatwoot.createMessage.executeWithOptions(
           postingOptions(`post reply ${reply.index + 1}${part.label} from ${input.agentId}`),
           [
@@ -286,6 +351,7 @@ async function deliverMessage(
               }),
               ...part.rich,
               ...(withFiles ? files : {}),
+              ...(uncertain ? { uncertainCreate: uncertain } : {}),
             },
           ],
         );

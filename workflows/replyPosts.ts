@@ -72,3 +72,24 @@ export async function postPlannedReply(
       : {}),
   };
 }
+
+/**
+ * The text of a reply that is one plain post: no interactive content, no parts, no files, no
+ * private note and no actions to run after it. Undefined otherwise. The agent exchange may post
+ * such a reply itself; any other goes through the workflow's posts.
+ */
+export function plainReplyText(
+  reply: AgentReply,
+  splitRepliesAtChars?: number,
+): string | undefined {
+  const { attachments, actions, privateNote } = reply.metadata;
+  if (attachments !== undefined && attachments !== null) return undefined;
+  if (actions !== undefined && actions !== null) return undefined;
+  if (typeof privateNote === 'string' && privateNote.trim()) return undefined;
+  const plan = planReplyPosts(reply, splitRepliesAtChars);
+  const [only] = plan.posts;
+  if (plan.posts.length !== 1 || !only || only.rich || plan.contentError !== undefined) {
+    return undefined;
+  }
+  return only.content.trim() ? only.content : undefined;
+}

@@ -137,6 +137,16 @@ export interface ExchangeResult {
   endReason: string;
   /** Every reply of this attempt from `skipReplies` on (the workflow also got them as signals). */
   replies: AgentReply[];
+  /**
+   * The exchange posted its sole reply itself (`postSoleReply`), or tried: with an id it is in
+   * Chatwoot; otherwise the workflow posts it, after `uncertainCreate`'s grace when set.
+   */
+  soleReply?: {
+    index: number;
+    chatwootMessageId?: number;
+    error?: string;
+    uncertainCreate?: { sentAtMs: number; untilMs: number };
+  };
 }
 
 export type DeliveryStatus =

@@ -13,6 +13,8 @@ export function createFloorActivities(client: Client) {
       heartbeats: number;
       replies: number;
       signalsPerReply: number;
+      /** Post this message's sole reply here, as the bridge's exchange does. */
+      postSole?: number;
     }) => {
       const context = Context.current();
       const workflowId = context.info.workflowExecution?.workflowId;
@@ -22,6 +24,9 @@ export function createFloorActivities(client: Client) {
       for (let reply = 0; reply < input.replies; reply++) {
         for (let i = 0; i < input.signalsPerReply; i++)
           await handle.signal(floorReplySignal, reply);
+      }
+      if (input.postSole !== undefined) {
+        process.stdout.write(`${POSTED_LINE} ${input.postSole} 0 ${Date.now()}\n`);
       }
     },
     floorPost: (messageId: number, reply: number, heartbeats: number): Promise<void> => {

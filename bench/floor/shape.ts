@@ -28,6 +28,8 @@ export interface DeliveryShape {
   lastReplyInResult: boolean;
   /** Post activities on the workflow task queue, per agent reply. */
   postsPerReply: number;
+  /** A delivery's one and only reply is posted by the exchange itself (no post activity). */
+  soleReplyPostedByExchange: boolean;
   /** Local activities after the replies (typing off). */
   localActivitiesAfter: number;
   /** Search-attribute upserts at the end (the outcome). */
@@ -43,6 +45,7 @@ export const BRIDGE_DELIVERY_SHAPE: DeliveryShape = {
   signalsPerReply: 1,
   lastReplyInResult: true,
   postsPerReply: 1,
+  soleReplyPostedByExchange: true,
   localActivitiesAfter: 0,
   upsertsAfter: 0,
 };
@@ -67,7 +70,7 @@ export function expectedHistoryShape(shape: DeliveryShape, replies: number): His
     upserts: shape.upsertsBefore + shape.upsertsAfter,
     activitiesByQueue: {
       agent: 1,
-      workflow: shape.postsPerReply * replies,
+      workflow: postActivities(shape, replies),
     },
     signals: shape.signalsPerReply * signalledReplies(shape, replies),
   };
@@ -76,4 +79,14 @@ export function expectedHistoryShape(shape: DeliveryShape, replies: number): His
 /** Replies the exchange hands over by signal (the rest come with its result). */
 export function signalledReplies(shape: DeliveryShape, replies: number): number {
   return shape.lastReplyInResult ? Math.max(0, replies - 1) : replies;
+}
+
+/** Post activities a delivery with `replies` replies schedules. */
+export function postActivities(shape: DeliveryShape, replies: number): number {
+  return exchangePostsTheReply(shape, replies) ? 0 : shape.postsPerReply * replies;
+}
+
+/** The exchange posts the delivery's reply itself: it is the only one. */
+export function exchangePostsTheReply(shape: DeliveryShape, replies: number): boolean {
+  return shape.soleReplyPostedByExchange && replies === 1;
 }

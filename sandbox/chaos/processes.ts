@@ -31,6 +31,8 @@ export interface BridgeProcessOptions {
   workflowBundlePath?: string;
   /** Both output streams are appended here. */
   logPath: string;
+  /** Extra `node` flags (the benchmark's `--cpu-prof`). */
+  nodeArgs?: string[];
   /** Resolves once the process serves (API: `/health` answers; worker: it says it started). */
   healthUrl?: string;
   /** Called when the process exits without being told to (a supervisor would restart it). */
@@ -74,10 +76,14 @@ export class BridgeProcess {
     for (const name of CONFIG_ENV_VARS) delete env[name];
     env.BRIDGE_CONFIG = this.options.configPath;
     if (this.options.workflowBundlePath) env.WORKFLOW_BUNDLE_PATH = this.options.workflowBundlePath;
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRIES[this.options.kind]], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [...(this.options.nodeArgs ?? []), '--import', 'tsx', ENTRIES[this.options.kind]],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child = child;
     this.log.write(`--- ${new Date().toISOString()} ${this.name} started (pid ${child.pid})\n`);
     let started = false;
