@@ -166,10 +166,20 @@ export function createAgentExchangeActivity({
         logger.warn('posting the reply from the exchange failed; the workflow posts it', {
           error: outcome.error,
         });
+        if (!outcome.answered) {
+          return {
+            index: 0,
+            error: outcome.error,
+            uncertainCreate: { sentAtMs, untilMs: Date.now() },
+          };
+        }
         return {
           index: 0,
           error: outcome.error,
-          ...(outcome.answered ? {} : { uncertainCreate: { sentAtMs, untilMs: Date.now() } }),
+          ...(outcome.retryable ? {} : { failedForGood: true }),
+          ...(outcome.retryAfterMs !== undefined
+            ? { notBeforeMs: Date.now() + outcome.retryAfterMs }
+            : {}),
         };
       };
 

@@ -38,6 +38,8 @@ export interface CreateMessageInput extends ConversationRef {
    * attempt waits out the grace after `untilMs` and looks before it posts.
    */
   uncertainCreate?: { sentAtMs: number; untilMs: number };
+  /** Chatwoot asked (`Retry-After`) not to be sent this create before then (epoch ms). */
+  notBeforeMs?: number;
   /** The reply's metadata `attachments`, as the agent wrote them; fetched when posting. */
   attachments?: unknown[];
   /** Whose `attachments` policy applies. */
@@ -171,6 +173,13 @@ export function createChatwootActivities(
           };
         }
       }
+      const holdMs = (input.notBeforeMs ?? 0) - Date.now();
+      if (holdMs > 0) {
+        if (holdMs > deadline - Date.now() - requestTimeoutMs) {
+          giveUp(`Chatwoot asked to wait ${Math.ceil(holdMs / 1000)} s (Retry-After)`, holdMs);
+        }
+        await sleep(holdMs, undefined, { signal: context.cancellationSignal });
+      }
       const files = await filesFor(input, deadline, context.cancellationSignal);
       // A post sent after this attempt's deadline could commit after the next attempt looked.
       if (Date.now() + requestTimeoutMs > deadline) {
@@ -242,8 +251,11 @@ function markedMessageBody(
 /** What posting a sole plain reply from inside the agent exchange came to. */
 export type SolePostOutcome =
   | { posted: true; chatwootMessageId: number }
-  /** Chatwoot answered with an error: nothing was created, the workflow posts as usual. */
-  | { posted: false; answered: true; error: string }
+  /**
+   * Chatwoot answered with an error: nothing was created. Retryable (5xx, 429): the workflow
+   * posts it, not before `Retry-After`; otherwise the reply failed as a post would have.
+   */
+  | { posted: false; answered: true; error: string; retryable: boolean; retryAfterMs?: number }
   /** No answer: the create may still commit; the workflow's post looks before it posts. */
   | { posted: false; answered: false; error: string };
 
@@ -263,9 +275,17 @@ export function createSoleReplyPoster(chatwoot: ChatwootClient, markerInSourceId
       );
       return { posted: true, chatwootMessageId: message.id };
     } catch (error) {
-      const answered = error instanceof ChatwootRequestError && answeredByChatwoot(error.status);
       const detail = error instanceof Error ? error.message : String(error);
-      return { posted: false, answered, error: detail };
+      if (error instanceof ChatwootRequestError && answeredByChatwoot(error.status)) {
+        return {
+          posted: false,
+          answered: true,
+          error: detail,
+          retryable: error.retryable,
+          ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+        };
+      }
+      return { posted: false, answered: false, error: detail };
     }
   };
 }

@@ -339,7 +339,11 @@ async function deliverMessage(
         if (byExchange && soleReply?.chatwootMessageId !== undefined) {
           return { chatwootMessageId: soleReply.chatwootMessageId, alreadyPosted: false };
         }
+        if (byExchange && soleReply?.failedForGood) {
+          throw ApplicationFailure.nonRetryable(soleReply.error ?? 'Chatwoot refused the reply');
+        }
         const uncertain = byExchange ? soleReply?.uncertainCreate : undefined;
+        const notBeforeMs = byExchange ? soleReply?.notBeforeMs : undefined;
         const result = await chatwoot.createMessage.executeWithOptions(
           postingOptions(`post reply ${reply.index + 1}${part.label} from ${input.agentId}`),
           [
@@ -352,6 +356,7 @@ async function deliverMessage(
               ...part.rich,
               ...(withFiles ? files : {}),
               ...(uncertain ? { uncertainCreate: uncertain } : {}),
+              ...(notBeforeMs !== undefined ? { notBeforeMs } : {}),
             },
           ],
         );

@@ -145,6 +145,10 @@ export interface ExchangeResult {
     index: number;
     chatwootMessageId?: number;
     error?: string;
+    /** Chatwoot refused it for good (a 4xx): the reply failed, as a post would have. */
+    failedForGood?: boolean;
+    /** Chatwoot's `Retry-After`: the workflow's post waits until then (epoch ms). */
+    notBeforeMs?: number;
     uncertainCreate?: { sentAtMs: number; untilMs: number };
   };
 }
