@@ -23,6 +23,9 @@ const AGENT_HAS_IT = new Set<ConnectionPhase>(['sending', 'awaitingReply', 'stre
 /** An exchange shorter than this sends no heartbeat (the interval is shorter when the timeout is). */
 const FIRST_HEARTBEAT_AFTER_MS = 1_000;
 
+/** Clock margin: no post from the exchange this close to when the server may give it up. */
+const SEND_MARGIN_MS = 1_000;
+
 /** Well inside Temporal's 2 MB payload limit, codec overhead included. */
 const RESULT_BUDGET_BYTES = 1_048_576;
 
@@ -59,8 +62,6 @@ export interface AgentExchangeDeps {
   soleReplyPoster?: (
     input: ConversationRefLike & { content: string; sourceId: string },
   ) => Promise<SolePostOutcome>;
-  /** The Chatwoot client's timeout per request. */
-  chatwootRequestTimeoutMs?: number;
 }
 
 type ConversationRefLike = { accountId: number; conversationId: number };
@@ -72,7 +73,6 @@ export function createAgentExchangeActivity({
   metrics,
   workflowTaskQueue,
   soleReplyPoster,
-  chatwootRequestTimeoutMs = 0,
 }: AgentExchangeDeps) {
   return {
     async agentExchange(input: AgentExchangeInput): Promise<ExchangeResult> {
@@ -138,7 +138,7 @@ export function createAgentExchangeActivity({
       /**
        * The attempt's only reply, when plain, posted here. Only while the server cannot have
        * given this attempt up (its heartbeat timeout counted from the schedule, as if no
-       * heartbeat had arrived): a create sent later could race the next attempt's own post.
+       * heartbeat had arrived): a create sent later could race the workflow's own post.
        */
       const postSoleReply = async (
         received: AgentReply[],
@@ -154,7 +154,9 @@ export function createAgentExchangeActivity({
           info.currentAttemptScheduledTimestampMs +
           Math.min(info.heartbeatTimeoutMs || Infinity, info.startToCloseTimeoutMs);
         if (content === undefined || context.cancellationSignal.aborted) return;
-        if (Date.now() + chatwootRequestTimeoutMs >= givenUpAt) return;
+        // Sent before then, a create has settled by the time the workflow's own post looks (the
+        // late-commit grace after it saw this attempt fail); a margin for the clocks.
+        if (Date.now() + SEND_MARGIN_MS >= givenUpAt) return;
         const sentAtMs = Date.now();
         const outcome = await soleReplyPoster({
           accountId: input.message.accountId,

@@ -65,7 +65,6 @@ export function createActivities({ config, temporal, live, ...deps }: ActivityDe
         metrics,
         workflowTaskQueue: config.temporal.taskQueue,
         soleReplyPoster: createSoleReplyPoster(chatwoot, config.chatwoot.markerInSourceId),
-        chatwootRequestTimeoutMs: config.delivery.chatwootRequestTimeoutMs,
       }),
       ...createPullAgentActivities({ temporal }),
     },

@@ -50,6 +50,25 @@ describe('the exchange posts a sole plain reply itself', () => {
     expect(stack.chatwoot.violations).toEqual([]);
   });
 
+  it("with the production timeouts too (Chatwoot's request timeout as long as the heartbeat's)", async () => {
+    const production = await startStack({
+      delivery: { chatwootRequestTimeoutMs: 10_000, exchangeHeartbeatTimeoutMs: 10_000 },
+    });
+    try {
+      const { json } = await production.sendMessage({ conversationId: 706, content: 'defaults' });
+      const workflowId = json.workflowId as string;
+      expect((await production.result(workflowId)).outcome).toBe('delivered');
+      const history = await (await production.workflow(workflowId)).fetchHistory();
+      const activities = (history.events ?? [])
+        .filter((event) => event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+        .map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name);
+      expect(activities).toEqual(['agentExchange']);
+      expect(production.chatwoot.messages(production.accountId, 706)).toHaveLength(1);
+    } finally {
+      await production.stop();
+    }
+  });
+
   it('two replies: the workflow posts each, in order', async () => {
     const { json } = await stack.sendMessage({ conversationId: 702, inboxId: 8, content: 'two' });
     const workflowId = json.workflowId as string;
