@@ -1,10 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeliveryReport } from '../workflows/shared.js';
+import { resetDeliveryToStart } from './helpers/resetDelivery.js';
 import { startStack, type Stack } from './helpers/stack.js';
-
-const EventType = temporal.api.enums.v1.EventType;
 
 /** The stack's client times a request out after 1 s; Chatwoot may still commit it after that. */
 describe('a create Chatwoot commits after the bridge gave up on it', () => {
@@ -52,23 +48,7 @@ describe('a create Chatwoot commits after the bridge gave up on it', () => {
     const before = stack.chatwoot.messages(stack.accountId, 602);
     expect(before).toHaveLength(3);
 
-    const handle = await stack.workflow(workflowId);
-    const { runId } = await handle.describe();
-    const history = await handle.fetchHistory();
-    const firstTask = history.events?.find(
-      (event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-    );
-    const { runId: resetRunId } = await stack.temporal.workflowService.resetWorkflowExecution({
-      namespace: stack.config.temporal.namespace,
-      workflowExecution: { workflowId, runId },
-      reason: 'test: rerun the delivery from its start',
-      workflowTaskFinishEventId: firstTask!.eventId,
-      requestId: randomUUID(),
-    });
-    if (!resetRunId) throw new Error('the reset started no run');
-    const again = (await stack.temporal.workflow
-      .getHandle(workflowId, resetRunId)
-      .result()) as DeliveryReport;
+    const again = await resetDeliveryToStart(stack, workflowId);
 
     expect(again.outcome).toBe('delivered');
     expect(stack.chatwoot.messages(stack.accountId, 602)).toEqual(before);

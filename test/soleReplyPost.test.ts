@@ -1,11 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { carriesMarker, bridgeSourceId } from '../chatwoot/sourceId.js';
-import type { DeliveryReport } from '../workflows/shared.js';
+import { resetDeliveryToStart, scheduledActivities } from './helpers/resetDelivery.js';
 import { startStack, type Stack } from './helpers/stack.js';
-
-const EventType = temporal.api.enums.v1.EventType;
 
 /**
  * A delivery whose agent sends one plain reply lets the exchange activity post it (one activity,
@@ -22,20 +18,12 @@ describe('the exchange posts a sole plain reply itself', () => {
   });
   afterAll(() => stack?.stop());
 
-  /** The activity types a delivery scheduled, in order. */
-  async function scheduled(workflowId: string): Promise<string[]> {
-    const history = await (await stack.workflow(workflowId)).fetchHistory();
-    return (history.events ?? [])
-      .filter((event) => event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
-      .map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? '?');
-  }
-
   it('one plain reply: posted by the exchange, no post activity, one copy with its marker', async () => {
     const { json } = await stack.sendMessage({ conversationId: 701, content: 'hi' });
     const workflowId = json.workflowId as string;
     const report = await stack.result(workflowId);
     expect(report.outcome).toBe('delivered');
-    expect(await scheduled(workflowId)).toEqual(['agentExchange']);
+    expect(await scheduledActivities(stack, workflowId)).toEqual(['agentExchange']);
     const messages = stack.chatwoot.messages(stack.accountId, 701);
     expect(messages.map((m) => m.content)).toEqual(['echo: hi']);
     expect(carriesMarker(messages[0]!, bridgeSourceId(workflowId, 0))).toBe(true);
@@ -58,11 +46,7 @@ describe('the exchange posts a sole plain reply itself', () => {
       const { json } = await production.sendMessage({ conversationId: 706, content: 'defaults' });
       const workflowId = json.workflowId as string;
       expect((await production.result(workflowId)).outcome).toBe('delivered');
-      const history = await (await production.workflow(workflowId)).fetchHistory();
-      const activities = (history.events ?? [])
-        .filter((event) => event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
-        .map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name);
-      expect(activities).toEqual(['agentExchange']);
+      expect(await scheduledActivities(production, workflowId)).toEqual(['agentExchange']);
       expect(production.chatwoot.messages(production.accountId, 706)).toHaveLength(1);
     } finally {
       await production.stop();
@@ -73,7 +57,7 @@ describe('the exchange posts a sole plain reply itself', () => {
     const { json } = await stack.sendMessage({ conversationId: 702, inboxId: 8, content: 'two' });
     const workflowId = json.workflowId as string;
     expect((await stack.result(workflowId)).outcome).toBe('delivered');
-    expect(await scheduled(workflowId)).toEqual([
+    expect(await scheduledActivities(stack, workflowId)).toEqual([
       'agentExchange',
       'createMessage',
       'createMessage',
@@ -90,7 +74,10 @@ describe('the exchange posts a sole plain reply itself', () => {
     const workflowId = json.workflowId as string;
     const report = await stack.result(workflowId);
     expect(report.outcome).toBe('delivered');
-    expect(await scheduled(workflowId)).toEqual(['agentExchange', 'createMessage']);
+    expect(await scheduledActivities(stack, workflowId)).toEqual([
+      'agentExchange',
+      'createMessage',
+    ]);
     const messages = stack.chatwoot.messages(stack.accountId, 703);
     expect(messages.map((m) => m.content)).toEqual(['echo: refused']);
     expect(report.replies[0]).toMatchObject({
@@ -110,7 +97,10 @@ describe('the exchange posts a sole plain reply itself', () => {
     const workflowId = json.workflowId as string;
     const report = await stack.result(workflowId);
     expect(report.outcome).toBe('delivered');
-    expect(await scheduled(workflowId)).toEqual(['agentExchange', 'createMessage']);
+    expect(await scheduledActivities(stack, workflowId)).toEqual([
+      'agentExchange',
+      'createMessage',
+    ]);
     const messages = stack.chatwoot.messages(stack.accountId, 704);
     expect(messages.map((m) => m.content)).toEqual(['echo: lost answer']);
     expect(report.replies[0]).toMatchObject({
@@ -127,23 +117,7 @@ describe('the exchange posts a sole plain reply itself', () => {
     const before = stack.chatwoot.messages(stack.accountId, 705);
     expect(before).toHaveLength(1);
 
-    const handle = await stack.workflow(workflowId);
-    const { runId } = await handle.describe();
-    const history = await handle.fetchHistory();
-    const firstTask = history.events?.find(
-      (event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-    );
-    const { runId: resetRunId } = await stack.temporal.workflowService.resetWorkflowExecution({
-      namespace: stack.config.temporal.namespace,
-      workflowExecution: { workflowId, runId },
-      reason: 'test: rerun the delivery from its start',
-      workflowTaskFinishEventId: firstTask!.eventId,
-      requestId: randomUUID(),
-    });
-    if (!resetRunId) throw new Error('the reset started no run');
-    const again = (await stack.temporal.workflow
-      .getHandle(workflowId, resetRunId)
-      .result()) as DeliveryReport;
+    const again = await resetDeliveryToStart(stack, workflowId);
     expect(again.outcome).toBe('delivered');
     expect(stack.chatwoot.messages(stack.accountId, 705)).toEqual(before);
     expect(again.replies[0]).toMatchObject({
