@@ -12,7 +12,12 @@ import { installWorkerRuntime } from '../observability/runtime.js';
 import { tracingOrExit, type Tracing } from '../observability/tracing.js';
 import { agentTaskQueue } from '../workflows/shared.js';
 import type { BridgeSinks } from '../workflows/sinks.js';
-import { StaleBundleError, verifyWorkflowBundle, workflowInterceptorModules } from './bundle.js';
+import {
+  optimizeWorkflowBundle,
+  StaleBundleError,
+  verifyWorkflowBundle,
+  workflowInterceptorModules,
+} from './bundle.js';
 import { ensureCatchUpSchedules, type StartupLogger } from './catchUpSchedules.js';
 import { createRateLimitedChatwootWorkers } from './chatwootWorkers.js';
 import { DeploymentConfigError, versioningWorkerOptions } from './deploymentOptions.js';
@@ -128,6 +133,7 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
         ? { workflowBundle: { codePath: bundlePath } }
         : {
             workflowsPath,
+            bundlerOptions: { webpackConfigHook: optimizeWorkflowBundle },
             interceptors: { ...common.interceptors, workflowModules: workflowInterceptorModules },
           }),
       activities: activities.chatwoot,
