@@ -122,15 +122,12 @@ function collectSources(files: Set<string>) {
       };
     }) {
       compiler.hooks.done.tap('bridge-bundle-sources', ({ compilation }) => {
-        const visit = (module: ModuleLike) => {
-          // A module joined by scope hoisting holds the modules it joined.
-          for (const inner of module.modules ?? []) visit(inner);
-          const resource = module.resource?.split('?')[0];
-          if (!resource || !isAbsolute(resource) || !existsSync(resource)) return;
+        for (const module of compilation.modules) {
+          const resource = (module as { resource?: string }).resource?.split('?')[0];
+          if (!resource || !isAbsolute(resource) || !existsSync(resource)) continue;
           const file = projectFile(resource);
           if (file) files.add(file);
-        };
-        for (const module of compilation.modules) visit(module as ModuleLike);
+        }
       });
     },
   };
@@ -150,11 +147,6 @@ function projectFile(resource: string): string | undefined {
 
 interface CompilationLike {
   modules: Iterable<unknown>;
-}
-
-interface ModuleLike {
-  resource?: string;
-  modules?: Iterable<ModuleLike>;
 }
 
 const noop = () => {};
