@@ -22,28 +22,6 @@ export const workflowInterceptorModules = [
   join(projectRoot, 'observability', 'workflowTracing.ts'),
 ];
 
-/**
- * Webpack's own optimizations on the workflow bundle (the SDK bundles in development mode):
- * modules joined where they can be (scope hoisting) and unused exports and side-effect-free
- * modules left out. The SDK initializes the bundle's modules again for every workflow run, so
- * each delivery ran the module code of about 230 modules; this leaves about 80 (a replayed
- * delivery: about a fifth less CPU). Nothing is minified: stack traces stay readable.
- */
-export function optimizeWorkflowBundle<C extends { optimization?: object }>(config: C): C {
-  return {
-    ...config,
-    optimization: {
-      ...config.optimization,
-      providedExports: true,
-      usedExports: true,
-      innerGraph: true,
-      sideEffects: true,
-      concatenateModules: true,
-      minimize: false,
-    },
-  };
-}
-
 /** Where `npm run build` writes the bundle (git- and docker-ignored; the Dockerfile builds it). */
 export const defaultBundlePath = join(projectRoot, 'dist', 'workflow-bundle.js');
 
@@ -63,7 +41,7 @@ export async function buildWorkflowBundle(bundlePath = defaultBundlePath): Promi
     logger: quietLogger,
     webpackConfigHook: (config) => {
       config.plugins = [...(config.plugins ?? []), collectSources(files)];
-      return optimizeWorkflowBundle(config);
+      return config;
     },
   });
   const manifest: BundleManifest = { sources: hashSources([...files].sort()) };

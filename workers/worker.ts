@@ -12,12 +12,7 @@ import { installWorkerRuntime } from '../observability/runtime.js';
 import { tracingOrExit, type Tracing } from '../observability/tracing.js';
 import { agentTaskQueue } from '../workflows/shared.js';
 import type { BridgeSinks } from '../workflows/sinks.js';
-import {
-  optimizeWorkflowBundle,
-  StaleBundleError,
-  verifyWorkflowBundle,
-  workflowInterceptorModules,
-} from './bundle.js';
+import { StaleBundleError, verifyWorkflowBundle, workflowInterceptorModules } from './bundle.js';
 import { ensureCatchUpSchedules, type StartupLogger } from './catchUpSchedules.js';
 import { createRateLimitedChatwootWorkers } from './chatwootWorkers.js';
 import { DeploymentConfigError, versioningWorkerOptions } from './deploymentOptions.js';
@@ -133,7 +128,6 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
         ? { workflowBundle: { codePath: bundlePath } }
         : {
             workflowsPath,
-            bundlerOptions: { webpackConfigHook: optimizeWorkflowBundle },
             interceptors: { ...common.interceptors, workflowModules: workflowInterceptorModules },
           }),
       activities: activities.chatwoot,

@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { optimizeWorkflowBundle } from '../../workers/bundle.js';
 import { writeFile } from 'node:fs/promises';
 import { POSTED_LINE } from './activities.js';
 import { FLOOR_WORKER_READY } from './ready.js';
@@ -17,8 +16,6 @@ export async function bundleFloorWorkflows(bundlePath: string): Promise<void> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS,
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
-    // Bundled as the bridge's is, so the floor's workflow runs cost what the SDK makes them cost.
-    webpackConfigHook: optimizeWorkflowBundle,
   });
   await writeFile(bundlePath, code);
 }
