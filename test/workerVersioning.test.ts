@@ -149,16 +149,26 @@ async function makeCurrent(stack: Stack, deploymentName: string, buildId: string
         `${agentTaskQueue(taskQueue)}:activity`,
       ].sort(),
     );
-  await temporalCli(
-    'worker',
-    'deployment',
-    'set-current-version',
-    '--deployment-name',
-    deploymentName,
-    '--build-id',
-    buildId,
-    '--yes',
-  );
+  // The deployment's own record can lag its version's pollers ("Worker Deployment not found").
+  await expect
+    .poll(
+      () =>
+        temporalCli(
+          'worker',
+          'deployment',
+          'set-current-version',
+          '--deployment-name',
+          deploymentName,
+          '--build-id',
+          buildId,
+          '--yes',
+        ).then(
+          () => 'current',
+          (error: unknown) => String(error),
+        ),
+      { timeout: 20_000, interval: 500 },
+    )
+    .toBe('current');
 }
 
 /** The version a workflow runs on and its behaviour there, as `describe` reports them. */
