@@ -7,7 +7,7 @@ import { turnFromMessage } from '../agents/turn.js';
 import type { AgentLookup } from '../config/live.js';
 import type { ChatwootClient } from '../chatwoot/client.js';
 import { plainReplyText } from '../workflows/replyPosts.js';
-import type { SolePostOutcome } from './chatwoot.js';
+import type { ConversationRef, SolePostOutcome } from './chatwoot.js';
 import type { ConnectionPhase } from '../machines/connection.js';
 import type { WorkerMetrics } from '../observability/metrics.js';
 import {
@@ -60,11 +60,9 @@ export interface AgentExchangeDeps {
   workflowTaskQueue: string;
   /** Posts a sole plain reply (`postSoleReply`); unset: the workflow posts every reply. */
   soleReplyPoster?: (
-    input: ConversationRefLike & { content: string; sourceId: string },
+    input: ConversationRef & { content: string; sourceId: string },
   ) => Promise<SolePostOutcome>;
 }
-
-type ConversationRefLike = { accountId: number; conversationId: number };
 
 export function createAgentExchangeActivity({
   agents,

@@ -67,10 +67,7 @@ export async function messageDeliveryWorkflow(
 export async function messageDeliveryV2Workflow(
   input: MessageDeliveryInput,
 ): Promise<DeliveryReport> {
-  return deliverMessage(input, {
-    has: (change) => IN_V2_FROM_ITS_START.has(change) || patched(change),
-    lean: true,
-  });
+  return deliverMessage(input, { has: hasSinceV2, lean: true });
 }
 
 /**
@@ -82,11 +79,12 @@ export async function messageDeliveryV2Workflow(
 export async function messageDeliveryV3Workflow(
   input: MessageDeliveryInput,
 ): Promise<DeliveryReport> {
-  return deliverMessage(input, {
-    has: (change) => IN_V2_FROM_ITS_START.has(change) || patched(change),
-    lean: true,
-    soleReplyInExchange: true,
-  });
+  return deliverMessage(input, { has: hasSinceV2, lean: true, soleReplyInExchange: true });
+}
+
+/** V2 and V3: every change made to the first version is in force, later ones are patches. */
+function hasSinceV2(change: string): boolean {
+  return IN_V2_FROM_ITS_START.has(change) || patched(change);
 }
 
 /** Interactive replies (buttons, cards, forms, articles) and long replies in parts (2026-12). */
