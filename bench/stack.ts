@@ -12,6 +12,7 @@ import { FakeChatwoot } from '../sandbox/fakeChatwoot.js';
 import { startMockAgent } from '../sandbox/mockAgents.js';
 import { buildWorkflowBundle } from '../workers/bundle.js';
 import { freePort } from '../workers/devServer.js';
+import { closeSafeRetryInterceptor } from '../temporal/closeSafeRetry.js';
 import { startDirectBridge } from './directBridge.js';
 import { startBenchTemporal, type ServerKind } from './temporalServer.js';
 
@@ -124,7 +125,10 @@ export async function startBenchStack(settings: StackSettings) {
     stops.push(() => Promise.all([api, ...workers].map((process) => process.close())).then());
     await Promise.all([api.start(), ...workers.map((worker) => worker.start())]);
 
-    const connection = await Connection.connect(temporal.connectionOptions);
+    const connection = await Connection.connect({
+      ...temporal.connectionOptions,
+      interceptors: [closeSafeRetryInterceptor()],
+    });
     stops.push(() => connection.close());
     // The bridge's codec: queries and histories read what the bridge wrote.
     const client = new Client({

@@ -11,6 +11,7 @@ import {
 } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 import type { BridgeConfig } from '../config/schema.js';
+import { closeSafeRetryInterceptor } from './closeSafeRetry.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -103,13 +104,17 @@ export async function connectClient(
 ): Promise<Connection> {
   return Connection.connect({
     ...clientOptions(settings),
+    interceptors: [closeSafeRetryInterceptor()],
     ...(options.connectTimeoutMs ? { connectTimeout: options.connectTimeoutMs } : {}),
   });
 }
 
 /** A client connection that connects on first use, so a process starts while Temporal is down. */
 export function lazyClient(settings: TemporalConnectionSettings): Connection {
-  return Connection.lazy(clientOptions(settings));
+  return Connection.lazy({
+    ...clientOptions(settings),
+    interceptors: [closeSafeRetryInterceptor()],
+  });
 }
 
 /** The connection a worker polls on. */

@@ -1,8 +1,9 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
 import { parseConfig } from '../config/load.js';
+import { connectClient, plainConnection } from '../temporal/connection.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 /**
@@ -32,7 +33,7 @@ describe('agent-queue activities without an agent worker', () => {
     });
     const address = inject('temporalAddress');
     connection = await NativeConnection.connect({ address });
-    clientConnection = await Connection.connect({ address });
+    clientConnection = await connectClient(plainConnection(address, 'default'));
     const temporal = new Client({ connection: clientConnection });
     // The main queue only: workflows and Chatwoot calls, no agent activities anywhere.
     worker = await Worker.create({

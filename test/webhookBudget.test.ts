@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app.js';
 import { messageCreatedPayload, signWebhook } from '../sandbox/chatwootWebhooks.js';
 import { messageWorkflowId } from '../workflows/shared.js';
+import { connectClient, plainConnection } from '../temporal/connection.js';
 import { startSlowProxy, type SlowProxy } from './helpers/slowProxy.js';
 import { startStack, WEBHOOK_SECRET, type Stack } from './helpers/stack.js';
 
@@ -25,7 +26,7 @@ describe('webhook answer budget (Temporal slowed by a proxy)', () => {
       routes: { 7: 'echo', 8: 'slow' },
     });
     proxy = await startSlowProxy(stack.config.temporal.address as string);
-    connection = await Connection.connect({ address: proxy.address });
+    connection = await connectClient(plainConnection(proxy.address, 'default'));
     app = buildApp({
       config: {
         ...stack.config,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { buildApp } from '../../api/app.js';
@@ -18,6 +18,7 @@ import {
   type ConversationOptions,
   type MessageOptions,
 } from '../../sandbox/chatwootWebhooks.js';
+import { connectClient, plainConnection } from '../../temporal/connection.js';
 import { FakeChatwoot, type StoredMessage } from '../../sandbox/fakeChatwoot.js';
 import { startMockAgent, type MockAgentServer } from '../../sandbox/mockAgents.js';
 import { createBridgeWorker, type BridgeWorker } from '../../workers/worker.js';
@@ -142,7 +143,7 @@ export async function startStack(options: StackOptions = {}) {
     metrics: { workerPort: 0, temporalSdkPort: 0 },
   });
 
-  const connection = await Connection.connect({ address });
+  const connection = await connectClient(plainConnection(address, config.temporal.namespace));
   const temporal = new Client({
     connection,
     namespace: config.temporal.namespace,
