@@ -47,10 +47,10 @@ const CHATWOOT_USER_TOKEN = 'demo-chatwoot-user-token';
 const HOST = '127.0.0.1';
 const RESULT_TIMEOUT_MS = 60_000;
 
-/** Customer messages: inbox 1 is answered by the echo agent, inbox 2 by one that replies three times. */
 /** A reply with buttons, and the customer's choice going back to the agent as its own turn. */
 const RICH_SAMPLE = { conversationId: 104, inboxId: 4, content: 'Which colours do you have?' };
 
+/** Customer messages: inbox 1 is answered by the echo agent, inbox 2 by one that replies three times. */
 const SAMPLES = [
   { conversationId: 101, inboxId: 1, content: 'Hi, where is my order #1234?' },
   { conversationId: 102, inboxId: 2, content: 'Can you explain your pricing plans?' },
