@@ -549,6 +549,12 @@ export const deploymentSchema = z
   .loose();
 
 /** Worker processes (`npm run worker`, `npm start`); read at start. */
+/**
+ * Enough for the conversations a worker serves at once and their deliveries; 10,000 idle actors
+ * then keep the worker's memory within twice that of 100 (README "What a message costs").
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 300;
+
 export const workerSchema = z
   .object({
     /**
@@ -569,11 +575,12 @@ export const workerSchema = z
      */
     deployment: deploymentSchema.optional(),
     /**
-     * Workflow runs kept in memory between their tasks (unset: the SDK's default, from the heap
-     * size). Each live conversation actor is one; a run evicted is replayed from its history on
-     * its next event, so this bounds memory, not how many conversations the worker serves.
+     * Workflow runs kept in memory between their tasks. Each open conversation actor is one; a
+     * run evicted is replayed from its history on its next event, so this bounds memory, not how
+     * many conversations the worker serves. The SDK's own default grows with the heap (about
+     * 2,300 runs for a 4 GB heap), so idle actors alone would fill gigabytes.
      */
-    maxCachedWorkflows: z.number().int().min(0).optional(),
+    maxCachedWorkflows: z.number().int().min(0).default(DEFAULT_MAX_CACHED_WORKFLOWS),
     /** Workflow tasks this process runs at once (unset: the SDK's default, 40). */
     maxConcurrentWorkflowTasks: z.number().int().positive().optional(),
     /** Agent exchanges this process runs at once: mostly idle sockets, many fit. */

@@ -114,6 +114,8 @@ describe('parseConfig', () => {
       chatwootRequestTimeoutMs: 10_000,
     });
     expect(config.delivery.fallbackMessage.length).toBeGreaterThan(0);
+    // Bounded, not the SDK's heap-sized default: idle actors must not fill the worker's memory.
+    expect(config.worker).toMatchObject({ maxCachedWorkflows: 300, maxConcurrentExchanges: 500 });
   });
 
   it('fills agent defaults when only id, transport and url are given', () => {

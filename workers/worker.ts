@@ -132,9 +132,7 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
           }),
       activities: activities.chatwoot,
       sinks: { ...sinks, ...tracing?.workflowSinks },
-      ...(config.worker.maxCachedWorkflows !== undefined
-        ? { maxCachedWorkflows: config.worker.maxCachedWorkflows }
-        : {}),
+      maxCachedWorkflows: config.worker.maxCachedWorkflows,
       ...(config.worker.maxConcurrentWorkflowTasks !== undefined
         ? { maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks }
         : {}),
