@@ -586,7 +586,33 @@ export const workerSchema = z
     /** Agent exchanges this process runs at once: mostly idle sockets, many fit. */
     maxConcurrentExchanges: z.number().int().positive().default(500),
   })
-  .loose();
+  .loose()
+  // The SDK would change either quietly, with a warning in the log.
+  .superRefine((worker, ctx) => {
+    const cache = worker.maxCachedWorkflows;
+    if (cache === 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxCachedWorkflows'],
+        message: 'use 0 (no cache) or at least 2',
+      });
+    }
+    const tasks = worker.maxConcurrentWorkflowTasks;
+    if (cache > 0 && tasks === 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxConcurrentWorkflowTasks'],
+        message: 'at least 2 while workflow runs are cached (worker.maxCachedWorkflows > 0)',
+      });
+    }
+    if (cache > 0 && tasks !== undefined && tasks > cache) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxConcurrentWorkflowTasks'],
+        message: `at most worker.maxCachedWorkflows (${cache}): a task needs its run in the cache; raise the cache or lower the tasks`,
+      });
+    }
+  });
 
 /** The conversation actor: human takeover, dedupe, synchronous callers. */
 export const conversationSchema = z

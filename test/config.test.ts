@@ -473,6 +473,26 @@ describe('environment values that would weaken the bridge', () => {
     );
   });
 
+  it.each([
+    [{ maxCachedWorkflows: 1 }, /worker.maxCachedWorkflows: use 0 \(no cache\) or at least 2/],
+    [{ maxConcurrentWorkflowTasks: 1 }, /worker.maxConcurrentWorkflowTasks: at least 2 while/],
+    [
+      { maxConcurrentWorkflowTasks: 400 },
+      /worker.maxConcurrentWorkflowTasks: at most worker.maxCachedWorkflows \(300\)/,
+    ],
+  ])('refuses a worker cache the SDK would quietly change: %j', (worker, message) => {
+    expect(() => parseConfig({ ...base, worker })).toThrow(message);
+  });
+
+  it('takes as many workflow tasks as the cache holds, or any number without a cache', () => {
+    const tasks = (worker: object) => parseConfig({ ...base, worker }).worker;
+    expect(tasks({ maxConcurrentWorkflowTasks: 300 }).maxConcurrentWorkflowTasks).toBe(300);
+    expect(tasks({ maxCachedWorkflows: 0, maxConcurrentWorkflowTasks: 400 })).toMatchObject({
+      maxCachedWorkflows: 0,
+      maxConcurrentWorkflowTasks: 400,
+    });
+  });
+
   it.each(['0x1f90', '1e3', ' '])('refuses PORT=%j', (port) => {
     expect(() => parseConfig(base, { PORT: port })).toThrow(/PORT must be a decimal port number/);
   });
