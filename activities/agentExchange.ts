@@ -1,4 +1,5 @@
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ApplicationFailure, Context, log, type Info as ActivityInfo } from '@temporalio/activity';
+import proto from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
 import { temporalTurnLock } from '../agents/temporalTurnLock.js';
 import { jsonBytes } from '../agents/replyLimits.js';
@@ -6,6 +7,7 @@ import { runAgentExchange } from '../agents/registry.js';
 import { turnFromMessage } from '../agents/turn.js';
 import type { AgentLookup } from '../config/live.js';
 import type { ChatwootClient } from '../chatwoot/client.js';
+import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import { plainReplyText } from '../workflows/replyPosts.js';
 import type { ConversationRef, SolePostOutcome } from './chatwoot.js';
 import type { ConnectionPhase } from '../machines/connection.js';
@@ -13,6 +15,7 @@ import type { WorkerMetrics } from '../observability/metrics.js';
 import {
   agentReplySignal,
   type AgentReply,
+  type ExchangePost,
   type ExchangeResult,
   type MessageDeliveryInput,
 } from '../workflows/shared.js';
@@ -45,6 +48,13 @@ export interface AgentExchangeInput {
    * marker, as `createMessage`'s first attempt would: one activity (a billed action) less.
    */
   postSoleReply?: { sourceId: string; splitRepliesAtChars?: number };
+  /**
+   * The exchange posts each plain reply itself as it arrives, under the reply's marker, before
+   * handing it over (messageDeliveryV4Workflow): no post activity for them. It stops at the first
+   * reply it cannot post (not plain, refused, or too late): the workflow posts that one and every
+   * later one, so they stay in order.
+   */
+  postReplies?: { splitRepliesAtChars?: number };
 }
 
 export interface AgentExchangeDeps {
@@ -79,10 +89,11 @@ export function createAgentExchangeActivity({
       if (!agent) {
         // Retryable: with split processes the API may have reloaded a new agent before this
         // worker did (SIGHUP); the workflow's retry window gives the worker time to catch up.
-        throw ApplicationFailure.retryable(
-          `agent "${input.agentId}" is not configured on this worker (reload its configuration)`,
-          'UnknownAgent',
-        );
+        throw ApplicationFailure.create({
+          message: `agent "${input.agentId}" is not configured on this worker (reload its configuration)`,
+          type: 'UnknownAgent',
+          details: [{ unreportedPosts: 0 }],
+        });
       }
       const workflowId = context.info.workflowExecution?.workflowId;
       if (!workflowId)
@@ -134,10 +145,36 @@ export function createAgentExchangeActivity({
       };
 
       /**
-       * The attempt's only reply, when plain, posted here. Only while the server cannot have
-       * given this attempt up (its heartbeat timeout counted from the schedule, as if no
-       * heartbeat had arrived): a create sent later could race the workflow's own post.
+       * A create is sent only while the server cannot have given this attempt up (its heartbeat
+       * timeout counted from the schedule, as if no heartbeat had arrived) and nobody cancelled
+       * it: one sent later could race the workflow's own post. Sent before then, it has settled
+       * by the time the workflow's post looks (the late-commit grace after it saw this attempt
+       * end); a margin for the clocks.
        */
+      const { info } = context;
+      const givenUpAt =
+        info.currentAttemptScheduledTimestampMs +
+        Math.min(info.heartbeatTimeoutMs || Infinity, info.startToCloseTimeoutMs);
+      const mayStillPost = async () =>
+        !context.cancellationSignal.aborted &&
+        Date.now() + SEND_MARGIN_MS < givenUpAt &&
+        (await notCancelled(temporal, info));
+      const post = async (content: string, sourceId: string): Promise<ExchangePost> => {
+        const sentAtMs = Date.now();
+        const outcome = await soleReplyPoster!({
+          accountId: input.message.accountId,
+          conversationId: input.message.conversationId,
+          content,
+          sourceId,
+        });
+        if (outcome.posted) return { chatwootMessageId: outcome.chatwootMessageId };
+        logger.warn('posting the reply from the exchange failed; the workflow posts it', {
+          error: outcome.error,
+        });
+        return exchangePostFailure(outcome, sentAtMs);
+      };
+
+      /** The attempt's only reply, when plain, posted here (V3). */
       const postSoleReply = async (
         received: AgentReply[],
         signals: number,
@@ -147,40 +184,31 @@ export function createAgentExchangeActivity({
         if (!asked || !soleReplyPoster || !sole || received.length !== 1 || signals > 0) return;
         if (sole.index !== 0 || input.skipReplies !== 0) return;
         const content = plainReplyText(sole, asked.splitRepliesAtChars);
-        const { info } = context;
-        const givenUpAt =
-          info.currentAttemptScheduledTimestampMs +
-          Math.min(info.heartbeatTimeoutMs || Infinity, info.startToCloseTimeoutMs);
-        if (content === undefined || context.cancellationSignal.aborted) return;
-        // Sent before then, a create has settled by the time the workflow's own post looks (the
-        // late-commit grace after it saw this attempt fail); a margin for the clocks.
-        if (Date.now() + SEND_MARGIN_MS >= givenUpAt) return;
-        const sentAtMs = Date.now();
-        const outcome = await soleReplyPoster({
-          accountId: input.message.accountId,
-          conversationId: input.message.conversationId,
-          content,
-          sourceId: asked.sourceId,
-        });
-        if (outcome.posted) return { index: 0, chatwootMessageId: outcome.chatwootMessageId };
-        logger.warn('posting the reply from the exchange failed; the workflow posts it', {
-          error: outcome.error,
-        });
-        if (!outcome.answered) {
-          return {
-            index: 0,
-            error: outcome.error,
-            uncertainCreate: { sentAtMs, untilMs: Date.now() },
-          };
+        if (content === undefined || !(await mayStillPost())) return;
+        return { index: 0, ...(await post(content, asked.sourceId)) };
+      };
+
+      /** Each plain reply posted here as it arrives, in order, until one is not (V4). */
+      let postingOpen = input.postReplies !== undefined && soleReplyPoster !== undefined;
+      let nextToPost = input.skipReplies;
+      /** Creates sent whose outcome the workflow has not been handed (by signal or result). */
+      let unreportedPosts = 0;
+      const postAsItArrives = async (reply: AgentReply): Promise<ExchangePost | undefined> => {
+        if (!postingOpen) return undefined;
+        const content =
+          reply.index === nextToPost
+            ? plainReplyText(reply, input.postReplies?.splitRepliesAtChars)
+            : undefined;
+        if (content === undefined || !(await mayStillPost())) {
+          postingOpen = false;
+          return undefined;
         }
-        return {
-          index: 0,
-          error: outcome.error,
-          ...(outcome.retryable ? {} : { failedForGood: true }),
-          ...(outcome.retryAfterMs !== undefined
-            ? { notBeforeMs: Date.now() + outcome.retryAfterMs }
-            : {}),
-        };
+        nextToPost += 1;
+        unreportedPosts += 1;
+        const outcome = await post(content, bridgeSourceId(workflowId, reply.index));
+        // Not posted: the workflow posts it, and the ones after it must follow it.
+        if (outcome.chatwootMessageId === undefined) postingOpen = false;
+        return outcome;
       };
 
       const replies: AgentReply[] = [];
@@ -222,7 +250,9 @@ export function createAgentExchangeActivity({
             onReply: async (reply, index) => {
               metrics?.agentReply(input.agentId);
               if (index < input.skipReplies) return;
-              const agentReply: AgentReply = { attempt: input.attempt, index, ...reply };
+              const received: AgentReply = { attempt: input.attempt, index, ...reply };
+              const postedByExchange = await postAsItArrives(received);
+              const agentReply = postedByExchange ? { ...received, postedByExchange } : received;
               resultBytes += jsonBytes(agentReply);
               const fitsResult = resultBytes <= RESULT_BUDGET_BYTES;
               // The final reply comes back with the result, a moment later, instead of costing a
@@ -230,6 +260,7 @@ export function createAgentExchangeActivity({
               if (!(reply.final && fitsResult)) {
                 signalled += 1;
                 await workflow.signal(agentReplySignal, agentReply);
+                if (postedByExchange) unreportedPosts -= 1;
               }
               // The result repeats the replies as a safety net, within Temporal's payload limit:
               // past the budget the (accepted) signals alone carry them.
@@ -246,7 +277,7 @@ export function createAgentExchangeActivity({
             type: `Agent_${output.reason}`,
             message: `${output.detail} (after ${output.replies} replies)`,
             nonRetryable: !output.retryable,
-            details: [{ reason: output.reason, replies: output.replies }],
+            details: [{ reason: output.reason, replies: output.replies, unreportedPosts }],
           });
         }
         const soleReply = await postSoleReply(replies, signalled);
@@ -258,5 +289,50 @@ export function createAgentExchangeActivity({
         metrics?.agentExchangeFinished(input.agentId, outcome, performance.now() - startedAt);
       }
     },
+  };
+}
+
+/**
+ * Whether nobody has asked this activity to stop. A cancellation (a human took the conversation,
+ * a newer message aborted the turn) reaches a running activity only with a heartbeat's answer,
+ * seconds later; the workflow's own posts stop at once, so the exchange asks the server before
+ * each post. In doubt (the server cannot be asked), no: the workflow posts the reply.
+ */
+async function notCancelled(temporal: Client, info: ActivityInfo): Promise<boolean> {
+  const { workflowExecution: execution, workflowNamespace: namespace, activityId } = info;
+  try {
+    const { pendingActivities } = await temporal.workflowService.describeWorkflowExecution({
+      namespace,
+      execution,
+    });
+    const self = pendingActivities?.find((pending) => pending.activityId === activityId);
+    return (
+      self !== undefined &&
+      self.state !==
+        proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
+    );
+  } catch (error) {
+    log.warn('could not ask Temporal whether the exchange was cancelled; the workflow posts', {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return false;
+  }
+}
+
+/** A create the exchange sent that did not come back with an id: what the workflow's post needs. */
+function exchangePostFailure(
+  outcome: Exclude<SolePostOutcome, { posted: true }>,
+  sentAtMs: number,
+): ExchangePost {
+  // No answer: the create may still commit; the workflow's post looks before it posts.
+  if (!outcome.answered) {
+    return { error: outcome.error, uncertainCreate: { sentAtMs, untilMs: Date.now() } };
+  }
+  return {
+    error: outcome.error,
+    ...(outcome.retryable ? {} : { failedForGood: true }),
+    ...(outcome.retryAfterMs !== undefined
+      ? { notBeforeMs: Date.now() + outcome.retryAfterMs }
+      : {}),
   };
 }

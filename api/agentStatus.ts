@@ -1,11 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { AgentConfig, BridgeConfig } from '../config/schema.js';
-import {
-  messageDeliveryV2Workflow,
-  messageDeliveryV3Workflow,
-  messageDeliveryWorkflow,
-} from '../workflows/index.js';
-import type { DeliveryReport } from '../workflows/shared.js';
+import { MESSAGE_DELIVERY_TYPES, type DeliveryReport } from '../workflows/shared.js';
 
 /** One agent's health as seen from its recent deliveries. */
 export interface AgentStatus {
@@ -83,7 +78,7 @@ async function agentStatus(
   sampleSize: number,
 ): Promise<AgentStatus> {
   const ofAgent = [
-    `WorkflowType IN (${[messageDeliveryV3Workflow, messageDeliveryV2Workflow, messageDeliveryWorkflow].map((type) => quote(type.name)).join(', ')})`,
+    `WorkflowType IN (${MESSAGE_DELIVERY_TYPES.map(quote).join(', ')})`,
     `TaskQueue = ${quote(config.temporal.taskQueue)}`,
     `AgentId = ${quote(agent.id)}`,
   ].join(' AND ');

@@ -135,11 +135,12 @@ function behaviours(dropped: DropLedger): Record<string, Behaviour> {
       );
     },
     /**
-     * `count` replies (default 1), the first with `metadata.actions` = the `actions` parameter
-     * (JSON), the last final.
+     * `count` replies (default 1), the `at`-th (default the first) with `metadata.actions` = the
+     * `actions` parameter (JSON), the last final.
      */
     actions: async (ex) => {
       const count = Math.max(1, intParam(ex.params, 'count', 1));
+      const at = intParam(ex.params, 'at', 1);
       for (let i = 1; i <= count; i += 1) {
         if (i > 1) await ex.wait(20);
         ex.ws.send(
@@ -149,7 +150,7 @@ function behaviours(dropped: DropLedger): Record<string, Behaviour> {
             content: i === 1 ? `done: ${ex.request.content}` : `and ${i}/${count}`,
             response_type: i === count ? 'final' : 'partial',
             metadata:
-              i === 1 ? { actions: JSON.parse(ex.params.get('actions') ?? '[]') as unknown } : {},
+              i === at ? { actions: JSON.parse(ex.params.get('actions') ?? '[]') as unknown } : {},
           }),
         );
       }

@@ -34,6 +34,7 @@ import {
 } from '../sandbox/chatwootWebhooks.js';
 import { FakeChatwoot } from '../sandbox/fakeChatwoot.js';
 import { startMockAgent } from '../sandbox/mockAgents.js';
+import { richPath } from '../sandbox/mockReplyFields.js';
 import { sendLikeAgentBot } from '../test/helpers/agentBotSender.js';
 import { pullAgent } from '../test/helpers/pullAgent.js';
 import { temporalTurnLock } from '../agents/temporalTurnLock.js';
@@ -92,6 +93,18 @@ const chatwoot = await FakeChatwoot.start({
   userApiAccessToken: USER_TOKEN,
 });
 const agents = await startMockAgent();
+const RICH_REPLY = {
+  content_type: 'input_select',
+  content_attributes: { items: [{ title: 'Blue', value: 'blue' }] },
+  attachments: [
+    {
+      data: Buffer.from('receipt').toString('base64'),
+      file_name: 'receipt.txt',
+      content_type: 'text/plain',
+    },
+  ],
+  actions: [{ type: 'add_labels', labels: ['vip'] }],
+};
 const agent = (id: string, path: string, extra: Record<string, unknown> = {}) => ({
   id,
   transport: 'ws',
@@ -105,7 +118,12 @@ const agent = (id: string, path: string, extra: Record<string, unknown> = {}) =>
   ...extra,
 });
 const config = parseConfig({
-  chatwoot: { baseUrl: chatwoot.url, apiAccessToken: TOKEN, accountId: ACCOUNT },
+  chatwoot: {
+    baseUrl: chatwoot.url,
+    apiAccessToken: TOKEN,
+    accountId: ACCOUNT,
+    actionsApiAccessToken: USER_TOKEN,
+  },
   conversation: { botAssigneeIds: [42] },
   webhook: { secrets: [SECRET] },
   agents: [
@@ -120,6 +138,9 @@ const config = parseConfig({
     agent('handoff', 'handoff'),
     agent('slow', 'slow?delayMs=1500'),
     agent('multi', 'multi?count=2&delayMs=1000'),
+    // Buttons, a file and a label in one reply: the workflow's posts, notes and actions.
+    agent('richer', richPath(RICH_REPLY), { allowedActions: ['add_labels'] }),
+    agent('three', 'multi?count=3&delayMs=200'),
     { id: 'puller', transport: 'pull', apiKey: PULL_KEY, longPollMs: 5_000 },
   ],
   routes: [
@@ -132,6 +153,8 @@ const config = parseConfig({
     { inboxId: 13, agentId: 'multi' },
     { inboxId: 14, agentId: 'puller' },
     { inboxId: 15, agentId: 'slow', humanRequest: { label: 'human' } },
+    { inboxId: 16, agentId: 'richer' },
+    { inboxId: 17, agentId: 'three' },
   ],
   delivery: {
     agentRetryWindowMs: 4_000,
@@ -399,6 +422,19 @@ Object.assign(scenarios, {
       // A person's reply after that still pauses the bot.
       await notify(913, 13, { type: 'human_message', messageId: (nextMessageId += 1) });
       await until(async () => (await state(913)).state === 'paused', 'paused');
+    },
+  },
+  'rich-file-actions': {
+    conversationId: 920,
+    async run() {
+      chatwoot.conversationActions.defineLabels(ACCOUNT, ['vip']);
+      await delivered(920, await customer(920, 16, 'richer'));
+    },
+  },
+  'three-replies': {
+    conversationId: 921,
+    async run() {
+      await delivered(921, await customer(921, 17, 'three'));
     },
   },
   'bot-owner-assignment': {

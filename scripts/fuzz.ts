@@ -17,7 +17,11 @@ import { Client, Connection } from '@temporalio/client';
 import fc from 'fast-check';
 import { messageCreatedPayload, signWebhook } from '../sandbox/chatwootWebhooks.js';
 import { FakeChatwoot } from '../sandbox/fakeChatwoot.js';
-import { conversationStateQuery, messageWorkflowId } from '../workflows/shared.js';
+import {
+  conversationStateQuery,
+  MESSAGE_DELIVERY_TYPES,
+  messageWorkflowId,
+} from '../workflows/shared.js';
 import { startMockAgent } from '../sandbox/mockAgents.js';
 
 export interface FuzzOptions {
@@ -694,7 +698,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         address: options.temporalAddress ?? `127.0.0.1:${devPort}`,
       });
       const client = new Client({ connection });
-      const query = `WorkflowType IN ("messageDeliveryV3Workflow", "messageDeliveryV2Workflow", "messageDeliveryWorkflow") AND TaskQueue = "${taskQueue}"`;
+      const types = MESSAGE_DELIVERY_TYPES.map((type) => `"${type}"`).join(', ');
+      const query = `WorkflowType IN (${types}) AND TaskQueue = "${taskQueue}"`;
       let stableSince = Date.now();
       const waitUntil = Date.now() + 300_000;
       for (;;) {

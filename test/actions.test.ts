@@ -98,13 +98,13 @@ describe('Temporal actions per message', () => {
     expect(total(quick.delta)).toBeLessThanOrEqual(4);
   });
 
-  it('each extra reply costs at most 2 more', async () => {
+  it('each extra plain reply costs 1 more: its signal (the exchange posts it)', async () => {
     await actionsForOneMessage(8, 502);
     const { report, delta } = await actionsForOneMessage(8, 502);
     expect(report.replies).toHaveLength(3);
     console.log('actions for a three-reply message:', delta);
-    // Three posts: the exchange posts only a reply that is its only one.
-    expect(total(delta)).toBeLessThanOrEqual(6 + 2 * 2);
+    expect(total(delta)).toBeLessThanOrEqual(5 + 2 * 1);
+    expect(delta.command_ScheduleActivityTask).toBe(1);
   });
 });
 

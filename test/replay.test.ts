@@ -52,7 +52,11 @@ describe('replay of recorded histories', () => {
   it('the newest capture has a history of every workflow type the worker runs', () => {
     const types = new Set(newestFiles.map(({ history }) => workflowType(history)));
     // Kept only so the runs they recorded replay: nothing starts them now, older captures hold them.
-    const retired = new Set(['messageDeliveryWorkflow', 'messageDeliveryV2Workflow']);
+    const retired = new Set([
+      'messageDeliveryWorkflow',
+      'messageDeliveryV2Workflow',
+      'messageDeliveryV3Workflow',
+    ]);
     const started = Object.keys(bridgeWorkflows).filter((type) => !retired.has(type));
     expect([...types].sort()).toEqual(started.sort());
     const recorded = new Set(histories.map(({ history }) => workflowType(history)));

@@ -153,8 +153,8 @@ describe('one customer message is one trace', () => {
           'POST /webhook/chatwoot',
           'SignalWithStartWorkflow:conversationWorkflow',
           'HandleSignal:conversationEvent',
-          'StartChildWorkflow:messageDeliveryV3Workflow',
-          'RunWorkflow:messageDeliveryV3Workflow',
+          'StartChildWorkflow:messageDeliveryV4Workflow',
+          'RunWorkflow:messageDeliveryV4Workflow',
           'StartActivity:agentExchange',
           'RunActivity:agentExchange',
           'RunActivity:createMessage',
@@ -169,8 +169,8 @@ describe('one customer message is one trace', () => {
     const inTrace = spans.filter((span) => span.spanContext().traceId === traceId);
     for (const name of [
       'HandleSignal:conversationEvent',
-      'StartChildWorkflow:messageDeliveryV3Workflow',
-      'RunWorkflow:messageDeliveryV3Workflow',
+      'StartChildWorkflow:messageDeliveryV4Workflow',
+      'RunWorkflow:messageDeliveryV4Workflow',
       'RunActivity:agentExchange',
       'RunActivity:createMessage',
     ]) {
@@ -190,10 +190,10 @@ describe('one customer message is one trace', () => {
         expect(['string', 'number', 'boolean'], `${span.name} ${key}`).toContain(typeof value);
       }
     }
-    const [delivery] = named(inTrace, 'RunWorkflow:messageDeliveryV3Workflow');
+    const [delivery] = named(inTrace, 'RunWorkflow:messageDeliveryV4Workflow');
     expect(delivery!.attributes).toMatchObject({
       workflowId: expect.stringMatching(/^message:/),
-      workflowType: 'messageDeliveryV3Workflow',
+      workflowType: 'messageDeliveryV4Workflow',
     });
     expect(Object.keys(delivery!.attributes)).not.toContain('memo');
 
@@ -214,7 +214,7 @@ describe('one customer message is one trace', () => {
     const delivery = (spans: ReadableSpan[]) =>
       spans.find(
         (span) =>
-          span.name === 'RunWorkflow:messageDeliveryV3Workflow' &&
+          span.name === 'RunWorkflow:messageDeliveryV4Workflow' &&
           span.attributes['workflowId'] === workflowId,
       );
     await expect

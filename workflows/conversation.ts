@@ -30,6 +30,7 @@ import { handOverToTeam, type HandOverOrder } from './humanHandOver.js';
 import {
   messageDeliveryV2Workflow,
   messageDeliveryV3Workflow,
+  messageDeliveryV4Workflow,
   messageDeliveryWorkflow,
 } from './messageDelivery.js';
 import { messageDeliveryStartOptions } from './searchAttributes.js';
@@ -119,6 +120,12 @@ const CONSOLIDATED_PATCH = 'conversation-2026-12-consolidated';
  */
 const V3_DELIVERIES_PATCH = 'conversation-2026-12-v3-deliveries';
 
+/**
+ * The consolidated patch, and deliveries run as `messageDeliveryV4Workflow` (the exchange posts
+ * every plain reply itself). One marker per run, as for V3.
+ */
+const V4_DELIVERIES_PATCH = 'conversation-2026-12-v4-deliveries';
+
 /** What the consolidated marker stands for (a change made after it still calls `patched()`). */
 const IN_CONSOLIDATED: ReadonlySet<string> = new Set([
   ...Object.values(PATCHES),
@@ -137,7 +144,8 @@ export async function conversationWorkflow(
 ): Promise<ConversationView> {
   const { accountId, conversationId, settings } = input;
   const actorId = workflowInfo().workflowId;
-  const v3Deliveries = patched(V3_DELIVERIES_PATCH);
+  const v4Deliveries = patched(V4_DELIVERIES_PATCH);
+  const v3Deliveries = v4Deliveries || patched(V3_DELIVERIES_PATCH);
   const consolidated = v3Deliveries || patched(CONSOLIDATED_PATCH);
   const has = (change: string) => (consolidated && IN_CONSOLIDATED.has(change)) || patched(change);
   const orderByCreation = has(PATCHES.orderByCreation);
@@ -317,11 +325,13 @@ export async function conversationWorkflow(
       ...(merged.length > 1 ? { mergedMessageIds: merged.map((part) => part.messageId) } : {}),
       ...answeredIn(merged),
     };
-    const delivery = v3Deliveries
-      ? messageDeliveryV3Workflow
-      : consolidated
-        ? messageDeliveryV2Workflow
-        : messageDeliveryWorkflow;
+    const delivery = v4Deliveries
+      ? messageDeliveryV4Workflow
+      : v3Deliveries
+        ? messageDeliveryV3Workflow
+        : consolidated
+          ? messageDeliveryV2Workflow
+          : messageDeliveryWorkflow;
     return executeChild(delivery, {
       workflowId: messageWorkflowId(accountId, conversationId, message.messageId),
       args: [childInput],

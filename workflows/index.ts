@@ -3,6 +3,7 @@ export {
   messageDeliveryWorkflow,
   messageDeliveryV2Workflow,
   messageDeliveryV3Workflow,
+  messageDeliveryV4Workflow,
 } from './messageDelivery.js';
 export { conversationWorkflow } from './conversation.js';
 export { proactiveMessageWorkflow } from './proactive.js';

@@ -20,6 +20,7 @@ import { TimeoutType } from '@temporalio/common';
 import type { BridgeActivities } from '../activities/index.js';
 import { bridgeSourceId } from '../chatwoot/sourceId.js';
 import type { CreateMessageInput } from '../activities/chatwoot.js';
+import type { AgentExchangeInput } from '../activities/agentExchange.js';
 import { chatwootOptions, lateCommitGraceMs, postOptions } from './activityOptions.js';
 import { AGENT_ACTIONS_PATCH, createAgentActions } from './agentActions.js';
 import { CHATWOOT_TASK_QUEUE_PATCH, withChatwootTaskQueue } from './chatwootQueue.js';
@@ -38,7 +39,7 @@ import {
   type AttemptReport,
   type DeliveryReport,
   type DeliveryStatus,
-  type ExchangeResult,
+  type ExchangePost,
   type MessageDeliveryInput,
   type ReplyReport,
 } from './shared.js';
@@ -79,10 +80,22 @@ export async function messageDeliveryV2Workflow(
 export async function messageDeliveryV3Workflow(
   input: MessageDeliveryInput,
 ): Promise<DeliveryReport> {
-  return deliverMessage(input, { has: hasSinceV2, lean: true, soleReplyInExchange: true });
+  return deliverMessage(input, { has: hasSinceV2, lean: true, repliesInExchange: 'sole' });
 }
 
-/** V2 and V3: every change made to the first version is in force, later ones are patches. */
+/**
+ * V3, and the exchange posts every plain reply itself as it arrives, not only a sole one: each
+ * reply after the first costs its signal alone. It posts them in order and stops at the first it
+ * cannot post; the workflow posts that one and the rest, looking first for a copy whenever an
+ * attempt ended without saying what it posted. A new type for the reason V3 is one.
+ */
+export async function messageDeliveryV4Workflow(
+  input: MessageDeliveryInput,
+): Promise<DeliveryReport> {
+  return deliverMessage(input, { has: hasSinceV2, lean: true, repliesInExchange: 'every' });
+}
+
+/** V2 to V4: every change made to the first version is in force, later ones are patches. */
 function hasSinceV2(change: string): boolean {
   return IN_V2_FROM_ITS_START.has(change) || patched(change);
 }
@@ -110,8 +123,8 @@ interface DeliveryVersion {
   has: (change: string) => boolean;
   /** Typing inside the exchange, status recorded only when not delivered. */
   lean: boolean;
-  /** The exchange posts a sole plain reply itself (V3). */
-  soleReplyInExchange?: boolean;
+  /** The exchange posts a sole plain reply itself (V3), or every plain reply as it comes (V4). */
+  repliesInExchange?: 'sole' | 'every';
 }
 
 async function deliverMessage(
@@ -140,9 +153,15 @@ async function deliverMessage(
   const replyReports: ReplyReport[] = [];
   const attempts: AttemptReport[] = [];
 
+  /** What the exchange's own posts came to, by reply index (V3: its sole reply; V4: each). */
+  const postedByExchange = new Map<number, ExchangePost>();
+  /** An exchange attempt that asked to post ended without saying what it posted (V4). */
+  let unreportedPosts: ExchangePost['uncertainCreate'];
   const acceptReply = (reply: AgentReply) => {
     // A superseded attempt (e.g. a worker presumed dead that is still running) must not add replies.
-    if (reply.attempt === attempt && !received.has(reply.index)) received.set(reply.index, reply);
+    if (reply.attempt !== attempt || received.has(reply.index)) return;
+    received.set(reply.index, reply);
+    if (reply.postedByExchange) postedByExchange.set(reply.index, reply.postedByExchange);
   };
   setHandler(agentReplySignal, acceptReply);
   // A pull agent posts its replies to its outbox instead: they are accepted whatever the attempt.
@@ -193,14 +212,14 @@ async function deliverMessage(
   const agentActions = createAgentActions({ ...conversation, policy }, has);
 
   /**
-   * The exchange may post its sole plain reply itself (V3), not in a reset run (the run before
-   * may have posted it: the workflow's post looks first) nor when Chatwoot calls are on the
-   * fleet's rate-limited queue.
+   * The exchange may post replies itself (V3, V4), not in a reset run (the run before may have
+   * posted them: the workflow's posts look first) nor when Chatwoot calls are on the fleet's
+   * rate-limited queue.
    */
   const exchangeMayPost = (exchangeAttempt: number) => {
     const info = workflowInfo();
     return (
-      version.soleReplyInExchange === true &&
+      version.repliesInExchange !== undefined &&
       !pull &&
       robustPosting &&
       policy.chatwootTaskQueue === undefined &&
@@ -208,9 +227,6 @@ async function deliverMessage(
       exchangeAttempt === 1
     );
   };
-  /** The exchange posted its sole reply (its Chatwoot id), or may have (its create's window). */
-  let soleReply: ExchangeResult['soleReply'] | undefined;
-
   /** When this run first ran past the reset point (reset runs only; a later value is safe). */
   let resetSeenAt: number | undefined;
   /** One message to create, with what a retry (or a reset run) needs to avoid a second copy. */
@@ -263,21 +279,12 @@ async function deliverMessage(
                   skipReplies: contiguousCount(received),
                   message: input,
                   ...(typingInExchange ? { manageTyping: true } : {}),
-                  ...(asksToPost
-                    ? {
-                        postSoleReply: {
-                          sourceId: bridgeSourceId(workflowId, 0),
-                          ...(policy.splitRepliesAtChars !== undefined
-                            ? { splitRepliesAtChars: policy.splitRepliesAtChars }
-                            : {}),
-                        },
-                      }
-                    : {}),
+                  ...(asksToPost ? postingRequest(version, workflowId, policy) : {}),
                 },
               ],
             );
         typingMayBeOn = false;
-        if (result.soleReply) soleReply = result.soleReply;
+        if (result.soleReply) postedByExchange.set(result.soleReply.index, result.soleReply);
         // Signals normally arrive first; the result is the safety net if one was lost.
         result.replies.forEach(acceptReply);
         attempts.push({ attempt, outcome: 'completed', detail: result.endReason });
@@ -289,11 +296,13 @@ async function deliverMessage(
         }
         // An attempt asked to post that was lost (not one that failed on its own, before any
         // post) may have posted: the workflow's post then waits out the create and looks first.
-        if (asksToPost && !ranItsCleanup(error)) {
-          soleReply = {
-            index: 0,
-            uncertainCreate: { sentAtMs: attemptStartedAt, untilMs: Date.now() },
-          };
+        const window = { sentAtMs: attemptStartedAt, untilMs: Date.now() };
+        if (asksToPost && version.repliesInExchange === 'sole' && !ranItsCleanup(error)) {
+          postedByExchange.set(0, { uncertainCreate: window });
+        }
+        // V4: unless it failed on its own having handed over every create's outcome.
+        if (asksToPost && version.repliesInExchange === 'every' && !reportedEveryPost(error)) {
+          unreportedPosts = window;
         }
         if (isCancellation(error)) throw error;
         // The activity failed on its own: its cleanup (typing off) ran.
@@ -333,15 +342,19 @@ async function deliverMessage(
       let filesReport: ReplyReport['attachments'];
       const post = async (part: PlannedPost, withFiles: boolean) => {
         // Posted by the exchange already; or it may have been: then the post looks first.
-        const byExchange = soleReply?.index === reply.index && part.part === reply.index;
-        if (byExchange && soleReply?.chatwootMessageId !== undefined) {
-          return { chatwootMessageId: soleReply.chatwootMessageId, alreadyPosted: false };
+        const byExchange =
+          part.part === reply.index
+            ? (postedByExchange.get(reply.index) ??
+              (unreportedPosts ? { uncertainCreate: unreportedPosts } : undefined))
+            : undefined;
+        if (byExchange?.chatwootMessageId !== undefined) {
+          return { chatwootMessageId: byExchange.chatwootMessageId, alreadyPosted: false };
         }
-        if (byExchange && soleReply?.failedForGood) {
-          throw ApplicationFailure.nonRetryable(soleReply.error ?? 'Chatwoot refused the reply');
+        if (byExchange?.failedForGood) {
+          throw ApplicationFailure.nonRetryable(byExchange.error ?? 'Chatwoot refused the reply');
         }
-        const uncertain = byExchange ? soleReply?.uncertainCreate : undefined;
-        const notBeforeMs = byExchange ? soleReply?.notBeforeMs : undefined;
+        const uncertain = byExchange?.uncertainCreate;
+        const notBeforeMs = byExchange?.notBeforeMs;
         const result = await chatwoot.createMessage.executeWithOptions(
           postingOptions(`post reply ${reply.index + 1}${part.label} from ${input.agentId}`),
           [
@@ -562,6 +575,21 @@ async function deliverMessage(
 
 type Has = DeliveryVersion['has'];
 
+/** What the exchange is asked to post itself: its sole reply (V3) or every one it can (V4). */
+function postingRequest(
+  version: DeliveryVersion,
+  workflowId: string,
+  policy: MessageDeliveryInput['policy'],
+): Pick<AgentExchangeInput, 'postSoleReply' | 'postReplies'> {
+  const split =
+    policy.splitRepliesAtChars !== undefined
+      ? { splitRepliesAtChars: policy.splitRepliesAtChars }
+      : {};
+  return version.repliesInExchange === 'every'
+    ? { postReplies: split }
+    : { postSoleReply: { sourceId: bridgeSourceId(workflowId, 0), ...split } };
+}
+
 function exchangeOptions(policy: MessageDeliveryInput['policy'], has: Has) {
   const scheduleToStart = agentQueueScheduleToStart(policy, has);
   return {
@@ -684,6 +712,16 @@ function isWorkerLoss(error: unknown, has: Has): boolean {
   if (cause instanceof TimeoutFailure) return cause.timeoutType === TimeoutType.HEARTBEAT;
   // Older histories counted a shutdown as the agent's failure; they replay as they ran.
   return isWorkerShutdown(cause) && has('worker-shutdown-is-worker-loss');
+}
+
+/**
+ * The exchange threw on its own and says every create it sent was handed over (by signal) first:
+ * nothing it posted is unknown to the workflow.
+ */
+function reportedEveryPost(error: unknown): boolean {
+  if (!ranItsCleanup(error)) return false;
+  const [details] = ((error as ActivityFailure).cause as ApplicationFailure).details ?? [];
+  return (details as { unreportedPosts?: unknown } | undefined)?.unreportedPosts === 0;
 }
 
 /** The activity itself threw (not a timeout, a cancel or a shutdown): its `finally` ran. */

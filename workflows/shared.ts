@@ -131,26 +131,30 @@ export interface AgentReply {
   content: string;
   final: boolean;
   metadata: Record<string, unknown>;
+  /** The exchange posted this reply itself (`postReplies`, V4), or tried. */
+  postedByExchange?: ExchangePost;
+}
+
+/**
+ * What the exchange's own post of a reply came to: with an id it is in Chatwoot; otherwise the
+ * workflow posts it, after `uncertainCreate`'s grace when set.
+ */
+export interface ExchangePost {
+  chatwootMessageId?: number;
+  error?: string;
+  /** Chatwoot refused it for good (a 4xx): the reply failed, as a post would have. */
+  failedForGood?: boolean;
+  /** Chatwoot's `Retry-After`: the workflow's post waits until then (epoch ms). */
+  notBeforeMs?: number;
+  uncertainCreate?: { sentAtMs: number; untilMs: number };
 }
 
 export interface ExchangeResult {
   endReason: string;
   /** Every reply of this attempt from `skipReplies` on (the workflow also got them as signals). */
   replies: AgentReply[];
-  /**
-   * The exchange posted its sole reply itself (`postSoleReply`), or tried: with an id it is in
-   * Chatwoot; otherwise the workflow posts it, after `uncertainCreate`'s grace when set.
-   */
-  soleReply?: {
-    index: number;
-    chatwootMessageId?: number;
-    error?: string;
-    /** Chatwoot refused it for good (a 4xx): the reply failed, as a post would have. */
-    failedForGood?: boolean;
-    /** Chatwoot's `Retry-After`: the workflow's post waits until then (epoch ms). */
-    notBeforeMs?: number;
-    uncertainCreate?: { sentAtMs: number; untilMs: number };
-  };
+  /** The exchange posted its sole reply itself (`postSoleReply`, V3), or tried. */
+  soleReply?: ExchangePost & { index: number };
 }
 
 export type DeliveryStatus =
@@ -217,6 +221,14 @@ export interface DeliveryReport {
     durationMs: number;
   };
 }
+
+/** Every message-delivery workflow type, newest first: runs of each may still be open. */
+export const MESSAGE_DELIVERY_TYPES = [
+  'messageDeliveryV4Workflow',
+  'messageDeliveryV3Workflow',
+  'messageDeliveryV2Workflow',
+  'messageDeliveryWorkflow',
+] as const;
 
 export const agentReplySignal = defineSignal<[AgentReply]>('agentReply');
 export const deliveryStateQuery = defineQuery<{

@@ -13,20 +13,22 @@ export function createFloorActivities(client: Client) {
       heartbeats: number;
       replies: number;
       signalsPerReply: number;
-      /** Post this message's sole reply here, as the bridge's exchange does. */
-      postSole?: number;
+      /** Post this message's replies here, each before its signal, as the bridge's exchange does. */
+      post?: { messageId: number; replies: number };
     }) => {
       const context = Context.current();
       const workflowId = context.info.workflowExecution?.workflowId;
       if (!workflowId) throw new Error('floorExchange runs inside a workflow');
       for (let i = 0; i < input.heartbeats; i++) context.heartbeat(i);
       const handle = client.workflow.getHandle(workflowId);
-      for (let reply = 0; reply < input.replies; reply++) {
+      const total = input.post?.replies ?? input.replies;
+      for (let reply = 0; reply < total; reply++) {
+        if (input.post) {
+          process.stdout.write(`${POSTED_LINE} ${input.post.messageId} ${reply} ${Date.now()}\n`);
+        }
+        if (reply >= input.replies) continue;
         for (let i = 0; i < input.signalsPerReply; i++)
           await handle.signal(floorReplySignal, reply);
-      }
-      if (input.postSole !== undefined) {
-        process.stdout.write(`${POSTED_LINE} ${input.postSole} 0 ${Date.now()}\n`);
       }
     },
     floorPost: (messageId: number, reply: number, heartbeats: number): Promise<void> => {

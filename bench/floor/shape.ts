@@ -28,8 +28,11 @@ export interface DeliveryShape {
   lastReplyInResult: boolean;
   /** Post activities on the workflow task queue, per agent reply. */
   postsPerReply: number;
-  /** A delivery's one and only reply is posted by the exchange itself (no post activity). */
-  soleReplyPostedByExchange: boolean;
+  /**
+   * Replies the exchange posts itself (no post activity): none, a delivery's one and only reply,
+   * or every reply as it arrives.
+   */
+  repliesPostedByExchange: 'none' | 'sole' | 'every';
   /** Local activities after the replies (typing off). */
   localActivitiesAfter: number;
   /** Search-attribute upserts at the end (the outcome). */
@@ -45,7 +48,7 @@ export const BRIDGE_DELIVERY_SHAPE: DeliveryShape = {
   signalsPerReply: 1,
   lastReplyInResult: true,
   postsPerReply: 1,
-  soleReplyPostedByExchange: true,
+  repliesPostedByExchange: 'every',
   localActivitiesAfter: 0,
   upsertsAfter: 0,
 };
@@ -83,10 +86,11 @@ export function signalledReplies(shape: DeliveryShape, replies: number): number 
 
 /** Post activities a delivery with `replies` replies schedules. */
 export function postActivities(shape: DeliveryShape, replies: number): number {
-  return exchangePostsTheReply(shape, replies) ? 0 : shape.postsPerReply * replies;
+  return exchangePostsReplies(shape, replies) ? 0 : shape.postsPerReply * replies;
 }
 
-/** The exchange posts the delivery's reply itself: it is the only one. */
-export function exchangePostsTheReply(shape: DeliveryShape, replies: number): boolean {
-  return shape.soleReplyPostedByExchange && replies === 1;
+/** The exchange posts the delivery's replies itself. */
+export function exchangePostsReplies(shape: DeliveryShape, replies: number): boolean {
+  const posted = shape.repliesPostedByExchange;
+  return posted === 'every' || (posted === 'sole' && replies === 1);
 }

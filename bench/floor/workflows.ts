@@ -15,7 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { FloorActivities } from './activities.js';
-import { exchangePostsTheReply, signalledReplies, type DeliveryShape } from './shape.js';
+import { exchangePostsReplies, signalledReplies, type DeliveryShape } from './shape.js';
 
 export interface FloorMessage {
   messageId: number;
@@ -76,7 +76,9 @@ export async function floorDeliveryWorkflow(message: FloorMessage): Promise<void
       heartbeats: shape.exchangeHeartbeats,
       replies: signalled,
       signalsPerReply: shape.signalsPerReply,
-      ...(exchangePostsTheReply(shape, replies) ? { postSole: message.messageId } : {}),
+      ...(exchangePostsReplies(shape, replies)
+        ? { post: { messageId: message.messageId, replies } }
+        : {}),
     })
     .finally(() => {
       exchangeDone = true;
@@ -86,7 +88,7 @@ export async function floorDeliveryWorkflow(message: FloorMessage): Promise<void
     await condition(() =>
       reply < signalled ? received >= (reply + 1) * shape.signalsPerReply : exchangeDone,
     );
-    if (exchangePostsTheReply(shape, replies)) continue;
+    if (exchangePostsReplies(shape, replies)) continue;
     for (let i = 0; i < shape.postsPerReply; i++)
       await posts.floorPost(message.messageId, reply, shape.postHeartbeats);
   }
