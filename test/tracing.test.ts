@@ -126,7 +126,9 @@ describe('one customer message is one trace', () => {
       spanProcessor: new SimpleSpanProcessor(exporter),
     });
     stack = await startStack({
-      agents: { multi: 'multi?count=2' },
+      // Three replies: the exchange posts the first (plain), the workflow the two after it (the
+      // second has actions to run), so the delivery runs its own post activities too.
+      agents: { multi: 'actions?count=3&at=2&actions=[]' },
       routes: { 7: 'multi' },
       tracing,
     });

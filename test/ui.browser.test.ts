@@ -13,7 +13,12 @@ describe('tracing a message in the Temporal UI (headless Chromium)', () => {
   beforeAll(async () => {
     mkdirSync(OUTPUT, { recursive: true });
     [stack, browser] = await Promise.all([
-      startStack({ agents: { support: 'multi?count=2&delayMs=20' }, routes: { 7: 'support' } }),
+      // Three replies: the exchange posts the first (plain text) itself and hands it over by
+      // signal; the second has actions to run, so the workflow posts it and the one after it.
+      startStack({
+        agents: { support: 'actions?count=3&at=2&actions=[]' },
+        routes: { 7: 'support' },
+      }),
       chromium.launch({ executablePath: CHROMIUM }),
     ]);
   });
@@ -40,8 +45,10 @@ describe('tracing a message in the Temporal UI (headless Chromium)', () => {
 
       // History: the timeline names each activity with its summary.
       await expect.poll(() => page.url()).toMatch(/\/history$/);
-      await page.getByText('createMessage • post reply 1 from support').waitFor();
       await page.getByText('createMessage • post reply 2 from support').waitFor();
+      await page.getByText('createMessage • post reply 3 from support').waitFor();
+      // The reply the exchange posted: its signal, with the Chatwoot id in its input.
+      await page.getByText('agentReply').first().waitFor();
       await page.getByText('agentExchange • agent support, attempt 1').waitFor();
       await page.screenshot({ path: new URL('temporal-ui-history.png', OUTPUT).pathname });
 
@@ -67,8 +74,8 @@ describe('tracing a message in the Temporal UI (headless Chromium)', () => {
       for (const [text, href] of markup.links) expect(text).toBe(href);
       for (const activity of [
         'agent support, attempt 1',
-        'post reply 1 from support',
         'post reply 2 from support',
+        'post reply 3 from support',
       ]) {
         expect(metadata).toContain(activity);
       }
