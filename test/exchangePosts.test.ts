@@ -27,6 +27,14 @@ describe('the exchange posts plain replies itself', () => {
 
   const contents = (conversationId: number) =>
     stack.chatwoot.messages(stack.accountId, conversationId).map((m) => m.content);
+  /** Sends a customer message and awaits its delivery, which must succeed. */
+  async function deliver(message: Parameters<Stack['sendMessage']>[0]) {
+    const { json } = await stack.sendMessage(message);
+    const workflowId = json.workflowId as string;
+    const report = await stack.result(workflowId);
+    expect(report.outcome).toBe('delivered');
+    return { workflowId, report, activities: await scheduledActivities(stack, workflowId) };
+  }
   /** Message listings (the posts' look-ups for an earlier copy) for one conversation. */
   const lookups = (conversationId: number) =>
     stack.chatwoot.calls.filter(
@@ -35,11 +43,11 @@ describe('the exchange posts plain replies itself', () => {
     );
 
   it('one plain reply: posted by the exchange, no post activity, one copy with its marker', async () => {
-    const { json } = await stack.sendMessage({ conversationId: 701, content: 'hi' });
-    const workflowId = json.workflowId as string;
-    const report = await stack.result(workflowId);
-    expect(report.outcome).toBe('delivered');
-    expect(await scheduledActivities(stack, workflowId)).toEqual(['agentExchange']);
+    const { workflowId, report, activities } = await deliver({
+      conversationId: 701,
+      content: 'hi',
+    });
+    expect(activities).toEqual(['agentExchange']);
     const messages = stack.chatwoot.messages(stack.accountId, 701);
     expect(messages.map((m) => m.content)).toEqual(['echo: hi']);
     expect(carriesMarker(messages[0]!, bridgeSourceId(workflowId, 0))).toBe(true);
@@ -70,11 +78,12 @@ describe('the exchange posts plain replies itself', () => {
   });
 
   it('three plain replies: each posted by the exchange as it arrives, in order, no post activity', async () => {
-    const { json } = await stack.sendMessage({ conversationId: 702, inboxId: 8, content: 'three' });
-    const workflowId = json.workflowId as string;
-    const report = await stack.result(workflowId);
-    expect(report.outcome).toBe('delivered');
-    expect(await scheduledActivities(stack, workflowId)).toEqual(['agentExchange']);
+    const { workflowId, report, activities } = await deliver({
+      conversationId: 702,
+      inboxId: 8,
+      content: 'three',
+    });
+    expect(activities).toEqual(['agentExchange']);
     const messages = stack.chatwoot.messages(stack.accountId, 702);
     expect(messages.map((m) => m.content)).toEqual([
       'reply 1/3: three',
@@ -93,14 +102,8 @@ describe('the exchange posts plain replies itself', () => {
   });
 
   it('a reply it cannot post (actions to run after it): the workflow posts that one and the rest, in order', async () => {
-    const { json } = await stack.sendMessage({ conversationId: 707, inboxId: 10, content: 'mid' });
-    const workflowId = json.workflowId as string;
-    expect((await stack.result(workflowId)).outcome).toBe('delivered');
-    expect(await scheduledActivities(stack, workflowId)).toEqual([
-      'agentExchange',
-      'createMessage',
-      'createMessage',
-    ]);
+    const { activities } = await deliver({ conversationId: 707, inboxId: 10, content: 'mid' });
+    expect(activities).toEqual(['agentExchange', 'createMessage', 'createMessage']);
     expect(contents(707)).toEqual(['done: mid', 'and 2/3', 'and 3/3']);
   });
 
@@ -109,11 +112,12 @@ describe('the exchange posts plain replies itself', () => {
       status: 500,
       match: { method: 'POST', pathIncludes: '/conversations/703/messages' },
     });
-    const { json } = await stack.sendMessage({ conversationId: 703, inboxId: 8, content: 'no' });
-    const workflowId = json.workflowId as string;
-    const report = await stack.result(workflowId);
-    expect(report.outcome).toBe('delivered');
-    expect(await scheduledActivities(stack, workflowId)).toEqual([
+    const { report, activities } = await deliver({
+      conversationId: 703,
+      inboxId: 8,
+      content: 'no',
+    });
+    expect(activities).toEqual([
       'agentExchange',
       'createMessage',
       'createMessage',
@@ -138,15 +142,12 @@ describe('the exchange posts plain replies itself', () => {
       afterApply: true,
       match: { method: 'POST', pathIncludes: '/conversations/704/messages' },
     });
-    const { json } = await stack.sendMessage({ conversationId: 704, inboxId: 9, content: 'lost' });
-    const workflowId = json.workflowId as string;
-    const report = await stack.result(workflowId);
-    expect(report.outcome).toBe('delivered');
-    expect(await scheduledActivities(stack, workflowId)).toEqual([
-      'agentExchange',
-      'createMessage',
-      'createMessage',
-    ]);
+    const { report, activities } = await deliver({
+      conversationId: 704,
+      inboxId: 9,
+      content: 'lost',
+    });
+    expect(activities).toEqual(['agentExchange', 'createMessage', 'createMessage']);
     const messages = stack.chatwoot.messages(stack.accountId, 704);
     expect(messages.map((m) => m.content)).toEqual(['reply 1/2: lost', 'reply 2/2: lost']);
     expect(report.replies[0]).toMatchObject({
@@ -157,11 +158,12 @@ describe('the exchange posts plain replies itself', () => {
   });
 
   it('the agent drops after a reply the exchange posted and handed over: the retry resumes, no look-up', async () => {
-    const { json } = await stack.sendMessage({ conversationId: 708, inboxId: 11, content: 'cut' });
-    const workflowId = json.workflowId as string;
-    const report = await stack.result(workflowId);
-    expect(report.outcome).toBe('delivered');
-    expect(await scheduledActivities(stack, workflowId)).toEqual([
+    const { activities } = await deliver({
+      conversationId: 708,
+      inboxId: 11,
+      content: 'cut',
+    });
+    expect(activities).toEqual([
       'agentExchange',
       'agentExchange',
       'createMessage',
