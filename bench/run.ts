@@ -180,7 +180,13 @@ try {
   console.log(formatBreakdown(breakdown));
   if (idle.length > 0) console.log(formatIdle(idle));
   console.log(
-    `bridge workflows: ${bridgeWorkflows.total} total, ${bridgeWorkflows.notDelivered} not delivered`,
+    `bridge workflows: ${bridgeWorkflows.total} total, ${bridgeWorkflows.notDelivered} not delivered` +
+      (bridgeWorkflows.notDelivered > 0
+        ? ` (${Object.entries(bridgeWorkflows.notDeliveredByStatus)
+            .filter(([, n]) => n > 0)
+            .map(([status, n]) => `${n} ${status}`)
+            .join(', ')})`
+        : ''),
   );
   if (stack.direct.failures.length > 0) {
     console.log(`baseline delivery failures: ${stack.direct.failures.length}`);
@@ -413,10 +419,18 @@ async function untilNoneRunning(bench: BenchStack, filter: string, timeoutMs: nu
 }
 
 async function countWorkflows(bench: BenchStack) {
+  // Statuses a delivery records when it did not simply deliver (a delivered one records none).
+  const NOT_DELIVERED = ['handed_off', 'failed', 'retrying'] as const;
   const deliveries = `TaskQueue="${bench.config.temporal.taskQueue}" AND WorkflowType!="conversationWorkflow"`;
-  const [total, notDelivered] = await Promise.all([
+  const [total, ...byStatus] = await Promise.all([
     bench.client.workflow.count(deliveries),
-    bench.client.workflow.count(`${deliveries} AND DeliveryStatus!="delivered"`),
+    ...NOT_DELIVERED.map((status) =>
+      bench.client.workflow.count(`${deliveries} AND DeliveryStatus="${status}"`),
+    ),
   ]);
-  return { total: total.count, notDelivered: notDelivered.count };
+  const notDeliveredByStatus = Object.fromEntries(
+    NOT_DELIVERED.map((status, i) => [status, byStatus[i]?.count ?? 0]),
+  );
+  const notDelivered = Object.values(notDeliveredByStatus).reduce((sum, n) => sum + n, 0);
+  return { total: total.count, notDelivered, notDeliveredByStatus };
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { carriesMarker, bridgeSourceId } from '../chatwoot/sourceId.js';
 import { resetDeliveryToStart, scheduledActivities } from './helpers/resetDelivery.js';
+import { searchAttributes } from '../workflows/searchAttributes.js';
 import { startStack, type Stack } from './helpers/stack.js';
 
 /**
@@ -158,7 +159,7 @@ describe('the exchange posts plain replies itself', () => {
   });
 
   it('the agent drops after a reply the exchange posted and handed over: the retry resumes, no look-up', async () => {
-    const { activities } = await deliver({
+    const { workflowId, activities } = await deliver({
       conversationId: 708,
       inboxId: 11,
       content: 'cut',
@@ -172,6 +173,9 @@ describe('the exchange posts plain replies itself', () => {
     expect(contents(708)).toEqual(['reply 1/3: cut', 'reply 2/3: cut', 'reply 3/3: cut']);
     // The failed attempt said it had handed over every create: the later posts wait for nothing.
     expect(lookups(708)).toEqual([]);
+    // Delivered after a retry: no `retrying` left for a search to find, as for any delivered one.
+    const description = await (await stack.workflow(workflowId)).describe();
+    expect(description.typedSearchAttributes.get(searchAttributes.deliveryStatus)).toBeUndefined();
   });
 
   it('a reset delivery whose replies the exchange posted posts nothing again', async () => {

@@ -106,6 +106,9 @@ const RICH_REPLIES_PATCH = 'rich-replies';
 /** Marker in content_attributes, late-commit grace, reset check, replies after a gap (2026-12). */
 const POSTING_PATCH = 'posting-survives-channels-late-commits-resets';
 
+/** A delivery that retried and then delivered clears its `retrying` status (2026-12). */
+const DELIVERED_CLEARS_STATUS_PATCH = 'delivered-clears-retrying-status';
+
 /** Changes made to the first version, in force in every V2 run (it has no history without them). */
 const IN_V2_FROM_ITS_START = new Set([
   POSTING_PATCH,
@@ -203,6 +206,15 @@ async function deliverMessage(
     status = next;
     // Lean: an upsert is a billed action; `exchanging` and `delivered` are left to the run's
     // own status (running, completed), the ones an operator searches for are recorded.
+    if (lean && next === 'delivered' && recordedStatus !== undefined) {
+      // Delivered after a retry: no status, as for any delivered message, so a search for
+      // `retrying` finds only deliveries still retrying. Histories recorded before replay as
+      // they ran (the marker is written only on this path).
+      if (!has(DELIVERED_CLEARS_STATUS_PATCH)) return;
+      recordedStatus = undefined;
+      upsertSearchAttributes([{ key: searchAttributes.deliveryStatus, value: null }]);
+      return;
+    }
     if (lean && (next === 'exchanging' || next === 'delivered' || next === recordedStatus)) return;
     recordedStatus = next;
     upsertSearchAttributes([{ key: searchAttributes.deliveryStatus, value: next }]);
