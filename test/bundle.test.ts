@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { manifestPathFor, verifyWorkflowBundle, type BundleManifest } from '../workers/bundle.js';
+import { freePort } from '../workers/devServer.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { workerProcesses } from './helpers/workerProcess.js';
 
@@ -72,7 +73,12 @@ describe('prebuilt workflow bundle', () => {
       const stale = bundleBuiltFrom((manifest) => {
         manifest.sources['workflows/conversation.ts'] = '0'.repeat(64);
       });
-      const workers = workerProcesses(stack.config, { WORKFLOW_BUNDLE_PATH: stale });
+      // No Temporal to reach: the check comes first, so a busy or absent server never hides it.
+      const unreachable = `127.0.0.1:${await freePort()}`;
+      const workers = workerProcesses(
+        { ...stack.config, temporal: { ...stack.config.temporal, address: unreachable } },
+        { WORKFLOW_BUNDLE_PATH: stale },
+      );
       const child = workers.start();
       try {
         const [code] = (await once(child, 'exit')) as [number | null];

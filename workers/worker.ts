@@ -66,6 +66,10 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
  */
 export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<BridgeWorker> {
   const { config, address, tracing } = options;
+  const bundlePath = options.workflowBundlePath ?? (process.env.WORKFLOW_BUNDLE_PATH || undefined);
+  // Never run workflow code other than the installed sources: a stale bundle stops the start,
+  // before any connection (it needs no Temporal to say so, nor to wait for one).
+  if (bundlePath) verifyWorkflowBundle(bundlePath);
   // Every payload this process writes or reads goes through the codec (temporal.encryption).
   const dataConverter = bridgeDataConverter(config);
   const settings = options.connection ?? plainConnection(address, config.temporal.namespace);
@@ -77,9 +81,6 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
     dataConverter,
     ...(tracing ? { interceptors: tracing.clientInterceptors } : {}),
   });
-  const bundlePath = options.workflowBundlePath ?? (process.env.WORKFLOW_BUNDLE_PATH || undefined);
-  // Never run workflow code other than the installed sources: a stale bundle stops the start.
-  if (bundlePath) verifyWorkflowBundle(bundlePath);
   const metrics = options.metrics ?? new WorkerMetrics();
   const activities = createActivities({ config, temporal, live: options.live, metrics });
   const sinks: InjectedSinks<BridgeSinks> = {
@@ -186,6 +187,20 @@ export async function createBridgeWorker(options: BridgeWorkerOptions): Promise<
   };
 }
 
+/** A stale bundle stops the start before anything connects: no Temporal is needed to say so. */
+function exitOnStaleBundle(
+  bundlePath: string | undefined,
+  logger: { error(message: string): void },
+): void {
+  try {
+    if (bundlePath) verifyWorkflowBundle(bundlePath);
+  } catch (error) {
+    if (!(error instanceof StaleBundleError)) throw error;
+    logger.error(error.message);
+    process.exit(1);
+  }
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const config = configOrExit(() => {
     const loaded = loadConfig();
@@ -199,6 +214,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     secretsFrom: () => live.current(),
   });
   installWorkerRuntime(config, logger);
+  exitOnStaleBundle(process.env.WORKFLOW_BUNDLE_PATH || undefined, logger);
   const connection = resolveTemporalConnection(config);
   // Read only: the namespace and its search attributes come from `npm run setup`.
   await exitUnlessNamespaceReady(connection);
